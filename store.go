@@ -1,0 +1,265 @@
+package authkit
+
+import (
+	"context"
+	"sync"
+	"time"
+)
+
+// Page asks for one page of a list ordered by ID: the records whose ID sorts
+// after After ("" for the first page), at most Limit of them (0 means
+// [DefaultPageLimit]; more than [MaxPageLimit] is cut to it). IDs are UUIDv7,
+// so ID order is creation order. The next page's After is the last ID
+// returned; a page shorter than its limit is the last.
+type Page struct {
+	After string
+	Limit int
+}
+
+// Page limits.
+const (
+	DefaultPageLimit = 50
+	MaxPageLimit     = 1000
+)
+
+// Size returns the effective limit of p.
+func (p Page) Size() int {
+	switch {
+	case p.Limit <= 0:
+		return DefaultPageLimit
+	case p.Limit > MaxPageLimit:
+		return MaxPageLimit
+	}
+	return p.Limit
+}
+
+// KeyStore stores application keys and the hashes of their secrets.
+// Implementations must be safe for concurrent use by multiple goroutines,
+// return times in UTC, and return copies the caller may modify.
+//
+// Methods that take an owner answer [ErrNotFound] for a key of another owner
+// and for a revoked key, exactly as for a key that does not exist.
+type KeyStore interface {
+	// CreateKey stores k and its first secret s in one atomic write.
+	// Returns ErrConflict if the owner has a live key with the same handle,
+	// or if k.ID or s.Hash exists.
+	CreateKey(ctx context.Context, k *Key, s *KeySecret) error
+
+	// KeyBySecret returns the key one of whose secrets hashes to hash, with
+	// that secret's record. Revoked and expired keys and secrets are returned
+	// as they are: the caller checks them. Returns ErrNotFound if no secret
+	// has that hash.
+	KeyBySecret(ctx context.Context, hash []byte) (*Key, *KeySecret, error)
+
+	// KeyByID returns the key with id, whoever owns it, revoked or not, for
+	// the verifiers. Returns ErrNotFound.
+	KeyByID(ctx context.Context, id string) (*Key, error)
+
+	// Key returns the owner's live key with id. Returns ErrNotFound.
+	Key(ctx context.Context, owner, id string) (*Key, error)
+
+	// KeyByHandle returns the owner's live key with handle. Returns ErrNotFound.
+	KeyByHandle(ctx context.Context, owner, handle string) (*Key, error)
+
+	// ListKeys returns a page of the owner's live keys in ID order.
+	ListKeys(ctx context.Context, owner string, p Page) ([]*Key, error)
+
+	// CurrentKeySecret returns the current secret (ExpiresAt zero) of the
+	// owner's live key id. Returns ErrNotFound.
+	CurrentKeySecret(ctx context.Context, owner, id string) (*KeySecret, error)
+
+	// RotateKey makes next the current secret of the owner's live key id, and
+	// gives every other unexpired secret of it ExpiresAt graceUntil, in one
+	// atomic write. Returns ErrNotFound, or ErrConflict if next.Hash exists.
+	RotateKey(ctx context.Context, owner, id string, next *KeySecret, graceUntil time.Time) error
+
+	// RevokeKey marks the owner's live key id revoked at at; its handle is
+	// free again. Returns ErrNotFound. Publishes a [Revocation] after commit.
+	RevokeKey(ctx context.Context, owner, id string, at time.Time) error
+
+	// TouchKey sets the key's LastUsedAt to at if at is later. Unknown ids
+	// are ignored.
+	TouchKey(ctx context.Context, id string, at time.Time) error
+}
+
+// SessionStore stores sessions. Implementations must be safe for concurrent
+// use by multiple goroutines.
+type SessionStore interface {
+	// CreateSession stores s. Returns ErrConflict if s is a login session and
+	// an unrevoked login session with the same KeyID and Name exists, or if
+	// s.ID exists.
+	CreateSession(ctx context.Context, s *Session) error
+
+	// Session returns the session with id, whoever owns it, revoked or not.
+	// Returns ErrNotFound.
+	Session(ctx context.Context, id string) (*Session, error)
+
+	// LoginSession returns the unrevoked login session of keyID named name.
+	// Returns ErrNotFound.
+	LoginSession(ctx context.Context, keyID, name string) (*Session, error)
+
+	// ReplaceSessionToken sets the current token of the unrevoked login
+	// session id to (sealed, tokenID, tokenExpiresAt) and its ExpiresAt to
+	// expiresAt, but only if its TokenID still equals prevTokenID (compare
+	// and swap). Returns ErrConflict if it does not, ErrNotFound if there is
+	// no such unrevoked session.
+	ReplaceSessionToken(ctx context.Context, id, prevTokenID string, sealed []byte, tokenID string, tokenExpiresAt, expiresAt time.Time) error
+
+	// ListSessions returns a page of the owner's unrevoked sessions in ID
+	// order, expired ones included until they are collected.
+	ListSessions(ctx context.Context, owner string, p Page) ([]*Session, error)
+
+	// RevokeSession marks the owner's session id revoked at at. Revoking a
+	// revoked session is not an error. Returns ErrNotFound if the owner has
+	// no such session. Publishes a [Revocation] after commit.
+	RevokeSession(ctx context.Context, owner, id string, at time.Time) error
+}
+
+// RefreshStore stores refresh tokens by hash. Implementations must be safe
+// for concurrent use by multiple goroutines.
+type RefreshStore interface {
+	// CreateRefreshToken stores t. Returns ErrConflict if its hash exists.
+	CreateRefreshToken(ctx context.Context, t *RefreshToken) error
+
+	// RefreshToken returns the token with hash, spent or not. Returns
+	// ErrNotFound.
+	RefreshToken(ctx context.Context, hash []byte) (*RefreshToken, error)
+
+	// SpendRefreshToken marks the unspent token with hash spent at at,
+	// records childSealed on it, and stores child, in one atomic write.
+	// Returns ErrConflict, and writes nothing, if the token was spent
+	// already (exactly one of concurrent spenders wins); ErrNotFound if there
+	// is no such token.
+	SpendRefreshToken(ctx context.Context, hash []byte, at time.Time, childSealed []byte, child *RefreshToken) error
+}
+
+// SigningKeyStore stores the keys that sign access tokens. Implementations
+// must be safe for concurrent use by multiple goroutines.
+type SigningKeyStore interface {
+	// CreateSigningKey stores k. Returns ErrConflict if k.ID exists.
+	CreateSigningKey(ctx context.Context, k *SigningKey) error
+
+	// SigningKeys returns every stored signing key, oldest first.
+	SigningKeys(ctx context.Context) ([]*SigningKey, error)
+
+	// RetireSigningKey sets RetiredAt and ExpiresAt of key id. Returns
+	// ErrNotFound.
+	RetireSigningKey(ctx context.Context, id string, retiredAt, expiresAt time.Time) error
+}
+
+// Store is a complete storage backend: storage/memory, storage/sqlite, and
+// any other that passes storage/storagetest.
+type Store interface {
+	KeyStore
+	SessionStore
+	RefreshStore
+	SigningKeyStore
+	Notifier
+
+	// Cleanup deletes what can no longer matter at now: superseded key
+	// secrets and refresh tokens past their ExpiresAt, sessions past their
+	// ExpiresAt (with their refresh tokens), signing keys past their
+	// ExpiresAt. It returns how many records it deleted. It must not block
+	// verification for long: backends delete in small batches.
+	Cleanup(ctx context.Context, now time.Time) (int, error)
+
+	// Close releases the store's resources.
+	Close() error
+}
+
+// RevocationKind says what a [Revocation] is about.
+type RevocationKind string
+
+// The kinds of revocation.
+const (
+	RevokedKey     RevocationKind = "key"
+	RevokedSession RevocationKind = "session"
+)
+
+// Revocation tells that a key or session stopped being valid before its
+// time, so that caches of verified tokens forget it.
+type Revocation struct {
+	Kind RevocationKind
+	ID   string
+}
+
+// Notifier tells subscribers about revocations. In-process revocations are
+// delivered synchronously after their write commits, before the revoking
+// call returns; a backend shared by several processes also relays the
+// revocations the other processes make.
+type Notifier interface {
+	// Subscribe calls fn for every revocation until cancel is called. fn must
+	// be quick and must not call back into the store.
+	Subscribe(fn func(Revocation)) (cancel func())
+}
+
+// Broadcaster is an in-process [Notifier] for backends to embed; they call
+// Publish after each revocation commits. The zero value is ready to use and
+// it is safe for concurrent use.
+type Broadcaster struct {
+	mu   sync.RWMutex
+	next int
+	subs map[int]func(Revocation)
+}
+
+// Subscribe implements [Notifier].
+func (b *Broadcaster) Subscribe(fn func(Revocation)) (cancel func()) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.subs == nil {
+		b.subs = make(map[int]func(Revocation))
+	}
+	id := b.next
+	b.next++
+	b.subs[id] = fn
+	return func() {
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		delete(b.subs, id)
+	}
+}
+
+// Publish calls every subscriber with r.
+func (b *Broadcaster) Publish(r Revocation) {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	for _, fn := range b.subs {
+		fn(r)
+	}
+}
+
+// KeyVerifier turns a key's secret into its [Key]. keys.Service implements
+// it; the sessions and HTTP layers take it.
+type KeyVerifier interface {
+	// VerifyKey returns the live key whose secret is secret. Returns an error
+	// wrapping ErrInvalid for a string that is not a well-formed key (no
+	// store is asked), ErrNotFound for an unknown key, ErrRevoked or
+	// ErrExpired for a dead one. It must be safe for concurrent use.
+	VerifyKey(ctx context.Context, secret string) (*Key, error)
+}
+
+// TokenRequest asks a [TokenIssuer] for an access token.
+type TokenRequest struct {
+	Key       *Key          // the key the token is issued for (its owner becomes sub)
+	SessionID string        // the session the token belongs to (sid)
+	Scopes    []string      // the token's scopes: the key's, or a subset of them
+	TTL       time.Duration // the lifetime; 0 means the issuer's default, and the issuer's maximum bounds it
+}
+
+// TokenIssuer issues signed access tokens. tokens.Issuer implements it.
+// It must be safe for concurrent use.
+type TokenIssuer interface {
+	// Issue returns a signed access token and its claims. Returns an error
+	// wrapping ErrInvalid for a TTL below one second or above the maximum.
+	Issue(ctx context.Context, r TokenRequest) (token string, c *Claims, err error)
+}
+
+// TokenVerifier verifies access tokens. tokens.Verifier implements it.
+// It must be safe for concurrent use.
+type TokenVerifier interface {
+	// Verify checks token's signature, its claims and that its key and
+	// session are still alive. Returns an error wrapping ErrExpired for an
+	// expired token, ErrRevoked for a token of a deleted key or revoked
+	// session, and ErrUnauthenticated for anything else that is wrong.
+	Verify(ctx context.Context, token string) (*Claims, error)
+}
