@@ -69,11 +69,11 @@ func Valid(s, prefix string) bool {
 	}
 	n := len(s) - ChecksumLen
 	sum := crc32.ChecksumIEEE([]byte(s[:n])) // does not escape: no allocation
-	var want uint32
+	var want uint64 // 62^6 > 2^32: decode wide so that no value wraps onto another
 	for i := n; i < len(s); i++ {
-		want = want*62 + uint32(index(s[i]))
+		want = want*62 + uint64(index(s[i]))
 	}
-	return want == sum
+	return want == uint64(sum)
 }
 
 func isBase62(c byte) bool {
