@@ -20,6 +20,8 @@ const (
 	ChecksumLen = 6
 )
 
+var ieee = crc32.MakeTable(crc32.IEEE)
+
 const alphabet = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 
 // New returns prefix followed by RandomLen random base62 characters and the
@@ -68,7 +70,13 @@ func Valid(s, prefix string) bool {
 		}
 	}
 	n := len(s) - ChecksumLen
-	sum := crc32.ChecksumIEEE([]byte(s[:n])) // does not escape: no allocation
+	// The table-driven CRC-32 (IEEE) loop over the string itself: the same
+	// value as crc32.ChecksumIEEE, without converting s to a heap []byte.
+	sum := ^uint32(0)
+	for i := 0; i < n; i++ {
+		sum = ieee[byte(sum)^s[i]] ^ (sum >> 8)
+	}
+	sum = ^sum
 	var want uint64 // 62^6 > 2^32: decode wide so that no value wraps onto another
 	for i := n; i < len(s); i++ {
 		want = want*62 + uint64(index(s[i]))

@@ -28,8 +28,13 @@ type Hasher struct {
 func NewHasher(key []byte) *Hasher {
 	k := append([]byte(nil), key...)
 	h := &Hasher{}
-	h.pool.New = func() any { return hmac.New(sha256.New, k) }
+	h.pool.New = func() any { return &mac{h: hmac.New(sha256.New, k)} }
 	return h
+}
+
+type mac struct {
+	h   hash.Hash
+	buf []byte
 }
 
 // Sum returns HMAC-SHA-256(key, msg).
@@ -41,10 +46,12 @@ func (h *Hasher) Sum(msg string) []byte {
 
 // SumInto writes HMAC-SHA-256(key, msg) into out.
 func (h *Hasher) SumInto(out *[sha256.Size]byte, msg string) {
-	m := h.pool.Get().(hash.Hash)
-	m.Reset()
-	m.Write([]byte(msg))
-	m.Sum(out[:0])
+	m := h.pool.Get().(*mac)
+	m.h.Reset()
+	m.buf = append(m.buf[:0], msg...) // a pooled buffer: no allocation per call
+	m.h.Write(m.buf)
+	m.h.Sum(out[:0])
+	clear(m.buf) // do not leave the secret lying in the pool
 	h.pool.Put(m)
 }
 

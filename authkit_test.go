@@ -1,0 +1,166 @@
+package authkit_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/authkit/authkit"
+	"github.com/matryer/is"
+)
+
+func TestNewSecret_RefusesShortSecret(t *testing.T) {
+	is := is.New(t)
+	_, err := authkit.NewSecret([]byte(strings.Repeat("x", 31)))
+	is.True(errors.Is(err, authkit.ErrInvalid))
+	var fe *authkit.FieldError
+	is.True(errors.As(err, &fe))
+	is.Equal(fe.Field, "secret")
+	s, err := authkit.NewSecret([]byte(strings.Repeat("x", 32)))
+	is.NoErr(err)
+	is.Equal(fmt.Sprint(s), "authkit.Secret(redacted)")
+	is.Equal(fmt.Sprintf("%#v", s), "authkit.Secret(redacted)")
+}
+
+func TestSecretDerive_PurposesGiveIndependentKeys(t *testing.T) {
+	is := is.New(t)
+	s, _ := authkit.NewSecret([]byte(strings.Repeat("k", 40)))
+	a, b := s.Derive("authkit/a"), s.Derive("authkit/b")
+	is.Equal(len(a), 32)
+	is.True(string(a) != string(b))
+	is.Equal(string(a), string(s.Derive("authkit/a"))) // deterministic
+	s2, _ := authkit.NewSecret([]byte(strings.Repeat("j", 40)))
+	is.True(string(s2.Derive("authkit/a")) != string(a))
+}
+
+func TestLoadSecret_EnvWinsOverFile(t *testing.T) {
+	is := is.New(t)
+	path := filepath.Join(t.TempDir(), "secret")
+	is.NoErr(os.WriteFile(path, []byte(strings.Repeat("f", 40)+"\n"), 0o600))
+	t.Setenv("AUTHKIT_TEST_SECRET", strings.Repeat("e", 40))
+	s, err := authkit.LoadSecret("AUTHKIT_TEST_SECRET", path)
+	is.NoErr(err)
+	want, _ := authkit.NewSecret([]byte(strings.Repeat("e", 40)))
+	is.Equal(string(s.Derive("p")), string(want.Derive("p")))
+}
+
+func TestLoadSecret_RefusesGroupReadableFile(t *testing.T) {
+	is := is.New(t)
+	path := filepath.Join(t.TempDir(), "secret")
+	is.NoErr(os.WriteFile(path, []byte(strings.Repeat("f", 40)), 0o644))
+	is.NoErr(os.Chmod(path, 0o644))
+	_, err := authkit.LoadSecret("", path)
+	is.True(errors.Is(err, authkit.ErrInvalid))
+}
+
+func TestLoadOrCreateSecret_CreatesA0600FileOnceAndReadsItBack(t *testing.T) {
+	is := is.New(t)
+	path := filepath.Join(t.TempDir(), "secret")
+	s1, err := authkit.LoadOrCreateSecret("", path)
+	is.NoErr(err)
+	fi, err := os.Stat(path)
+	is.NoErr(err)
+	is.Equal(fi.Mode().Perm(), os.FileMode(0o600))
+	s2, err := authkit.LoadOrCreateSecret("", path)
+	is.NoErr(err)
+	is.Equal(string(s1.Derive("p")), string(s2.Derive("p")))
+}
+
+func TestLoadSecret_MissingFileIsNotExist(t *testing.T) {
+	is := is.New(t)
+	_, err := authkit.LoadSecret("", filepath.Join(t.TempDir(), "nope"))
+	is.True(errors.Is(err, os.ErrNotExist))
+}
+
+func TestKeyCheck(t *testing.T) {
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		name string
+		key  authkit.Key
+		want error
+	}{
+		{"live", authkit.Key{}, nil},
+		{"not yet expired", authkit.Key{ExpiresAt: now.Add(time.Second)}, nil},
+		{"expired at the instant", authkit.Key{ExpiresAt: now}, authkit.ErrExpired},
+		{"revoked wins over expired", authkit.Key{ExpiresAt: now, RevokedAt: now}, authkit.ErrRevoked},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			is := is.New(t)
+			err := tc.key.Check(now)
+			if tc.want == nil {
+				is.NoErr(err)
+				return
+			}
+			is.True(errors.Is(err, tc.want))
+		})
+	}
+}
+
+func TestCheckScopes(t *testing.T) {
+	for _, tc := range []struct {
+		scopes []string
+		ok     bool
+	}{
+		{nil, true},
+		{[]string{"videos:read", "videos:write"}, true},
+		{[]string{""}, false},
+		{[]string{"videos read"}, false},
+		{[]string{"a\"b"}, false},
+		{[]string{strings.Repeat("a", 129)}, false},
+		{[]string{"é"}, false},
+	} {
+		is := is.New(t)
+		err := authkit.CheckScopes(tc.scopes)
+		is.Equal(err == nil, tc.ok)
+		if err != nil {
+			is.True(errors.Is(err, authkit.ErrInvalid))
+		}
+	}
+}
+
+func TestPrincipalContext(t *testing.T) {
+	is := is.New(t)
+	_, ok := authkit.FromContext(context.Background())
+	is.True(!ok)
+	p := &authkit.Principal{Owner: "u1", Scopes: []string{"videos:read"}, Method: authkit.MethodAccessToken}
+	got, ok := authkit.FromContext(authkit.NewContext(context.Background(), p))
+	is.True(ok)
+	is.Equal(got, p)
+	is.True(got.HasScope("videos:read"))
+	is.True(!got.HasScope("videos:write"))
+	user := &authkit.Principal{Owner: "u1", Method: authkit.MethodUser}
+	is.True(user.HasScope("anything"))
+}
+
+func TestBroadcaster_DeliversUntilCancel(t *testing.T) {
+	is := is.New(t)
+	var b authkit.Broadcaster
+	var got []authkit.Revocation
+	cancel := b.Subscribe(func(r authkit.Revocation) { got = append(got, r) })
+	b.Publish(authkit.Revocation{Kind: authkit.RevokedKey, ID: "k1"})
+	cancel()
+	b.Publish(authkit.Revocation{Kind: authkit.RevokedSession, ID: "s1"})
+	is.Equal(got, []authkit.Revocation{{Kind: authkit.RevokedKey, ID: "k1"}})
+}
+
+func TestPageSize(t *testing.T) {
+	is := is.New(t)
+	is.Equal(authkit.Page{}.Size(), authkit.DefaultPageLimit)
+	is.Equal(authkit.Page{Limit: 5}.Size(), 5)
+	is.Equal(authkit.Page{Limit: 1 << 20}.Size(), authkit.MaxPageLimit)
+}
+
+func TestClock_NilIsSystemUTCAndFakeAdvances(t *testing.T) {
+	is := is.New(t)
+	var c authkit.Clock
+	is.Equal(c.Now().Location(), time.UTC)
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	f := authkit.NewFakeClock(start)
+	f.Advance(time.Hour)
+	is.Equal(f.Clock().Now(), start.Add(time.Hour))
+}
