@@ -1,0 +1,225 @@
+package tokens
+
+import (
+	"hash/maphash"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
+
+	"github.com/authkit/authkit"
+)
+
+// tokenCache maps verified tokens to their claims, bounded. It is keyed by
+// a seeded hash of the token, so that each lookup hashes the (long) token
+// once, and keeps the token to compare: a hash collision is a miss, never a
+// wrong answer. It evicts in insertion order (a ring of the keys it
+// inserted), which for tokens of similar lifetimes is close to expiry order,
+// and costs O(1) per insertion.
+type tokenCache struct {
+	seed maphash.Seed
+	mu   sync.RWMutex
+	m    map[uint64]cacheEntry
+	ring []uint64 // the keys in insertion order; ring[next] is the oldest
+	used int      // how much of ring is filled
+	next int
+}
+
+type cacheEntry struct {
+	token    string
+	claims   *authkit.Claims
+	deadline int64 // Unix nanoseconds: the entry is dead from then on
+}
+
+func newTokenCache(size int) *tokenCache {
+	return &tokenCache{seed: maphash.MakeSeed(), m: make(map[uint64]cacheEntry, min(size, 1024)), ring: make([]uint64, size)}
+}
+
+// hash returns the cache key of token.
+func (c *tokenCache) hash(token string) uint64 { return maphash.String(c.seed, token) }
+
+func (c *tokenCache) get(h uint64, token string) (*authkit.Claims, int64, bool) {
+	c.mu.RLock()
+	e, ok := c.m[h]
+	c.mu.RUnlock()
+	if !ok || e.token != token {
+		return nil, 0, false
+	}
+	return e.claims, e.deadline, true
+}
+
+func (c *tokenCache) put(h uint64, token string, claims *authkit.Claims, deadline int64) {
+	// Clone: the caller's string may be a slice of a larger buffer.
+	token = strings.Clone(token)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, ok := c.m[h]; ok {
+		return
+	}
+	// The oldest key goes. It may be gone already (expired and removed), or
+	// be a later insertion under the same key, which then merely misses.
+	if c.used == len(c.ring) {
+		delete(c.m, c.ring[c.next])
+	} else {
+		c.used++
+	}
+	c.ring[c.next] = h
+	c.next = (c.next + 1) % len(c.ring)
+	c.m[h] = cacheEntry{token: token, claims: claims, deadline: deadline}
+}
+
+func (c *tokenCache) remove(h uint64) {
+	c.mu.Lock()
+	delete(c.m, h)
+	c.mu.Unlock()
+}
+
+// liveness remembers which keys and sessions were found alive in the store,
+// until when, and which were revoked. It is bounded: when full, a random
+// alive entry is dropped (the store is asked again for it).
+type liveness struct {
+	mu    sync.RWMutex
+	alive map[liveKey]int64 // alive until, Unix nanoseconds
+	dead  map[liveKey]int64 // revoked, noted at (Unix nanoseconds)
+	ttl   time.Duration     // negative: never trust the alive map
+	keep  time.Duration     // how long a revocation is remembered
+	clock authkit.Clock
+	prune int // prune the dead set when it grows past this
+}
+
+type liveKey struct {
+	kind authkit.RevocationKind
+	id   string
+}
+
+// maxAlive bounds the alive map.
+const maxAlive = 100_000
+
+// evictScan is how many entries an insertion into the full alive map looks
+// at for expired ones.
+const evictScan = 8
+
+type liveState int
+
+const (
+	stateUnknown liveState = iota
+	stateAlive
+	stateDead
+)
+
+func newLiveness(ttl, keep time.Duration, clock authkit.Clock) *liveness {
+	return &liveness{
+		alive: make(map[liveKey]int64),
+		dead:  make(map[liveKey]int64),
+		ttl:   ttl,
+		keep:  keep,
+		clock: clock,
+		prune: 1024,
+	}
+}
+
+func (l *liveness) state(k liveKey, now time.Time) liveState {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	if _, ok := l.dead[k]; ok {
+		return stateDead
+	}
+	if until, ok := l.alive[k]; ok && now.UnixNano() < until {
+		return stateAlive
+	}
+	return stateUnknown
+}
+
+// markAlive records that k was found alive at now; it is trusted until
+// now + ttl, or expiresAt if that is sooner. A revocation noted meanwhile
+// wins: a store read that raced with it cannot bring k back.
+func (l *liveness) markAlive(k liveKey, now, expiresAt time.Time) {
+	if l.ttl < 0 {
+		return
+	}
+	until := now.Add(l.ttl)
+	if !expiresAt.IsZero() && expiresAt.Before(until) {
+		until = expiresAt
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if _, ok := l.dead[k]; ok {
+		return
+	}
+	if _, ok := l.alive[k]; !ok && len(l.alive) >= maxAlive {
+		nowNs := now.UnixNano()
+		n := 0
+		for old, u := range l.alive {
+			if u <= nowNs || n == 0 {
+				delete(l.alive, old)
+			}
+			if n++; n == evictScan {
+				break
+			}
+		}
+	}
+	l.alive[k] = until.UnixNano()
+}
+
+// revoked is the store subscription: it forgets r's entity as alive and
+// remembers it as dead. It is quick and never calls the store.
+func (l *liveness) revoked(r authkit.Revocation) {
+	k := liveKey{kind: r.Kind, id: r.ID}
+	now := l.clock.Now().UnixNano()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	delete(l.alive, k)
+	l.dead[k] = now
+	if len(l.dead) > l.prune {
+		limit := now - int64(l.keep)
+		for d, at := range l.dead {
+			if at < limit {
+				delete(l.dead, d)
+			}
+		}
+		l.prune = max(1024, 2*len(l.dead))
+	}
+}
+
+// headerEntry is a protected header segment that go-jose parsed and that
+// verified a signature of ours, with the key it names.
+type headerEntry struct {
+	sig jose.Signature // as go-jose parsed it; its Signature field is nil
+	kid string
+}
+
+// maxHeaders bounds the header cache. Only headers that verified a
+// signature get in, so in practice it holds one entry per signing key.
+const maxHeaders = 64
+
+// headerCache maps protected header segments to their parsed form. Reads
+// take no lock: writers replace the whole (small) map.
+type headerCache struct {
+	m  atomic.Pointer[map[string]*headerEntry]
+	mu sync.Mutex
+}
+
+func (c *headerCache) get(h string) *headerEntry {
+	if m := c.m.Load(); m != nil {
+		return (*m)[h]
+	}
+	return nil
+}
+
+func (c *headerCache) add(h string, e *headerEntry) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	old := c.m.Load()
+	m := make(map[string]*headerEntry, maxHeaders)
+	if old != nil {
+		for k, v := range *old {
+			if len(m) < maxHeaders-1 {
+				m[k] = v
+			}
+		}
+	}
+	m[h] = e
+	c.m.Store(&m)
+}

@@ -1,0 +1,261 @@
+package tokens
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
+
+	"github.com/authkit/authkit"
+)
+
+// maxUnix bounds the NumericDates Verify accepts (the end of year 9999), so
+// that time arithmetic on them cannot overflow.
+const maxUnix = 253402300799
+
+// Verify checks token and returns its claims. See the package documentation
+// for what is checked and in which order.
+//
+// Returns an error wrapping [authkit.ErrExpired] for an expired token (or a
+// token of an expired key or session), [authkit.ErrRevoked] for a token of a
+// revoked or deleted key or session, and [authkit.ErrUnauthenticated] for
+// anything else that is wrong with it; a store failure is returned as it is.
+//
+// The returned claims may be shared with other callers through the cache of
+// verified tokens: callers must not modify them.
+func (s *Service) Verify(ctx context.Context, token string) (*authkit.Claims, error) {
+	if token == "" {
+		return nil, errEmpty
+	}
+	if len(token) > MaxTokenLen {
+		return nil, errTooLong
+	}
+	now := s.clock.Now()
+	var h uint64
+	if s.cache != nil {
+		h = s.cache.hash(token)
+		if c, deadline, ok := s.cache.get(h, token); ok {
+			if now.UnixNano() >= deadline {
+				s.cache.remove(h)
+				return nil, errExpired
+			}
+			if err := s.alive(ctx, c, now); err != nil {
+				return nil, err
+			}
+			return c, nil
+		}
+	}
+	c, deadline, err := s.verifySigned(ctx, token, now)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.alive(ctx, c, now); err != nil {
+		return nil, err
+	}
+	if s.cache != nil {
+		s.cache.put(h, token, c, deadline)
+	}
+	return c, nil
+}
+
+// verifySigned checks the JWS and the claims, not liveness. It returns the
+// claims and the instant (Unix nanoseconds) the token stops verifying.
+func (s *Service) verifySigned(ctx context.Context, token string, now time.Time) (*authkit.Claims, int64, error) {
+	hdr, rest, ok := strings.Cut(token, ".")
+	body, sig, ok2 := strings.Cut(rest, ".")
+	if !ok || !ok2 || strings.IndexByte(sig, '.') >= 0 {
+		return nil, 0, errMalformed
+	}
+	var (
+		k       *signingKey
+		payload []byte
+		err     error
+	)
+	if e := s.headers.get(hdr); e != nil {
+		k = s.ring.Load().byID[e.kid]
+		if k != nil {
+			payload, err = verifyKnownHeader(e, k, body, sig)
+		}
+	}
+	if k == nil {
+		payload, k, err = s.parseAndVerify(ctx, token, hdr, now)
+	}
+	if err != nil {
+		return nil, 0, err
+	}
+	var w wireClaims
+	if err := decodeClaims(payload, &w); err != nil {
+		return nil, 0, errClaims
+	}
+	c := &w.Claims
+	if c.Expiry == 0 {
+		return nil, 0, errNoExp
+	}
+	if c.Expiry < 0 || c.Expiry > maxUnix || c.IssuedAt < 0 || c.IssuedAt > maxUnix || w.NotBefore < 0 || w.NotBefore > maxUnix {
+		return nil, 0, errClaims
+	}
+	deadline := time.Unix(c.Expiry, 0).Add(s.leeway)
+	if !now.Before(deadline) {
+		return nil, 0, errExpired
+	}
+	late := now.Add(s.leeway)
+	if w.NotBefore != 0 && time.Unix(w.NotBefore, 0).After(late) {
+		return nil, 0, errNotYet
+	}
+	if time.Unix(c.IssuedAt, 0).After(late) {
+		return nil, 0, errIssuedLater
+	}
+	if c.Issuer != s.issuer {
+		return nil, 0, errIssuer
+	}
+	if !w.Aud.has(s.audience) {
+		return nil, 0, errAudience
+	}
+	c.Audience = s.audience
+	if c.Subject == "" || c.ClientID == "" || c.SessionID == "" {
+		return nil, 0, errSubject
+	}
+	if !k.usable(now, s.leeway) {
+		return nil, 0, errKeyRetired
+	}
+	return c, deadline.UnixNano(), nil
+}
+
+// verifyKnownHeader verifies a token whose protected header segment go-jose
+// parsed before, for an earlier token that verified under k: the header's
+// checks (kid, alg, typ, crit) hold for it already, and the signature is
+// verified by go-jose over the token's own bytes, as ParseSignedCompact and
+// Verify would, minus parsing the header again.
+func verifyKnownHeader(e *headerEntry, k *signingKey, body, sig string) ([]byte, error) {
+	payload, err := base64.RawURLEncoding.DecodeString(body)
+	if err != nil {
+		return nil, errMalformed
+	}
+	sigBytes, err := base64.RawURLEncoding.DecodeString(sig)
+	if err != nil {
+		return nil, errMalformed
+	}
+	obj := jose.JSONWebSignature{Signatures: []jose.Signature{e.sig}}
+	obj.Signatures[0].Signature = sigBytes
+	if err := obj.DetachedVerify(payload, k.verify); err != nil {
+		return nil, errSignature
+	}
+	return payload, nil
+}
+
+// parseAndVerify parses token with go-jose, checks its header, verifies its
+// signature and returns the payload and the key. A header that verified is
+// remembered for verifyKnownHeader.
+func (s *Service) parseAndVerify(ctx context.Context, token, hdr string, now time.Time) ([]byte, *signingKey, error) {
+	jws, err := jose.ParseSignedCompact(token, s.allowed)
+	if err != nil {
+		var alg *jose.ErrUnexpectedSignatureAlgorithm
+		if errors.As(err, &alg) {
+			return nil, nil, errAlgorithm
+		}
+		return nil, nil, errMalformed
+	}
+	if len(jws.Signatures) != 1 {
+		return nil, nil, errSignatures
+	}
+	h := jws.Signatures[0].Protected
+	if h.KeyID == "" {
+		return nil, nil, errNoKid
+	}
+	k, err := s.key(ctx, h.KeyID, now)
+	if err != nil {
+		return nil, nil, err
+	}
+	if k == nil {
+		return nil, nil, errUnknownKid
+	}
+	if jose.SignatureAlgorithm(h.Algorithm) != k.alg {
+		return nil, nil, errKeyAlg
+	}
+	if typ, _ := h.ExtraHeaders[jose.HeaderType].(string); !strings.EqualFold(typ, "at+jwt") && !strings.EqualFold(typ, "application/at+jwt") {
+		return nil, nil, errTyp
+	}
+	// We understand no extension: any crit fails, and so does b64 (RFC
+	// 7797), which would change what the signature covers.
+	if _, ok := h.ExtraHeaders["crit"]; ok {
+		return nil, nil, errCrit
+	}
+	if _, ok := h.ExtraHeaders["b64"]; ok {
+		return nil, nil, errCrit
+	}
+	payload, err := jws.Verify(k.verify)
+	if err != nil {
+		return nil, nil, errSignature
+	}
+	e := &headerEntry{sig: jws.Signatures[0], kid: k.id}
+	e.sig.Signature = nil
+	s.headers.add(strings.Clone(hdr), e)
+	return payload, k, nil
+}
+
+// alive checks that the key and the session c names are alive at now,
+// through the liveness cache.
+func (s *Service) alive(ctx context.Context, c *authkit.Claims, now time.Time) error {
+	if err := s.keyAlive(ctx, c.ClientID, now); err != nil {
+		return err
+	}
+	return s.sessionAlive(ctx, c.SessionID, now)
+}
+
+func (s *Service) keyAlive(ctx context.Context, id string, now time.Time) error {
+	lk := liveKey{kind: authkit.RevokedKey, id: id}
+	switch s.live.state(lk, now) {
+	case stateAlive:
+		return nil
+	case stateDead:
+		return errKeyRevoked
+	}
+	k, err := s.store.KeyByID(ctx, id)
+	switch {
+	case errors.Is(err, authkit.ErrNotFound):
+		return errKeyRevoked
+	case err != nil:
+		return fmt.Errorf("tokens: check key: %w", err)
+	}
+	switch err := k.Check(now); {
+	case errors.Is(err, authkit.ErrRevoked):
+		return errKeyRevoked
+	case errors.Is(err, authkit.ErrExpired):
+		return errKeyExpired
+	case err != nil:
+		return fmt.Errorf("tokens: check key: %w", err)
+	}
+	s.live.markAlive(lk, now, k.ExpiresAt)
+	return nil
+}
+
+func (s *Service) sessionAlive(ctx context.Context, id string, now time.Time) error {
+	lk := liveKey{kind: authkit.RevokedSession, id: id}
+	switch s.live.state(lk, now) {
+	case stateAlive:
+		return nil
+	case stateDead:
+		return errSessRevoked
+	}
+	sess, err := s.store.Session(ctx, id)
+	switch {
+	case errors.Is(err, authkit.ErrNotFound):
+		return errSessRevoked
+	case err != nil:
+		return fmt.Errorf("tokens: check session: %w", err)
+	}
+	switch err := sess.Check(now); {
+	case errors.Is(err, authkit.ErrRevoked):
+		return errSessRevoked
+	case errors.Is(err, authkit.ErrExpired):
+		return errSessExpired
+	case err != nil:
+		return fmt.Errorf("tokens: check session: %w", err)
+	}
+	s.live.markAlive(lk, now, sess.ExpiresAt)
+	return nil
+}
