@@ -55,6 +55,10 @@ func (s *Service) Issue(ctx context.Context, r authkit.TokenRequest) (string, *a
 	if err := r.Key.Check(now); err != nil {
 		return "", nil, fmt.Errorf("tokens: issue for key %s: %w", r.Key.ID, err)
 	}
+	k, err := s.signingKey(ctx, now)
+	if err != nil {
+		return "", nil, err
+	}
 	exp := now.Add(ttl)
 	if !r.Key.ExpiresAt.IsZero() && r.Key.ExpiresAt.Before(exp) {
 		exp = r.Key.ExpiresAt
@@ -74,10 +78,6 @@ func (s *Service) Issue(ctx context.Context, r authkit.TokenRequest) (string, *a
 		Scope:     strings.Join(scopes, " "),
 		SessionID: r.SessionID,
 		Env:       r.Key.Env,
-	}
-	k := s.ring.Load().active
-	if k == nil {
-		return "", nil, errNoSigningKey
 	}
 	payload, err := json.Marshal(c)
 	if err != nil {

@@ -45,10 +45,16 @@ func (k *signingKey) usable(now time.Time, leeway time.Duration) bool {
 
 // keyRing is an immutable snapshot of the signing keys.
 type keyRing struct {
-	byID   map[string]*signingKey
-	all    []*signingKey // oldest first
-	active *signingKey   // the newest unretired key; nil if there is none
+	byID     map[string]*signingKey
+	all      []*signingKey // oldest first
+	active   *signingKey   // the newest unretired key; nil if there is none
+	loadedAt time.Time
 }
+
+// signRefresh is how long Issue signs with the keys it loaded before it
+// reloads them, so that a rotation by another replica reaches its signing
+// within that time (its verifying, at once: see [Service.key]).
+const signRefresh = time.Minute
 
 // generate makes a new signing key record for alg, sealed.
 func (s *Service) generate(alg string, now time.Time) (*authkit.SigningKey, error) {
@@ -153,7 +159,7 @@ func (s *Service) loadLocked(ctx context.Context) error {
 	}
 	now := s.clock.Now()
 	old := s.ring.Load()
-	ring := &keyRing{byID: make(map[string]*signingKey, len(recs))}
+	ring := &keyRing{byID: make(map[string]*signingKey, len(recs)), loadedAt: now}
 	for _, rec := range recs {
 		if !rec.ExpiresAt.IsZero() && !now.Before(rec.ExpiresAt.Add(s.leeway)) {
 			continue
@@ -193,6 +199,27 @@ func (s *Service) reload(ctx context.Context, now time.Time) error {
 	return s.loadLocked(ctx)
 }
 
+// signingKey returns the key to sign with at now, reloading the keys first
+// if they were loaded more than signRefresh ago.
+func (s *Service) signingKey(ctx context.Context, now time.Time) (*signingKey, error) {
+	ring := s.ring.Load()
+	if age := now.Sub(ring.loadedAt); age >= signRefresh || age < 0 {
+		s.loadMu.Lock()
+		if ring = s.ring.Load(); now.Sub(ring.loadedAt) >= signRefresh || now.Before(ring.loadedAt) {
+			if err := s.loadLocked(ctx); err != nil {
+				s.loadMu.Unlock()
+				return nil, err
+			}
+		}
+		ring = s.ring.Load()
+		s.loadMu.Unlock()
+	}
+	if ring.active == nil {
+		return nil, errNoSigningKey
+	}
+	return ring.active, nil
+}
+
 // key returns the key kid names. On an unknown kid it reloads the keys from
 // the store (at most once a second: another replica may have rotated), then
 // gives up with nil.
@@ -208,8 +235,10 @@ func (s *Service) key(ctx context.Context, kid string, now time.Time) (*signingK
 
 // Rotate makes a new signing key (of Config.Algorithm) sign from now on.
 // Every other active key is retired with ExpiresAt now + MaxTTL, when the
-// last token it signed expires, and keeps verifying until then. Returns the
-// store's error.
+// last token it signed expires, and keeps verifying until then. Other
+// Services on the same store verify the new key's tokens at once (an
+// unknown kid makes them reload) and sign with it within a minute. Returns
+// the store's error.
 func (s *Service) Rotate(ctx context.Context) error {
 	s.loadMu.Lock()
 	defer s.loadMu.Unlock()

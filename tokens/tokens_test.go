@@ -350,6 +350,23 @@ func TestRotate_AnotherReplicaRotatedUnknownKidReloads(t *testing.T) {
 	is.Equal(kidOf(t, mine), kidOf(t, tok))
 }
 
+func TestRotate_OtherServicesSignWithTheNewKeyWithinAMinute(t *testing.T) {
+	is := is.New(t)
+	f := newFixture(t, backends[0].open(t), tokens.Config{})
+	ctx := context.Background()
+	before, _ := f.issue(t)
+	replica := f.service(t, f.cfg)
+	is.NoErr(replica.Rotate(ctx))
+	newKid := jwksKids(t, replica)[1]
+
+	f.clock.Advance(59 * time.Second)
+	tok, _ := f.issue(t)
+	is.Equal(kidOf(t, tok), kidOf(t, before)) // still the key it loaded
+	f.clock.Advance(time.Second)
+	tok, _ = f.issue(t)
+	is.Equal(kidOf(t, tok), newKid)
+}
+
 func TestVerify_UnknownKidReloadsAtMostOncePerSecond(t *testing.T) {
 	is := is.New(t)
 	f := newFixture(t, backends[0].open(t), tokens.Config{CacheSize: -1})
@@ -527,11 +544,10 @@ func TestVerify_ConcurrentWithRevocation(t *testing.T) {
 }
 
 // kidOf returns the kid header of tok.
-func kidOf(t *testing.T, tok string) string {
-	t.Helper()
+func kidOf(t testing.TB, tok string) string {
 	jws, err := jose.ParseSignedCompact(tok, []jose.SignatureAlgorithm{jose.EdDSA, jose.ES256, jose.HS256})
 	if err != nil {
-		t.Fatal(err)
+		panic(err)
 	}
 	return jws.Signatures[0].Protected.KeyID
 }
