@@ -7,17 +7,15 @@ import (
 	"time"
 
 	"github.com/authkit/authkit"
+	"github.com/authkit/authkit/storage/memory"
 	"github.com/authkit/authkit/tokens"
 )
-
-// exampleStore is the store the examples use.
-func exampleStore() authkit.Store { return newFakeStore() }
 
 // Issue a token for a key's session, then verify it as a protected API
 // would.
 func Example() {
 	ctx := context.Background()
-	store := exampleStore()
+	store := memory.New()
 	defer store.Close()
 	secret, err := authkit.NewSecret([]byte("never hard-code a real server secret!"))
 	if err != nil {
@@ -66,7 +64,7 @@ func Example() {
 // Publish the public keys for third parties; rotate the signing key.
 func ExampleService_JWKS() {
 	ctx := context.Background()
-	store := exampleStore()
+	store := memory.New()
 	defer store.Close()
 	secret, err := authkit.NewSecret([]byte("never hard-code a real server secret!"))
 	if err != nil {

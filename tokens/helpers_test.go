@@ -17,6 +17,7 @@ import (
 
 	"github.com/authkit/authkit"
 	"github.com/authkit/authkit/internal/seal"
+	"github.com/authkit/authkit/storage/memory"
 	"github.com/authkit/authkit/tokens"
 )
 
@@ -30,7 +31,7 @@ type backend struct {
 }
 
 var backends = []backend{
-	{"fake", func(t testing.TB) authkit.Store { return newFakeStore() }},
+	{"memory", func(t testing.TB) authkit.Store { return memory.New() }},
 }
 
 // eachBackend runs fn as a subtest over every backend.
