@@ -1,0 +1,15 @@
+package memory_test
+
+import (
+	"testing"
+
+	"github.com/authkit/authkit"
+	"github.com/authkit/authkit/storage/memory"
+	"github.com/authkit/authkit/storage/storagetest"
+)
+
+func newStore(t *testing.T) authkit.Store { return memory.New() }
+
+func TestConformance(t *testing.T) { storagetest.Run(t, newStore) }
+
+func TestConcurrency(t *testing.T) { storagetest.RunConcurrency(t, newStore) }

@@ -1,0 +1,602 @@
+// Package storagetest is the conformance suite every authkit storage
+// backend passes. A backend's own test is a few lines:
+//
+//	func TestConformance(t *testing.T) {
+//		storagetest.Run(t, func(t *testing.T) authkit.Store { return newStore(t) })
+//	}
+//	func TestConcurrency(t *testing.T) {
+//		storagetest.RunConcurrency(t, func(t *testing.T) authkit.Store { return newStore(t) })
+//	}
+//
+// Each subtest gets a fresh store from newStore, which registers its own
+// cleanup with t.Cleanup. Errors are compared with errors.Is, so backends
+// may wrap them.
+package storagetest
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/authkit/authkit"
+	"github.com/google/uuid"
+	"github.com/matryer/is"
+)
+
+// NewStore makes a fresh, empty store for one subtest.
+type NewStore func(t *testing.T) authkit.Store
+
+// T0 is the base time of the suite: in UTC, with microseconds.
+var T0 = time.Date(2026, 1, 2, 3, 4, 5, 6000, time.UTC)
+
+var ctx = context.Background()
+
+func id() string { return uuid.Must(uuid.NewV7()).String() }
+
+func hash() []byte {
+	b := make([]byte, 32)
+	rand.Read(b)
+	return b
+}
+
+// NewKey returns a key for owner with handle, and a first secret for it.
+func NewKey(owner, handle string) (*authkit.Key, *authkit.KeySecret) {
+	k := &authkit.Key{ID: id(), Owner: owner, Handle: handle, Alias: "alias " + handle, Env: authkit.EnvLive,
+		Scopes: []string{"videos:read", "videos:write"}, Hint: "ak_live_Ab3d", CreatedAt: T0}
+	return k, &authkit.KeySecret{Hash: hash(), KeyID: k.ID, CreatedAt: T0}
+}
+
+// NewSession returns a session of kind for key named name.
+func NewSession(k *authkit.Key, kind authkit.SessionKind, name string) *authkit.Session {
+	return &authkit.Session{ID: id(), Kind: kind, KeyID: k.ID, Owner: k.Owner, Name: name, Scopes: []string{"videos:read"},
+		CreatedAt: T0, ExpiresAt: T0.Add(time.Hour), TokenSealed: []byte("sealed"), TokenID: "jti-1", TokenExpiresAt: T0.Add(time.Hour)}
+}
+
+func mustKey(t *testing.T, s authkit.Store, owner, handle string) (*authkit.Key, *authkit.KeySecret) {
+	t.Helper()
+	k, sec := NewKey(owner, handle)
+	if err := s.CreateKey(ctx, k, sec); err != nil {
+		t.Fatalf("CreateKey: %v", err)
+	}
+	return k, sec
+}
+
+type test struct {
+	name string
+	fn   func(t *testing.T, s authkit.Store)
+}
+
+// Run runs the conformance suite: one subtest per behaviour, each on a
+// fresh store.
+func Run(t *testing.T, newStore NewStore) {
+	for _, group := range [][]test{keyTests, sessionTests, refreshTests, signingTests, otherTests} {
+		for _, tc := range group {
+			t.Run(tc.name, func(t *testing.T) { tc.fn(t, newStore(t)) })
+		}
+	}
+}
+
+var keyTests = []test{
+	{"Key/CreateAndGet", func(t *testing.T, s authkit.Store) {
+		is := is.New(t)
+		k, sec := NewKey("alice", "ci")
+		k.ExpiresAt = T0.Add(time.Hour)
+		k.Recoverable = true
+		sec.Sealed = []byte{1, 2, 3}
+		is.NoErr(s.CreateKey(ctx, k, sec))
+		got, err := s.Key(ctx, "alice", k.ID)
+		is.NoErr(err)
+		is.Equal(got.ID, k.ID)
+		is.Equal(got.Handle, "ci")
+		is.Equal(got.Alias, "alias ci")
+		is.Equal(got.Env, authkit.EnvLive)
+		is.Equal(got.Scopes, []string{"videos:read", "videos:write"})
+		is.Equal(got.Hint, "ak_live_Ab3d")
+		is.True(got.Recoverable)
+		is.True(got.CreatedAt.Equal(T0))
+		is.Equal(got.CreatedAt.Location(), time.UTC)
+		is.True(got.ExpiresAt.Equal(T0.Add(time.Hour)))
+		is.True(got.LastUsedAt.IsZero())
+		is.True(got.RevokedAt.IsZero())
+		byHandle, err := s.KeyByHandle(ctx, "alice", "ci")
+		is.NoErr(err)
+		is.Equal(byHandle.ID, k.ID)
+		byID, err := s.KeyByID(ctx, k.ID)
+		is.NoErr(err)
+		is.Equal(byID.Owner, "alice")
+		cur, err := s.CurrentKeySecret(ctx, "alice", k.ID)
+		is.NoErr(err)
+		is.Equal(cur.Sealed, []byte{1, 2, 3})
+		is.Equal(cur.Hash, sec.Hash)
+	}},
+	{"Key/BySecret", func(t *testing.T, s authkit.Store) {
+		is := is.New(t)
+		k, sec := mustKey(t, s, "alice", "ci")
+		got, gs, err := s.KeyBySecret(ctx, sec.Hash)
+		is.NoErr(err)
+		is.Equal(got.ID, k.ID)
+		is.Equal(gs.KeyID, k.ID)
+		is.True(gs.ExpiresAt.IsZero())
+		_, _, err = s.KeyBySecret(ctx, hash())
+		is.True(errors.Is(err, authkit.ErrNotFound))
+	}},
+	{"Key/NoScopesComeBackEmpty", func(t *testing.T, s authkit.Store) {
+		is := is.New(t)
+		for i, sc := range [][]string{nil, {}} {
+			k, sec := NewKey("alice", fmt.Sprint("h", i))
+			k.Scopes = sc
+			is.NoErr(s.CreateKey(ctx, k, sec))
+			got, err := s.KeyByID(ctx, k.ID)
+			is.NoErr(err)
+			is.Equal(len(got.Scopes), 0)
+		}
+	}},
+	{"Key/DuplicateHandleConflictsPerOwner", func(t *testing.T, s authkit.Store) {
+		is := is.New(t)
+		mustKey(t, s, "alice", "ci")
+		k2, sec2 := NewKey("alice", "ci")
+		is.True(errors.Is(s.CreateKey(ctx, k2, sec2), authkit.ErrConflict))
+		_, err := s.KeyByID(ctx, k2.ID)
+		is.True(errors.Is(err, authkit.ErrNotFound)) // nothing half-written
+		_, _, err = s.KeyBySecret(ctx, sec2.Hash)
+		is.True(errors.Is(err, authkit.ErrNotFound))
+		mustKey(t, s, "bob", "ci") // another owner may use it
+	}},
+	{"Key/DuplicateSecretHashConflicts", func(t *testing.T, s authkit.Store) {
+		is := is.New(t)
+		_, sec := mustKey(t, s, "alice", "a")
+		k2, sec2 := NewKey("alice", "b")
+		sec2.Hash = sec.Hash
+		is.True(errors.Is(s.CreateKey(ctx, k2, sec2), authkit.ErrConflict))
+		_, err := s.KeyByID(ctx, k2.ID)
+		is.True(errors.Is(err, authkit.ErrNotFound))
+	}},
+	{"Key/RevokeFreesHandleAndHidesKey", func(t *testing.T, s authkit.Store) {
+		is := is.New(t)
+		k, sec := mustKey(t, s, "alice", "ci")
+		is.NoErr(s.RevokeKey(ctx, "alice", k.ID, T0.Add(time.Minute)))
+		_, err := s.Key(ctx, "alice", k.ID)
+		is.True(errors.Is(err, authkit.ErrNotFound))
+		_, err = s.KeyByHandle(ctx, "alice", "ci")
+		is.True(errors.Is(err, authkit.ErrNotFound))
+		got, _, err := s.KeyBySecret(ctx, sec.Hash) // still found, marked revoked
+		is.NoErr(err)
+		is.True(got.RevokedAt.Equal(T0.Add(time.Minute)))
+		got, err = s.KeyByID(ctx, k.ID)
+		is.NoErr(err)
+		is.True(!got.RevokedAt.IsZero())
+		is.True(errors.Is(s.RevokeKey(ctx, "alice", k.ID, T0), authkit.ErrNotFound))
+		mustKey(t, s, "alice", "ci") // handle reusable
+	}},
+	{"Key/OwnerIsolation", func(t *testing.T, s authkit.Store) {
+		is := is.New(t)
+		k, _ := mustKey(t, s, "alice", "ci")
+		_, err := s.Key(ctx, "bob", k.ID)
+		is.True(errors.Is(err, authkit.ErrNotFound))
+		_, err = s.KeyByHandle(ctx, "bob", "ci")
+		is.True(errors.Is(err, authkit.ErrNotFound))
+		_, err = s.CurrentKeySecret(ctx, "bob", k.ID)
+		is.True(errors.Is(err, authkit.ErrNotFound))
+		_, next := NewKey("bob", "x")
+		is.True(errors.Is(s.RotateKey(ctx, "bob", k.ID, next, T0), authkit.ErrNotFound))
+		is.True(errors.Is(s.RevokeKey(ctx, "bob", k.ID, T0), authkit.ErrNotFound))
+		list, err := s.ListKeys(ctx, "bob", authkit.Page{})
+		is.NoErr(err)
+		is.Equal(len(list), 0)
+		got, err := s.Key(ctx, "alice", k.ID) // untouched
+		is.NoErr(err)
+		is.True(got.RevokedAt.IsZero())
+	}},
+	{"Key/ListPaginatesInIDOrder", func(t *testing.T, s authkit.Store) {
+		is := is.New(t)
+		var ids []string
+		for i := range 7 {
+			k, _ := mustKey(t, s, "alice", fmt.Sprintf("k%d", i))
+			ids = append(ids, k.ID)
+		}
+		mustKey(t, s, "bob", "other")
+		revoked, _ := mustKey(t, s, "alice", "gone")
+		is.NoErr(s.RevokeKey(ctx, "alice", revoked.ID, T0))
+		var got []string
+		p := authkit.Page{Limit: 3}
+		for {
+			page, err := s.ListKeys(ctx, "alice", p)
+			is.NoErr(err)
+			for _, k := range page {
+				got = append(got, k.ID)
+			}
+			if len(page) < 3 {
+				break
+			}
+			p.After = page[len(page)-1].ID
+		}
+		is.Equal(got, ids)
+		all, err := s.ListKeys(ctx, "alice", authkit.Page{})
+		is.NoErr(err)
+		is.Equal(len(all), 7)
+	}},
+	{"Key/RotateKeepsOldSecretUntilGrace", func(t *testing.T, s authkit.Store) {
+		is := is.New(t)
+		k, old := mustKey(t, s, "alice", "ci")
+		next := &authkit.KeySecret{Hash: hash(), KeyID: k.ID, CreatedAt: T0.Add(time.Minute), Sealed: []byte("new")}
+		is.NoErr(s.RotateKey(ctx, "alice", k.ID, next, T0.Add(2*time.Minute)))
+		_, os, err := s.KeyBySecret(ctx, old.Hash)
+		is.NoErr(err)
+		is.True(os.ExpiresAt.Equal(T0.Add(2 * time.Minute)))
+		_, ns, err := s.KeyBySecret(ctx, next.Hash)
+		is.NoErr(err)
+		is.True(ns.ExpiresAt.IsZero())
+		cur, err := s.CurrentKeySecret(ctx, "alice", k.ID)
+		is.NoErr(err)
+		is.Equal(cur.Hash, next.Hash)
+		is.Equal(cur.Sealed, []byte("new"))
+		dup := &authkit.KeySecret{Hash: next.Hash, KeyID: k.ID, CreatedAt: T0}
+		is.True(errors.Is(s.RotateKey(ctx, "alice", k.ID, dup, T0), authkit.ErrConflict))
+	}},
+	{"Key/TouchOnlyMovesForward", func(t *testing.T, s authkit.Store) {
+		is := is.New(t)
+		k, _ := mustKey(t, s, "alice", "ci")
+		is.NoErr(s.TouchKey(ctx, k.ID, T0.Add(time.Hour)))
+		is.NoErr(s.TouchKey(ctx, k.ID, T0.Add(time.Minute)))
+		is.NoErr(s.TouchKey(ctx, "unknown", T0))
+		got, err := s.KeyByID(ctx, k.ID)
+		is.NoErr(err)
+		is.True(got.LastUsedAt.Equal(T0.Add(time.Hour)))
+	}},
+	{"Key/ReturnsCopies", func(t *testing.T, s authkit.Store) {
+		is := is.New(t)
+		k, _ := mustKey(t, s, "alice", "ci")
+		k.Scopes[0] = "mutated-after-create"
+		got, err := s.KeyByID(ctx, k.ID)
+		is.NoErr(err)
+		is.Equal(got.Scopes[0], "videos:read")
+		got.Scopes[0] = "mutated"
+		again, _ := s.KeyByID(ctx, k.ID)
+		is.Equal(again.Scopes[0], "videos:read")
+	}},
+	{"Key/TimesInUTC", func(t *testing.T, s authkit.Store) {
+		is := is.New(t)
+		k, sec := NewKey("alice", "tz")
+		k.CreatedAt = T0.In(time.FixedZone("X", 5*3600))
+		is.NoErr(s.CreateKey(ctx, k, sec))
+		got, err := s.KeyByID(ctx, k.ID)
+		is.NoErr(err)
+		is.Equal(got.CreatedAt.Location(), time.UTC)
+		is.True(got.CreatedAt.Equal(T0))
+	}},
+}
+
+var sessionTests = []test{
+	{"Session/CreateGetLogin", func(t *testing.T, s authkit.Store) {
+		is := is.New(t)
+		k, _ := mustKey(t, s, "alice", "ci")
+		sess := NewSession(k, authkit.SessionLogin, "worker")
+		is.NoErr(s.CreateSession(ctx, sess))
+		got, err := s.Session(ctx, sess.ID)
+		is.NoErr(err)
+		is.Equal(got.Kind, authkit.SessionLogin)
+		is.Equal(got.Name, "worker")
+		is.Equal(got.TokenSealed, []byte("sealed"))
+		is.Equal(got.TokenID, "jti-1")
+		is.True(got.ExpiresAt.Equal(T0.Add(time.Hour)))
+		is.Equal(got.ExpiresAt.Location(), time.UTC)
+		byName, err := s.LoginSession(ctx, k.ID, "worker")
+		is.NoErr(err)
+		is.Equal(byName.ID, sess.ID)
+		_, err = s.LoginSession(ctx, k.ID, "other")
+		is.True(errors.Is(err, authkit.ErrNotFound))
+		_, err = s.Session(ctx, id())
+		is.True(errors.Is(err, authkit.ErrNotFound))
+	}},
+	{"Session/OneUnrevokedLoginPerKeyAndName", func(t *testing.T, s authkit.Store) {
+		is := is.New(t)
+		k, _ := mustKey(t, s, "alice", "ci")
+		k2, _ := mustKey(t, s, "alice", "ci2")
+		first := NewSession(k, authkit.SessionLogin, "")
+		is.NoErr(s.CreateSession(ctx, first))
+		is.True(errors.Is(s.CreateSession(ctx, NewSession(k, authkit.SessionLogin, "")), authkit.ErrConflict))
+		is.NoErr(s.CreateSession(ctx, NewSession(k2, authkit.SessionLogin, ""))) // another key
+		is.NoErr(s.CreateSession(ctx, NewSession(k, authkit.SessionGrant, "")))  // grants never conflict
+		is.NoErr(s.CreateSession(ctx, NewSession(k, authkit.SessionGrant, "")))
+		is.NoErr(s.RevokeSession(ctx, "alice", first.ID, T0))
+		is.NoErr(s.CreateSession(ctx, NewSession(k, authkit.SessionLogin, ""))) // free after revocation
+		dup := NewSession(k, authkit.SessionGrant, "")
+		dup.ID = first.ID
+		is.True(errors.Is(s.CreateSession(ctx, dup), authkit.ErrConflict))
+	}},
+	{"Session/ReplaceTokenIsCompareAndSwap", func(t *testing.T, s authkit.Store) {
+		is := is.New(t)
+		k, _ := mustKey(t, s, "alice", "ci")
+		sess := NewSession(k, authkit.SessionLogin, "w")
+		is.NoErr(s.CreateSession(ctx, sess))
+		is.True(errors.Is(s.ReplaceSessionToken(ctx, sess.ID, "wrong", []byte("x"), "jti-2", T0, T0), authkit.ErrConflict))
+		is.NoErr(s.ReplaceSessionToken(ctx, sess.ID, "jti-1", []byte("new"), "jti-2", T0.Add(2*time.Hour), T0.Add(3*time.Hour)))
+		got, err := s.Session(ctx, sess.ID)
+		is.NoErr(err)
+		is.Equal(got.TokenSealed, []byte("new"))
+		is.Equal(got.TokenID, "jti-2")
+		is.True(got.TokenExpiresAt.Equal(T0.Add(2 * time.Hour)))
+		is.True(got.ExpiresAt.Equal(T0.Add(3 * time.Hour)))
+		is.True(errors.Is(s.ReplaceSessionToken(ctx, sess.ID, "jti-1", nil, "jti-3", T0, T0), authkit.ErrConflict))
+		is.NoErr(s.RevokeSession(ctx, "alice", sess.ID, T0))
+		is.True(errors.Is(s.ReplaceSessionToken(ctx, sess.ID, "jti-2", nil, "jti-3", T0, T0), authkit.ErrNotFound))
+		is.True(errors.Is(s.ReplaceSessionToken(ctx, id(), "", nil, "x", T0, T0), authkit.ErrNotFound))
+	}},
+	{"Session/ListByOwnerPaginates", func(t *testing.T, s authkit.Store) {
+		is := is.New(t)
+		k, _ := mustKey(t, s, "alice", "ci")
+		kb, _ := mustKey(t, s, "bob", "ci")
+		var ids []string
+		for range 5 {
+			sess := NewSession(k, authkit.SessionGrant, "")
+			is.NoErr(s.CreateSession(ctx, sess))
+			ids = append(ids, sess.ID)
+		}
+		is.NoErr(s.CreateSession(ctx, NewSession(kb, authkit.SessionGrant, "")))
+		gone := NewSession(k, authkit.SessionGrant, "")
+		is.NoErr(s.CreateSession(ctx, gone))
+		is.NoErr(s.RevokeSession(ctx, "alice", gone.ID, T0))
+		p1, err := s.ListSessions(ctx, "alice", authkit.Page{Limit: 3})
+		is.NoErr(err)
+		is.Equal(len(p1), 3)
+		p2, err := s.ListSessions(ctx, "alice", authkit.Page{Limit: 3, After: p1[2].ID})
+		is.NoErr(err)
+		is.Equal(len(p2), 2)
+		var got []string
+		for _, x := range append(p1, p2...) {
+			got = append(got, x.ID)
+		}
+		is.Equal(got, ids)
+	}},
+	{"Session/RevokeOwnerIsolationAndIdempotence", func(t *testing.T, s authkit.Store) {
+		is := is.New(t)
+		k, _ := mustKey(t, s, "alice", "ci")
+		sess := NewSession(k, authkit.SessionLogin, "")
+		is.NoErr(s.CreateSession(ctx, sess))
+		is.True(errors.Is(s.RevokeSession(ctx, "bob", sess.ID, T0), authkit.ErrNotFound))
+		got, _ := s.Session(ctx, sess.ID)
+		is.True(got.RevokedAt.IsZero())
+		is.NoErr(s.RevokeSession(ctx, "alice", sess.ID, T0.Add(time.Second)))
+		is.NoErr(s.RevokeSession(ctx, "alice", sess.ID, T0.Add(time.Hour)))
+		got, _ = s.Session(ctx, sess.ID)
+		is.True(got.RevokedAt.Equal(T0.Add(time.Second)))
+		_, err := s.LoginSession(ctx, k.ID, "")
+		is.True(errors.Is(err, authkit.ErrNotFound))
+	}},
+}
+
+func newRefresh(sessID, keyID string) *authkit.RefreshToken {
+	return &authkit.RefreshToken{Hash: hash(), SessionID: sessID, KeyID: keyID, CreatedAt: T0, ExpiresAt: T0.Add(24 * time.Hour)}
+}
+
+var refreshTests = []test{
+	{"Refresh/CreateGetDuplicate", func(t *testing.T, s authkit.Store) {
+		is := is.New(t)
+		rt := newRefresh("s1", "k1")
+		is.NoErr(s.CreateRefreshToken(ctx, rt))
+		got, err := s.RefreshToken(ctx, rt.Hash)
+		is.NoErr(err)
+		is.Equal(got.SessionID, "s1")
+		is.Equal(got.KeyID, "k1")
+		is.True(got.SpentAt.IsZero())
+		is.True(got.ExpiresAt.Equal(T0.Add(24 * time.Hour)))
+		is.True(errors.Is(s.CreateRefreshToken(ctx, rt), authkit.ErrConflict))
+		_, err = s.RefreshToken(ctx, hash())
+		is.True(errors.Is(err, authkit.ErrNotFound))
+	}},
+	{"Refresh/SpendOnce", func(t *testing.T, s authkit.Store) {
+		is := is.New(t)
+		rt := newRefresh("s1", "k1")
+		is.NoErr(s.CreateRefreshToken(ctx, rt))
+		child := newRefresh("s1", "k1")
+		is.NoErr(s.SpendRefreshToken(ctx, rt.Hash, T0.Add(time.Minute), []byte("child"), child))
+		got, err := s.RefreshToken(ctx, rt.Hash)
+		is.NoErr(err)
+		is.True(got.SpentAt.Equal(T0.Add(time.Minute)))
+		is.Equal(got.ChildSealed, []byte("child"))
+		_, err = s.RefreshToken(ctx, child.Hash)
+		is.NoErr(err)
+		child2 := newRefresh("s1", "k1")
+		is.True(errors.Is(s.SpendRefreshToken(ctx, rt.Hash, T0, []byte("x"), child2), authkit.ErrConflict))
+		_, err = s.RefreshToken(ctx, child2.Hash)
+		is.True(errors.Is(err, authkit.ErrNotFound)) // the loser wrote nothing
+		got, _ = s.RefreshToken(ctx, rt.Hash)
+		is.Equal(got.ChildSealed, []byte("child"))
+		is.True(errors.Is(s.SpendRefreshToken(ctx, hash(), T0, nil, newRefresh("s1", "k1")), authkit.ErrNotFound))
+	}},
+}
+
+func signingKey(created time.Time) *authkit.SigningKey {
+	return &authkit.SigningKey{ID: id(), Algorithm: "EdDSA", Sealed: []byte("sealed"), Public: []byte("pub"), CreatedAt: created}
+}
+
+var signingTests = []test{
+	{"SigningKey/CreateListRetire", func(t *testing.T, s authkit.Store) {
+		is := is.New(t)
+		a, b := signingKey(T0), signingKey(T0.Add(time.Hour))
+		is.NoErr(s.CreateSigningKey(ctx, b))
+		is.NoErr(s.CreateSigningKey(ctx, a))
+		is.True(errors.Is(s.CreateSigningKey(ctx, a), authkit.ErrConflict))
+		list, err := s.SigningKeys(ctx)
+		is.NoErr(err)
+		is.Equal(len(list), 2)
+		is.Equal(list[0].ID, a.ID) // oldest first
+		is.Equal(list[0].Sealed, []byte("sealed"))
+		is.Equal(list[0].Public, []byte("pub"))
+		is.Equal(list[0].Algorithm, "EdDSA")
+		is.NoErr(s.RetireSigningKey(ctx, a.ID, T0.Add(2*time.Hour), T0.Add(26*time.Hour)))
+		list, _ = s.SigningKeys(ctx)
+		is.True(list[0].RetiredAt.Equal(T0.Add(2 * time.Hour)))
+		is.True(list[0].ExpiresAt.Equal(T0.Add(26 * time.Hour)))
+		is.True(errors.Is(s.RetireSigningKey(ctx, id(), T0, T0), authkit.ErrNotFound))
+	}},
+}
+
+var otherTests = []test{
+	{"Notifier/RevocationsArePublishedBeforeReturn", func(t *testing.T, s authkit.Store) {
+		is := is.New(t)
+		var mu sync.Mutex
+		var got []authkit.Revocation
+		cancel := s.Subscribe(func(r authkit.Revocation) { mu.Lock(); got = append(got, r); mu.Unlock() })
+		k, _ := mustKey(t, s, "alice", "ci")
+		sess := NewSession(k, authkit.SessionLogin, "")
+		is.NoErr(s.CreateSession(ctx, sess))
+		is.NoErr(s.RevokeSession(ctx, "alice", sess.ID, T0))
+		is.NoErr(s.RevokeKey(ctx, "alice", k.ID, T0))
+		mu.Lock()
+		is.Equal(got, []authkit.Revocation{{Kind: authkit.RevokedSession, ID: sess.ID}, {Kind: authkit.RevokedKey, ID: k.ID}})
+		mu.Unlock()
+		cancel()
+		k2, _ := mustKey(t, s, "alice", "ci2")
+		is.NoErr(s.RevokeKey(ctx, "alice", k2.ID, T0))
+		mu.Lock()
+		is.Equal(len(got), 2)
+		mu.Unlock()
+	}},
+	{"Cleanup/DeletesOnlyWhatExpired", func(t *testing.T, s authkit.Store) {
+		is := is.New(t)
+		now := T0.Add(48 * time.Hour)
+		k, old := mustKey(t, s, "alice", "ci")
+		next := &authkit.KeySecret{Hash: hash(), KeyID: k.ID, CreatedAt: T0}
+		is.NoErr(s.RotateKey(ctx, "alice", k.ID, next, T0.Add(time.Minute))) // old secret expires
+		live := NewSession(k, authkit.SessionGrant, "")
+		live.ExpiresAt = now.Add(time.Hour)
+		dead := NewSession(k, authkit.SessionLogin, "")
+		is.NoErr(s.CreateSession(ctx, live))
+		is.NoErr(s.CreateSession(ctx, dead)) // expires T0+1h
+		liveRT := newRefresh(live.ID, k.ID)
+		liveRT.ExpiresAt = now.Add(time.Hour)
+		deadRT := newRefresh(live.ID, k.ID) // expires T0+24h
+		orphanRT := newRefresh(dead.ID, k.ID)
+		orphanRT.ExpiresAt = now.Add(time.Hour) // dies with its session
+		for _, rt := range []*authkit.RefreshToken{liveRT, deadRT, orphanRT} {
+			is.NoErr(s.CreateRefreshToken(ctx, rt))
+		}
+		sk, oldSK := signingKey(T0), signingKey(T0)
+		is.NoErr(s.CreateSigningKey(ctx, sk))
+		is.NoErr(s.CreateSigningKey(ctx, oldSK))
+		is.NoErr(s.RetireSigningKey(ctx, oldSK.ID, T0, T0.Add(time.Hour)))
+
+		n, err := s.Cleanup(ctx, now)
+		is.NoErr(err)
+		is.Equal(n, 5) // old secret, dead session, deadRT, orphanRT, oldSK
+		_, _, err = s.KeyBySecret(ctx, old.Hash)
+		is.True(errors.Is(err, authkit.ErrNotFound))
+		_, _, err = s.KeyBySecret(ctx, next.Hash)
+		is.NoErr(err)
+		_, err = s.Session(ctx, live.ID)
+		is.NoErr(err)
+		_, err = s.Session(ctx, dead.ID)
+		is.True(errors.Is(err, authkit.ErrNotFound))
+		_, err = s.RefreshToken(ctx, liveRT.Hash)
+		is.NoErr(err)
+		_, err = s.RefreshToken(ctx, deadRT.Hash)
+		is.True(errors.Is(err, authkit.ErrNotFound))
+		_, err = s.RefreshToken(ctx, orphanRT.Hash)
+		is.True(errors.Is(err, authkit.ErrNotFound))
+		sks, _ := s.SigningKeys(ctx)
+		is.Equal(len(sks), 1)
+		is.Equal(sks[0].ID, sk.ID)
+		_, err = s.KeyByID(ctx, k.ID)
+		is.NoErr(err)
+		n, err = s.Cleanup(ctx, now)
+		is.NoErr(err)
+		is.Equal(n, 0)
+	}},
+}
+
+// RunConcurrency runs the races every backend must settle: exactly one
+// winner among concurrent writers of the same thing.
+func RunConcurrency(t *testing.T, newStore NewStore) {
+	t.Run("SameHandleOneWinner", func(t *testing.T) {
+		is := is.New(t)
+		s := newStore(t)
+		var wins, conflicts atomic.Int32
+		race(50, func() {
+			k, sec := NewKey("alice", "same")
+			err := s.CreateKey(ctx, k, sec)
+			switch {
+			case err == nil:
+				wins.Add(1)
+			case errors.Is(err, authkit.ErrConflict):
+				conflicts.Add(1)
+			default:
+				t.Errorf("CreateKey: %v", err)
+			}
+		})
+		is.Equal(wins.Load(), int32(1))
+		is.Equal(conflicts.Load(), int32(49))
+		list, err := s.ListKeys(ctx, "alice", authkit.Page{})
+		is.NoErr(err)
+		is.Equal(len(list), 1)
+	})
+	t.Run("SameLoginSessionOneWinner", func(t *testing.T) {
+		is := is.New(t)
+		s := newStore(t)
+		k, _ := mustKey(t, s, "alice", "ci")
+		var wins atomic.Int32
+		race(100, func() {
+			err := s.CreateSession(ctx, NewSession(k, authkit.SessionLogin, "w"))
+			if err == nil {
+				wins.Add(1)
+			} else if !errors.Is(err, authkit.ErrConflict) {
+				t.Errorf("CreateSession: %v", err)
+			}
+		})
+		is.Equal(wins.Load(), int32(1))
+	})
+	t.Run("SameRefreshTokenSpentOnce", func(t *testing.T) {
+		is := is.New(t)
+		s := newStore(t)
+		rt := newRefresh("s1", "k1")
+		is.NoErr(s.CreateRefreshToken(ctx, rt))
+		var wins atomic.Int32
+		race(50, func() {
+			err := s.SpendRefreshToken(ctx, rt.Hash, T0, []byte("c"), newRefresh("s1", "k1"))
+			if err == nil {
+				wins.Add(1)
+			} else if !errors.Is(err, authkit.ErrConflict) {
+				t.Errorf("SpendRefreshToken: %v", err)
+			}
+		})
+		is.Equal(wins.Load(), int32(1))
+	})
+	t.Run("ReplaceSessionTokenOneWinner", func(t *testing.T) {
+		is := is.New(t)
+		s := newStore(t)
+		k, _ := mustKey(t, s, "alice", "ci")
+		sess := NewSession(k, authkit.SessionLogin, "w")
+		is.NoErr(s.CreateSession(ctx, sess))
+		var wins atomic.Int32
+		race(50, func() {
+			err := s.ReplaceSessionToken(ctx, sess.ID, "jti-1", []byte("n"), id(), T0, T0.Add(time.Hour))
+			if err == nil {
+				wins.Add(1)
+			} else if !errors.Is(err, authkit.ErrConflict) {
+				t.Errorf("ReplaceSessionToken: %v", err)
+			}
+		})
+		is.Equal(wins.Load(), int32(1))
+	})
+}
+
+// race runs fn in n goroutines released at once.
+func race(n int, fn func()) {
+	var start, done sync.WaitGroup
+	start.Add(1)
+	for range n {
+		done.Add(1)
+		go func() {
+			defer done.Done()
+			start.Wait()
+			fn()
+		}()
+	}
+	start.Done()
+	done.Wait()
+}
