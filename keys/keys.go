@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/authkit/authkit"
@@ -40,7 +41,8 @@ type Service struct {
 	clock   authkit.Clock
 	touchIv time.Duration
 
-	touched sync.Map // key ID → time.Time of the last LastUsedAt write
+	touchMu sync.RWMutex
+	touched map[string]time.Time // key ID → when this service last wrote (or saw) its LastUsedAt
 }
 
 var _ authkit.KeyVerifier = (*Service)(nil)
@@ -62,8 +64,8 @@ func New(cfg Config) (*Service, error) {
 		return nil, authkit.Invalid("prefix", "1 to 16 of [a-z0-9], starting with a letter")
 	}
 	sealer, err := seal.NewSealer(cfg.Secret.Derive("authkit/keys/seal"))
-	if err != nil {
-		return nil, err
+	if err != nil { // cannot happen: Derive gives 32 bytes
+		return nil, fmt.Errorf("keys: sealer: %w", err)
 	}
 	iv := cfg.TouchInterval
 	if iv <= 0 {
@@ -72,6 +74,7 @@ func New(cfg Config) (*Service, error) {
 	return &Service{
 		store: cfg.Store, hasher: seal.NewHasher(cfg.Secret.Derive("authkit/keys/hash")), sealer: sealer,
 		prefix: p, live: p + "_live_", test: p + "_test_", clock: cfg.Clock, touchIv: iv,
+		touched: map[string]time.Time{},
 	}, nil
 }
 
@@ -111,8 +114,8 @@ func (s *Service) Create(ctx context.Context, r CreateRequest) (*authkit.Key, st
 	if err := CheckHandle(r.Handle); err != nil {
 		return nil, "", err
 	}
-	if len(r.Alias) > 128 || !utf8.ValidString(r.Alias) || strings.ContainsFunc(r.Alias, func(c rune) bool { return c < 0x20 || c == 0x7f }) {
-		return nil, "", authkit.Invalid("alias", "at most 128 bytes of printable text")
+	if len(r.Alias) > 128 || !utf8.ValidString(r.Alias) || strings.ContainsFunc(r.Alias, func(c rune) bool { return !unicode.IsPrint(c) }) {
+		return nil, "", authkit.Invalid("alias", "at most 128 bytes of printable UTF-8")
 	}
 	env := r.Env
 	if env == "" {
@@ -130,16 +133,21 @@ func (s *Service) Create(ctx context.Context, r CreateRequest) (*authkit.Key, st
 	scopes := slices.Clone(r.Scopes)
 	slices.Sort(scopes)
 	scopes = slices.Compact(scopes)
-	if !r.ExpiresAt.IsZero() && !r.ExpiresAt.After(now) {
-		return nil, "", authkit.Invalid("expires_at", "must be in the future")
+	var exp time.Time // zero: never
+	if !r.ExpiresAt.IsZero() {
+		exp = r.ExpiresAt.UTC().Truncate(time.Microsecond) // the precision every store keeps
+		if !exp.After(now) {
+			return nil, "", authkit.Invalid("expires_at", "must be in the future")
+		}
+	}
+	id, err := uuid.NewV7()
+	if err != nil { // only if crypto/rand fails
+		return nil, "", fmt.Errorf("keys: create: key id: %w", err)
 	}
 	secret := opaque.New(s.envPrefix(env))
 	k := &authkit.Key{
-		ID: uuid.Must(uuid.NewV7()).String(), Owner: r.Owner, Handle: r.Handle, Alias: r.Alias, Env: env,
-		Scopes: scopes, Hint: s.hint(secret, env), Recoverable: r.Recoverable, CreatedAt: now, ExpiresAt: r.ExpiresAt.UTC(),
-	}
-	if r.ExpiresAt.IsZero() {
-		k.ExpiresAt = time.Time{}
+		ID: id.String(), Owner: r.Owner, Handle: r.Handle, Alias: r.Alias, Env: env,
+		Scopes: scopes, Hint: s.hint(secret, env), Recoverable: r.Recoverable, CreatedAt: now, ExpiresAt: exp,
 	}
 	if err := s.store.CreateKey(ctx, k, s.secretRecord(k.ID, secret, r.Recoverable, now)); err != nil {
 		return nil, "", fmt.Errorf("keys: create %q: %w", r.Handle, err)
@@ -233,16 +241,31 @@ func (s *Service) VerifyKey(ctx context.Context, secret string) (*authkit.Key, e
 	return k, nil
 }
 
-// touch writes LastUsedAt at most once per TouchInterval per key.
+// touch writes LastUsedAt at most once per TouchInterval per key. The
+// check is made under a lock so that concurrent verifications of one key
+// write once; the write itself happens outside it.
 func (s *Service) touch(ctx context.Context, k *authkit.Key, now time.Time) {
-	if last, ok := s.touched.Load(k.ID); ok && now.Sub(last.(time.Time)) < s.touchIv {
+	s.touchMu.RLock()
+	last, ok := s.touched[k.ID]
+	s.touchMu.RUnlock()
+	if ok && now.Sub(last) < s.touchIv {
+		return
+	}
+	s.touchMu.Lock()
+	if last, ok := s.touched[k.ID]; ok && now.Sub(last) < s.touchIv {
+		s.touchMu.Unlock()
 		return
 	}
 	if !k.LastUsedAt.IsZero() && now.Sub(k.LastUsedAt) < s.touchIv {
-		s.touched.Store(k.ID, k.LastUsedAt)
+		// Written recently, by another process or before a restart.
+		s.touched[k.ID] = k.LastUsedAt
+		s.touchMu.Unlock()
 		return
 	}
-	s.touched.Store(k.ID, now)
+	s.touched[k.ID] = now
+	s.touchMu.Unlock()
+	// Best effort: a failed write only leaves LastUsedAt older, and is not
+	// retried before the interval has passed.
 	if err := s.store.TouchKey(ctx, k.ID, now); err == nil {
 		k.LastUsedAt = now
 	}
@@ -286,6 +309,9 @@ func (s *Service) Delete(ctx context.Context, owner, id string) error {
 	if err := s.store.RevokeKey(ctx, owner, id, s.clock.Now()); err != nil {
 		return fmt.Errorf("keys: delete: %w", err)
 	}
+	s.touchMu.Lock()
+	delete(s.touched, id)
+	s.touchMu.Unlock()
 	return nil
 }
 
