@@ -41,7 +41,7 @@ type Service struct {
 	clock   authkit.Clock
 	touchIv time.Duration
 
-	touchMu sync.RWMutex
+	touchMu sync.Mutex
 	touched map[string]time.Time // key ID → when this service last wrote (or saw) its LastUsedAt
 }
 
@@ -241,14 +241,14 @@ func (s *Service) VerifyKey(ctx context.Context, secret string) (*authkit.Key, e
 	return k, nil
 }
 
-// touch writes LastUsedAt at most once per TouchInterval per key. The
-// check is made under a lock so that concurrent verifications of one key
-// write once; the write itself happens outside it.
+// touch writes LastUsedAt at most once per TouchInterval per key. A
+// LastUsedAt the store already holds within the interval (this process's
+// last write, or another's) needs no look at the map; otherwise the map of
+// this service's last writes decides, under a lock, so that concurrent
+// verifications of one key write once and a failed write is not retried on
+// every request. The write itself happens outside the lock.
 func (s *Service) touch(ctx context.Context, k *authkit.Key, now time.Time) {
-	s.touchMu.RLock()
-	last, ok := s.touched[k.ID]
-	s.touchMu.RUnlock()
-	if ok && now.Sub(last) < s.touchIv {
+	if !k.LastUsedAt.IsZero() && now.Sub(k.LastUsedAt) < s.touchIv {
 		return
 	}
 	s.touchMu.Lock()
@@ -256,16 +256,9 @@ func (s *Service) touch(ctx context.Context, k *authkit.Key, now time.Time) {
 		s.touchMu.Unlock()
 		return
 	}
-	if !k.LastUsedAt.IsZero() && now.Sub(k.LastUsedAt) < s.touchIv {
-		// Written recently, by another process or before a restart.
-		s.touched[k.ID] = k.LastUsedAt
-		s.touchMu.Unlock()
-		return
-	}
 	s.touched[k.ID] = now
 	s.touchMu.Unlock()
-	// Best effort: a failed write only leaves LastUsedAt older, and is not
-	// retried before the interval has passed.
+	// Best effort: a failed write only leaves LastUsedAt older.
 	if err := s.store.TouchKey(ctx, k.ID, now); err == nil {
 		k.LastUsedAt = now
 	}

@@ -629,9 +629,31 @@ func TestVerifyKey_RecentLastUsedFromAnotherProcessIsNotRewritten(t *testing.T) 
 	})
 }
 
-// countingStore is a real store that counts its TouchKey calls.
+func TestVerifyKey_FailedLastUsedWriteIsNotRetriedOnEveryVerify(t *testing.T) {
+	eachStore(t, func(t *testing.T, f fixture) {
+		is := is.New(t)
+		store := &countingStore{Store: f.store, fail: errors.New("disk full")}
+		svc, err := keys.New(keys.Config{Store: store, Secret: testSecret(t), Clock: f.clock.Clock()})
+		is.NoErr(err)
+		_, secret, err := svc.Create(ctx, keys.CreateRequest{Owner: "a", Handle: "h"})
+		is.NoErr(err)
+		for range 5 {
+			_, err := svc.VerifyKey(ctx, secret) // verification itself succeeds
+			is.NoErr(err)
+		}
+		is.Equal(store.count(), 1)
+		f.clock.Advance(time.Minute)
+		_, err = svc.VerifyKey(ctx, secret)
+		is.NoErr(err)
+		is.Equal(store.count(), 2)
+	})
+}
+
+// countingStore is a real store that counts its TouchKey calls, and fails
+// them (without writing) if fail is set.
 type countingStore struct {
 	authkit.Store
+	fail    error
 	mu      sync.Mutex
 	touches int
 }
@@ -640,6 +662,9 @@ func (c *countingStore) TouchKey(ctx context.Context, id string, at time.Time) e
 	c.mu.Lock()
 	c.touches++
 	c.mu.Unlock()
+	if c.fail != nil {
+		return c.fail
+	}
 	return c.Store.TouchKey(ctx, id, at)
 }
 
