@@ -3,9 +3,22 @@
 // key token, api.video's API key and the login API's api_key are all one
 // [authkit.Key].
 //
-// Use [New] with a store and the server secret, then [Service.Create] to
-// give a customer a key (its secret is returned once) and
-// [Service.VerifyKey] on every request that presents one.
+// # Which names to use
+//
+// Build one [Service] with [New] from a store and the server secret. Then:
+//
+//   - [Service.Create] gives a customer a key; its secret is returned once.
+//   - [Service.VerifyKey] turns a presented secret into its key, on every
+//     request that carries one ([Service] implements [authkit.KeyVerifier]).
+//   - [Service.Looks] tells, without any I/O, whether a credential is shaped
+//     like one of this service's keys, so that middleware can tell a key from
+//     a JWT.
+//   - [Service.Get], [Service.GetByHandle], [Service.List] and
+//     [Service.Delete] manage an owner's keys; another owner's key is
+//     authkit.ErrNotFound, as if it did not exist.
+//   - [Service.Rotate] gives a key a new secret, the old one working on for a
+//     grace period; [Service.Reveal] gives back the secret of a key created
+//     Recoverable.
 //
 // # Format
 //
@@ -14,14 +27,20 @@
 // The prefix ("ak") is configurable; the env is live or test. The random
 // part carries about 178 bits from crypto/rand; the checksum is a CRC-32 of
 // everything before it, so that a typo or a random string is refused by
-// parsing alone, before any store is asked.
+// parsing alone ([Service.Parse]), before any store is asked.
 //
 // # Security
 //
 // The store keeps only HMAC-SHA-256 of a secret under a key derived from the
-// server secret, and a display hint (prefix, env and the first four random
-// characters). A recoverable key's secret is also kept sealed with
-// AES-256-GCM under another derived key, bound to the key's ID; without the
-// server secret it cannot be opened. Hashes are compared in constant time.
-// Secrets never appear in errors or logs.
+// server secret ("authkit/keys/hash"), and a display hint (prefix, env and
+// the first four random characters). A recoverable key's secret is also kept
+// sealed with AES-256-GCM under another derived key ("authkit/keys/seal"),
+// bound to the key's ID; without the server secret it cannot be opened.
+// Stored and computed hashes are compared in constant time. Secrets never
+// appear in errors or logs. Prefer plain keys: a recoverable key can be read
+// back by anyone holding both the database and the server secret.
+//
+// Verification writes a key's LastUsedAt at most once per
+// [Config.TouchInterval], so that a busy key does not turn every request
+// into a database write.
 package keys

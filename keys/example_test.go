@@ -2,8 +2,10 @@ package keys_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/authkit/authkit"
 	"github.com/authkit/authkit/keys"
@@ -41,4 +43,43 @@ func ExampleService_VerifyKey() {
 	// Output:
 	// tenant-1 <nil>
 	// authkit: invalid key: not a well-formed key
+}
+
+func ExampleService_Rotate() {
+	secret, _ := authkit.NewSecret([]byte("example-secret-from-config-0123456789"))
+	clock := authkit.NewFakeClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	svc, _ := keys.New(keys.Config{Store: memory.New(), Secret: secret, Clock: clock.Clock()})
+	ctx := context.Background()
+	k, old, _ := svc.Create(ctx, keys.CreateRequest{Owner: "tenant-1", Handle: "ci-bot"})
+
+	// A new secret; the old one keeps working for an hour while clients move.
+	fresh, _ := svc.Rotate(ctx, "tenant-1", k.ID, time.Hour)
+	_, errOld := svc.VerifyKey(ctx, old)
+	_, errNew := svc.VerifyKey(ctx, fresh)
+	fmt.Println(errOld, errNew)
+
+	clock.Advance(time.Hour)
+	_, errOld = svc.VerifyKey(ctx, old)
+	fmt.Println(errors.Is(errOld, authkit.ErrRevoked))
+	// Output:
+	// <nil> <nil>
+	// true
+}
+
+func ExampleService_Reveal() {
+	secret, _ := authkit.NewSecret([]byte("example-secret-from-config-0123456789"))
+	svc, _ := keys.New(keys.Config{Store: memory.New(), Secret: secret})
+	ctx := context.Background()
+
+	// The keytoken flow: the owner reads the key back later to get its token.
+	k, key, _ := svc.Create(ctx, keys.CreateRequest{Owner: "tenant-1", Handle: "laptop", Recoverable: true})
+	again, _ := svc.Reveal(ctx, "tenant-1", k.ID)
+	fmt.Println(again == key)
+
+	plain, _, _ := svc.Create(ctx, keys.CreateRequest{Owner: "tenant-1", Handle: "ci-bot"})
+	_, err := svc.Reveal(ctx, "tenant-1", plain.ID)
+	fmt.Println(errors.Is(err, authkit.ErrForbidden))
+	// Output:
+	// true
+	// true
 }
