@@ -1,0 +1,33 @@
+// Package sessions turns a verified application key into access tokens: the
+// key exchange with refresh tokens (Inlive, api.video, OAuth client
+// credentials), and the login flow that hands back the same token for the
+// same session id while it is valid.
+//
+// # The model
+//
+// Every access token belongs to an [authkit.Session] and carries its ID as
+// the "sid" claim; revoking the session kills all its tokens at once, since
+// the verifier checks that the session is alive.
+//
+//   - A grant session is opened by each [Manager.Exchange]. It is one
+//     refresh-token family: [Manager.Refresh] spends a refresh token for a
+//     new access token and a new refresh token in the same session.
+//     Presenting a spent refresh token again (RFC 9700 §4.14 reuse
+//     detection) revokes the whole family, unless it arrives inside the
+//     optional grace window, when it gets the very same child pair back so
+//     that two tabs refreshing at once do not sign the user out.
+//   - A login session is one (key, session id) pair of [Manager.Login]. While
+//     its current token has more than ReuseMargin left, Login hands back the
+//     same token string; a new session id forces a new token; after expiry
+//     the next Login issues a new one in the same session.
+//
+// # Security
+//
+// Refresh tokens (`rt_…`, random with a checksum) are stored only as
+// HMAC-SHA-256 under a key derived from the server secret. The token a login
+// session hands back is stored sealed with AES-256-GCM under another derived
+// key, bound to the session ID: a reader of the database cannot use it. We
+// seal rather than re-sign deterministically because ES256 signatures are
+// not deterministic, and because opening a seal costs about a microsecond
+// where a signature costs tens.
+package sessions

@@ -1,0 +1,436 @@
+package sessions
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/authkit/authkit"
+	"github.com/authkit/authkit/internal/opaque"
+	"github.com/authkit/authkit/internal/seal"
+	"github.com/google/uuid"
+)
+
+// Config configures a [Manager].
+type Config struct {
+	Store  authkit.Store       // required
+	Tokens authkit.TokenIssuer // required: tokens.Service
+	Secret *authkit.Secret     // required
+	// RefreshTTL is a refresh token's lifetime; default 30 days. It never
+	// outlives its key.
+	RefreshTTL time.Duration
+	// RefreshGrace answers a replayed refresh token with the child already
+	// issued for it, for this long after it was spent; default 0 (off), at
+	// most 30 s.
+	RefreshGrace time.Duration
+	// RefreshPrefix starts every refresh token; default "rt_".
+	RefreshPrefix string
+	// LoginTTL is the lifetime of the access tokens Login issues; default
+	// 2 hours (the login guide's 7200 s).
+	LoginTTL time.Duration
+	// ReuseMargin: Login hands back the current token only while more than
+	// this is left of it; default LoginTTL/5, so that a client renewing at
+	// 10 % of the lifetime gets a new token rather than the same one.
+	ReuseMargin time.Duration
+	Clock       authkit.Clock // nil: the system clock
+}
+
+// Manager runs exchanges, refreshes and logins. It is safe for concurrent use.
+type Manager struct {
+	store        authkit.Store
+	tokens       authkit.TokenIssuer
+	hasher       *seal.Hasher
+	sealer       *seal.Sealer
+	refreshTTL   time.Duration
+	refreshGrace time.Duration
+	prefix       string
+	loginTTL     time.Duration
+	reuseMargin  time.Duration
+	clock        authkit.Clock
+}
+
+// New returns a Manager. Returns an error wrapping authkit.ErrInvalid for a
+// missing store, issuer or secret, or a grace window over 30 s.
+func New(cfg Config) (*Manager, error) {
+	switch {
+	case cfg.Store == nil:
+		return nil, authkit.Invalid("store", "required")
+	case cfg.Tokens == nil:
+		return nil, authkit.Invalid("tokens", "required")
+	case cfg.Secret == nil:
+		return nil, authkit.Invalid("secret", "required")
+	case cfg.RefreshGrace < 0 || cfg.RefreshGrace > 30*time.Second:
+		return nil, authkit.Invalid("refresh_grace", "0 to 30 seconds")
+	}
+	m := &Manager{
+		store: cfg.Store, tokens: cfg.Tokens,
+		hasher:     seal.NewHasher(cfg.Secret.Derive("authkit/sessions/refresh-hash")),
+		refreshTTL: cfg.RefreshTTL, refreshGrace: cfg.RefreshGrace, prefix: cfg.RefreshPrefix,
+		loginTTL: cfg.LoginTTL, reuseMargin: cfg.ReuseMargin, clock: cfg.Clock,
+	}
+	var err error
+	if m.sealer, err = seal.NewSealer(cfg.Secret.Derive("authkit/sessions/seal")); err != nil {
+		return nil, err
+	}
+	if m.refreshTTL <= 0 {
+		m.refreshTTL = 30 * 24 * time.Hour
+	}
+	if m.prefix == "" {
+		m.prefix = "rt_"
+	}
+	if m.loginTTL <= 0 {
+		m.loginTTL = 2 * time.Hour
+	}
+	if m.reuseMargin <= 0 {
+		m.reuseMargin = m.loginTTL / 5
+	}
+	return m, nil
+}
+
+// Grant is what an exchange, a refresh or a login gives the client.
+type Grant struct {
+	AccessToken  string
+	Claims       *authkit.Claims
+	ExpiresAt    time.Time     // of the access token
+	TTL          time.Duration // its lifetime as issued (expires_in)
+	RefreshToken string        // "" for Login
+	Session      *authkit.Session
+}
+
+// ExpiresIn returns how long the access token has left at now, in whole
+// seconds rounded up, never more than TTL.
+func (g *Grant) ExpiresIn(now time.Time) time.Duration {
+	d := g.ExpiresAt.Sub(now)
+	if d < 0 {
+		return 0
+	}
+	d = (d + time.Second - 1) / time.Second * time.Second
+	return min(d, g.TTL)
+}
+
+func newID() string { return uuid.Must(uuid.NewV7()).String() }
+
+// Exchange opens a new grant session for a verified key and issues an
+// access token (ttl 0: the issuer's default) and a refresh token. scopes
+// nil means the key's; otherwise they must be a subset of the key's, or an
+// error wrapping authkit.ErrForbidden is returned.
+func (m *Manager) Exchange(ctx context.Context, key *authkit.Key, ttl time.Duration, scopes []string) (*Grant, error) {
+	now := m.clock.Now()
+	if err := key.Check(now); err != nil {
+		return nil, fmt.Errorf("sessions: exchange: %w", err)
+	}
+	if scopes == nil {
+		scopes = key.Scopes
+	}
+	for _, s := range scopes {
+		if !key.HasScope(s) {
+			return nil, fmt.Errorf("sessions: exchange: the key does not hold scope %q: %w", s, authkit.ErrForbidden)
+		}
+	}
+	rtExp := now.Add(m.refreshTTL)
+	if !key.ExpiresAt.IsZero() && key.ExpiresAt.Before(rtExp) {
+		rtExp = key.ExpiresAt
+	}
+	sess := &authkit.Session{ID: newID(), Kind: authkit.SessionGrant, KeyID: key.ID, Owner: key.Owner,
+		Scopes: slices.Clone(scopes), CreatedAt: now, ExpiresAt: rtExp}
+	tok, c, err := m.tokens.Issue(ctx, authkit.TokenRequest{Key: key, SessionID: sess.ID, Scopes: sess.Scopes, TTL: ttl})
+	if err != nil {
+		return nil, fmt.Errorf("sessions: exchange: %w", err)
+	}
+	if err := m.store.CreateSession(ctx, sess); err != nil {
+		return nil, fmt.Errorf("sessions: exchange: %w", err)
+	}
+	rt := opaque.New(m.prefix)
+	if err := m.store.CreateRefreshToken(ctx, &authkit.RefreshToken{Hash: m.hasher.Sum(rt), SessionID: sess.ID, KeyID: key.ID, CreatedAt: now, ExpiresAt: rtExp}); err != nil {
+		return nil, fmt.Errorf("sessions: exchange: %w", err)
+	}
+	return grant(tok, c, rt, sess), nil
+}
+
+func grant(tok string, c *authkit.Claims, rt string, sess *authkit.Session) *Grant {
+	exp := c.ExpiresAt()
+	return &Grant{AccessToken: tok, Claims: c, ExpiresAt: exp, TTL: time.Duration(c.Expiry-c.IssuedAt) * time.Second, RefreshToken: rt, Session: sess}
+}
+
+// LooksLikeRefreshToken reports whether s is shaped like one of this
+// manager's refresh tokens (prefix, length, checksum), without a store.
+func (m *Manager) LooksLikeRefreshToken(s string) bool { return opaque.Valid(s, m.prefix) }
+
+var errMalformed = fmt.Errorf("sessions: not a refresh token: %w", authkit.ErrUnauthenticated)
+
+// child is what spending a refresh token produced, kept sealed for the
+// grace window.
+type child struct {
+	AccessToken  string          `json:"a"`
+	RefreshToken string          `json:"r"`
+	Claims       *authkit.Claims `json:"c"`
+}
+
+// Refresh spends a refresh token for a new access token (ttl 0: the
+// issuer's default) and a new refresh token in the same session. Returns
+// an error wrapping authkit.ErrUnauthenticated for an unknown or malformed
+// token, authkit.ErrExpired for an expired one, and authkit.ErrRevoked for a
+// dead session or key, or a replayed token (which also revokes the family).
+func (m *Manager) Refresh(ctx context.Context, refreshToken string, ttl time.Duration) (*Grant, error) {
+	if !m.LooksLikeRefreshToken(refreshToken) {
+		return nil, errMalformed
+	}
+	var h [sha256.Size]byte
+	m.hasher.SumInto(&h, refreshToken)
+	for attempt := 0; attempt < 2; attempt++ {
+		g, retry, err := m.refreshOnce(ctx, h[:], ttl)
+		if !retry {
+			return g, err
+		}
+	}
+	return nil, fmt.Errorf("sessions: refresh: lost a race twice: %w", authkit.ErrConflict)
+}
+
+func (m *Manager) refreshOnce(ctx context.Context, hash []byte, ttl time.Duration) (g *Grant, retry bool, err error) {
+	now := m.clock.Now()
+	rt, err := m.store.RefreshToken(ctx, hash)
+	if errors.Is(err, authkit.ErrNotFound) {
+		return nil, false, fmt.Errorf("sessions: refresh: unknown token: %w", authkit.ErrUnauthenticated)
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("sessions: refresh: %w", err)
+	}
+	if !seal.Equal(rt.Hash, hash) {
+		return nil, false, fmt.Errorf("sessions: refresh: unknown token: %w", authkit.ErrUnauthenticated)
+	}
+	sess, err := m.store.Session(ctx, rt.SessionID)
+	if err != nil {
+		return nil, false, fmt.Errorf("sessions: refresh: session: %w", authkit.ErrRevoked)
+	}
+	if !rt.SpentAt.IsZero() {
+		return m.replay(ctx, rt, sess, now)
+	}
+	if !now.Before(rt.ExpiresAt) {
+		return nil, false, fmt.Errorf("sessions: refresh: %w", authkit.ErrExpired)
+	}
+	if err := sess.Check(now); err != nil {
+		return nil, false, fmt.Errorf("sessions: refresh: session: %w", authkit.ErrRevoked)
+	}
+	key, err := m.store.KeyByID(ctx, rt.KeyID)
+	if err != nil {
+		return nil, false, fmt.Errorf("sessions: refresh: key: %w", authkit.ErrRevoked)
+	}
+	if err := key.Check(now); err != nil {
+		return nil, false, fmt.Errorf("sessions: refresh: key: %w", err)
+	}
+	tok, c, err := m.tokens.Issue(ctx, authkit.TokenRequest{Key: key, SessionID: sess.ID, Scopes: sess.Scopes, TTL: ttl})
+	if err != nil {
+		return nil, false, fmt.Errorf("sessions: refresh: %w", err)
+	}
+	next := opaque.New(m.prefix)
+	sealed, err := json.Marshal(child{AccessToken: tok, RefreshToken: next, Claims: c})
+	if err != nil {
+		return nil, false, err
+	}
+	childRec := &authkit.RefreshToken{Hash: m.hasher.Sum(next), SessionID: sess.ID, KeyID: key.ID, CreatedAt: now, ExpiresAt: rt.ExpiresAt}
+	if exp := now.Add(m.refreshTTL); exp.Before(childRec.ExpiresAt) || childRec.ExpiresAt.IsZero() {
+		childRec.ExpiresAt = exp
+	}
+	// The family keeps its original end: refresh does not extend the grant.
+	err = m.store.SpendRefreshToken(ctx, hash, now, m.sealer.Seal(sealed, hash), childRec)
+	if errors.Is(err, authkit.ErrConflict) {
+		return nil, true, nil // another spender won: reload and treat as a replay
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("sessions: refresh: %w", err)
+	}
+	return grant(tok, c, next, sess), false, nil
+}
+
+// replay answers a spent refresh token: the same child inside the grace
+// window, else the whole family is revoked.
+func (m *Manager) replay(ctx context.Context, rt *authkit.RefreshToken, sess *authkit.Session, now time.Time) (*Grant, bool, error) {
+	if m.refreshGrace > 0 && now.Before(rt.SpentAt.Add(m.refreshGrace)) && sess.Check(now) == nil {
+		if b, err := m.sealer.Open(rt.ChildSealed, rt.Hash); err == nil {
+			var ch child
+			if json.Unmarshal(b, &ch) == nil && ch.Claims != nil {
+				return grant(ch.AccessToken, ch.Claims, ch.RefreshToken, sess), false, nil
+			}
+		}
+	}
+	if err := m.store.RevokeSession(ctx, sess.Owner, sess.ID, now); err != nil && !errors.Is(err, authkit.ErrNotFound) {
+		return nil, false, fmt.Errorf("sessions: refresh: revoking a replayed family: %w", err)
+	}
+	return nil, false, fmt.Errorf("sessions: refresh: token reused, family revoked: %w", authkit.ErrRevoked)
+}
+
+// Login returns the access token of the login session (key, name), name ""
+// being the key's default session: the same token string while more than
+// ReuseMargin is left of it, else a new one. A new name opens a new session
+// with a new token; a revoked session's name opens a new session. Concurrent
+// logins to the same new pair all get the same token and one session.
+func (m *Manager) Login(ctx context.Context, key *authkit.Key, name string) (*Grant, error) {
+	now := m.clock.Now()
+	if err := key.Check(now); err != nil {
+		return nil, fmt.Errorf("sessions: login: %w", err)
+	}
+	if len(name) > 128 {
+		return nil, authkit.Invalid("session_id", "at most 128 characters")
+	}
+	for attempt := 0; attempt < 4; attempt++ {
+		sess, err := m.store.LoginSession(ctx, key.ID, name)
+		switch {
+		case errors.Is(err, authkit.ErrNotFound):
+			g, err := m.openLogin(ctx, key, name, now)
+			if errors.Is(err, authkit.ErrConflict) {
+				continue // another login opened it first: use theirs
+			}
+			return g, err
+		case err != nil:
+			return nil, fmt.Errorf("sessions: login: %w", err)
+		}
+		if sess.TokenExpiresAt.Sub(now) > m.reuseMargin {
+			if g, err := m.reuse(sess); err == nil {
+				return g, nil
+			}
+		}
+		g, err := m.renewLogin(ctx, key, sess, now)
+		if errors.Is(err, authkit.ErrConflict) || errors.Is(err, authkit.ErrNotFound) {
+			continue // replaced or revoked meanwhile: look again
+		}
+		return g, err
+	}
+	return nil, fmt.Errorf("sessions: login: too much contention: %w", authkit.ErrConflict)
+}
+
+func (m *Manager) issueLogin(ctx context.Context, key *authkit.Key, sessID string) (string, *authkit.Claims, []byte, error) {
+	tok, c, err := m.tokens.Issue(ctx, authkit.TokenRequest{Key: key, SessionID: sessID, Scopes: key.Scopes, TTL: m.loginTTL})
+	if err != nil {
+		return "", nil, nil, fmt.Errorf("sessions: login: %w", err)
+	}
+	b, err := json.Marshal(child{AccessToken: tok, Claims: c})
+	if err != nil {
+		return "", nil, nil, err
+	}
+	return tok, c, m.sealer.Seal(b, []byte(sessID)), nil
+}
+
+func (m *Manager) openLogin(ctx context.Context, key *authkit.Key, name string, now time.Time) (*Grant, error) {
+	sess := &authkit.Session{ID: newID(), Kind: authkit.SessionLogin, KeyID: key.ID, Owner: key.Owner, Name: name,
+		Scopes: slices.Clone(key.Scopes), CreatedAt: now}
+	tok, c, sealed, err := m.issueLogin(ctx, key, sess.ID)
+	if err != nil {
+		return nil, err
+	}
+	sess.TokenSealed, sess.TokenID, sess.TokenExpiresAt, sess.ExpiresAt = sealed, c.ID, c.ExpiresAt(), c.ExpiresAt()
+	if err := m.store.CreateSession(ctx, sess); err != nil {
+		return nil, fmt.Errorf("sessions: login: %w", err)
+	}
+	return grant(tok, c, "", sess), nil
+}
+
+func (m *Manager) renewLogin(ctx context.Context, key *authkit.Key, sess *authkit.Session, now time.Time) (*Grant, error) {
+	tok, c, sealed, err := m.issueLogin(ctx, key, sess.ID)
+	if err != nil {
+		return nil, err
+	}
+	if err := m.store.ReplaceSessionToken(ctx, sess.ID, sess.TokenID, sealed, c.ID, c.ExpiresAt(), c.ExpiresAt()); err != nil {
+		return nil, fmt.Errorf("sessions: login: %w", err)
+	}
+	sess.TokenSealed, sess.TokenID, sess.TokenExpiresAt, sess.ExpiresAt = sealed, c.ID, c.ExpiresAt(), c.ExpiresAt()
+	return grant(tok, c, "", sess), nil
+}
+
+func (m *Manager) reuse(sess *authkit.Session) (*Grant, error) {
+	b, err := m.sealer.Open(sess.TokenSealed, []byte(sess.ID))
+	if err != nil {
+		return nil, err
+	}
+	var ch child
+	if err := json.Unmarshal(b, &ch); err != nil || ch.Claims == nil {
+		return nil, fmt.Errorf("sessions: sealed token unreadable: %w", authkit.ErrInvalid)
+	}
+	return grant(ch.AccessToken, ch.Claims, "", sess), nil
+}
+
+// List returns a page of the owner's live sessions, oldest first.
+func (m *Manager) List(ctx context.Context, owner string, p authkit.Page) ([]*authkit.Session, error) {
+	ss, err := m.store.ListSessions(ctx, owner, p)
+	if err != nil {
+		return nil, fmt.Errorf("sessions: list: %w", err)
+	}
+	now := m.clock.Now()
+	out := ss[:0]
+	for _, s := range ss {
+		if now.Before(s.ExpiresAt) {
+			s.TokenSealed = nil // never leaves the package
+			out = append(out, s)
+		}
+	}
+	return out, nil
+}
+
+// Revoke revokes the owner's session: its tokens stop verifying at once and
+// its refresh tokens are refused. Returns authkit.ErrNotFound for another
+// owner's session.
+func (m *Manager) Revoke(ctx context.Context, owner, sessionID string) error {
+	if err := m.store.RevokeSession(ctx, owner, sessionID, m.clock.Now()); err != nil {
+		return fmt.Errorf("sessions: revoke: %w", err)
+	}
+	return nil
+}
+
+// RevokeRefreshToken revokes the family of a refresh token (RFC 7009).
+// Unknown and malformed tokens are not an error.
+func (m *Manager) RevokeRefreshToken(ctx context.Context, refreshToken string) error {
+	_, sess, err := m.inspect(ctx, refreshToken)
+	if err != nil || sess == nil {
+		return nil
+	}
+	if err := m.store.RevokeSession(ctx, sess.Owner, sess.ID, m.clock.Now()); err != nil && !errors.Is(err, authkit.ErrNotFound) {
+		return fmt.Errorf("sessions: revoke refresh token: %w", err)
+	}
+	return nil
+}
+
+// InspectRefreshToken returns the record and session of a live, unspent
+// refresh token (for RFC 7662 introspection). Returns an error wrapping
+// authkit.ErrUnauthenticated, ErrExpired or ErrRevoked otherwise.
+func (m *Manager) InspectRefreshToken(ctx context.Context, refreshToken string) (*authkit.RefreshToken, *authkit.Session, error) {
+	rt, sess, err := m.inspect(ctx, refreshToken)
+	if err != nil {
+		return nil, nil, err
+	}
+	now := m.clock.Now()
+	switch {
+	case !rt.SpentAt.IsZero():
+		return nil, nil, fmt.Errorf("sessions: refresh token spent: %w", authkit.ErrRevoked)
+	case !now.Before(rt.ExpiresAt):
+		return nil, nil, fmt.Errorf("sessions: refresh token: %w", authkit.ErrExpired)
+	case sess.Check(now) != nil:
+		return nil, nil, fmt.Errorf("sessions: refresh token session: %w", authkit.ErrRevoked)
+	}
+	key, err := m.store.KeyByID(ctx, rt.KeyID)
+	if err != nil || key.Check(now) != nil {
+		return nil, nil, fmt.Errorf("sessions: refresh token key: %w", authkit.ErrRevoked)
+	}
+	return rt, sess, nil
+}
+
+func (m *Manager) inspect(ctx context.Context, refreshToken string) (*authkit.RefreshToken, *authkit.Session, error) {
+	if !m.LooksLikeRefreshToken(refreshToken) {
+		return nil, nil, errMalformed
+	}
+	h := m.hasher.Sum(refreshToken)
+	rt, err := m.store.RefreshToken(ctx, h)
+	if err != nil {
+		if errors.Is(err, authkit.ErrNotFound) {
+			return nil, nil, fmt.Errorf("sessions: unknown refresh token: %w", authkit.ErrUnauthenticated)
+		}
+		return nil, nil, err
+	}
+	sess, err := m.store.Session(ctx, rt.SessionID)
+	if err != nil {
+		return nil, nil, fmt.Errorf("sessions: refresh token session: %w", authkit.ErrRevoked)
+	}
+	return rt, sess, nil
+}

@@ -1,0 +1,283 @@
+package sessions_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/authkit/authkit"
+	"github.com/authkit/authkit/keys"
+	"github.com/authkit/authkit/sessions"
+	"github.com/authkit/authkit/storage/memory"
+	"github.com/authkit/authkit/tokens"
+	"github.com/matryer/is"
+)
+
+var ctx = context.Background()
+
+// stores lists the backends the behaviour tests run on; other files add to it.
+var stores = []struct {
+	name string
+	open func(t testing.TB) authkit.Store
+}{
+	{"memory", func(t testing.TB) authkit.Store { return memory.New() }},
+}
+
+type fx struct {
+	store  authkit.Store
+	clock  *authkit.FakeClock
+	keys   *keys.Service
+	tokens *tokens.Service
+	m      *sessions.Manager
+	key    *authkit.Key
+}
+
+func newFx(t testing.TB, store authkit.Store, grace time.Duration) *fx {
+	t.Helper()
+	secret, err := authkit.NewSecret([]byte("sessions-test-secret-0123456789abcdef"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &fx{store: store, clock: authkit.NewFakeClock(time.Date(2026, 5, 1, 10, 0, 0, 0, time.UTC))}
+	if f.keys, err = keys.New(keys.Config{Store: store, Secret: secret, Clock: f.clock.Now}); err != nil {
+		t.Fatal(err)
+	}
+	if f.tokens, err = tokens.New(ctx, tokens.Config{Store: store, Secret: secret, Clock: f.clock.Now}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(f.tokens.Close)
+	if f.m, err = sessions.New(sessions.Config{Store: store, Tokens: f.tokens, Secret: secret, RefreshGrace: grace, Clock: f.clock.Now}); err != nil {
+		t.Fatal(err)
+	}
+	if f.key, _, err = f.keys.Create(ctx, keys.CreateRequest{Owner: "alice", Handle: "app", Scopes: []string{"videos:read", "videos:write"}}); err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+func forStores(t *testing.T, fn func(t *testing.T, f *fx)) {
+	for _, s := range stores {
+		t.Run(s.name, func(t *testing.T) { fn(t, newFx(t, s.open(t), 0)) })
+	}
+}
+
+func TestLogin_SameSessionReturnsSameToken(t *testing.T) {
+	forStores(t, func(t *testing.T, f *fx) {
+		is := is.New(t)
+		g1, err := f.m.Login(ctx, f.key, "")
+		is.NoErr(err)
+		is.Equal(g1.TTL, 2*time.Hour)
+		is.Equal(g1.RefreshToken, "")
+		g2, err := f.m.Login(ctx, f.key, "")
+		is.NoErr(err)
+		is.Equal(g2.AccessToken, g1.AccessToken)
+		a, err := f.m.Login(ctx, f.key, "worker-a")
+		is.NoErr(err)
+		is.True(a.AccessToken != g1.AccessToken) // a new session id forces a new token
+		c, err := f.tokens.Verify(ctx, a.AccessToken)
+		is.NoErr(err)
+		is.Equal(c.SessionID, a.Session.ID)
+		is.Equal(c.Subject, "alice")
+
+		// Inside the reuse margin (the last fifth) and after expiry: a new token.
+		f.clock.Advance(time.Hour + 40*time.Minute)
+		g3, err := f.m.Login(ctx, f.key, "")
+		is.NoErr(err)
+		is.True(g3.AccessToken != g1.AccessToken)
+		is.Equal(g3.Session.ID, g1.Session.ID) // same session, new token
+		f.clock.Advance(3 * time.Hour)
+		g4, err := f.m.Login(ctx, f.key, "")
+		is.NoErr(err)
+		is.True(g4.AccessToken != g3.AccessToken)
+		_, err = f.tokens.Verify(ctx, g4.AccessToken)
+		is.NoErr(err)
+	})
+}
+
+func TestLogin_100ConcurrentSameNewSessionOneToken(t *testing.T) {
+	forStores(t, func(t *testing.T, f *fx) {
+		is := is.New(t)
+		var wg sync.WaitGroup
+		toks := make([]string, 100)
+		errs := make([]error, 100)
+		for i := range 100 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				g, err := f.m.Login(ctx, f.key, "burst")
+				errs[i] = err
+				if err == nil {
+					toks[i] = g.AccessToken
+				}
+			}()
+		}
+		wg.Wait()
+		for i := range 100 {
+			is.NoErr(errs[i])
+			is.Equal(toks[i], toks[0])
+		}
+		ss, err := f.m.List(ctx, "alice", authkit.Page{})
+		is.NoErr(err)
+		n := 0
+		for _, s := range ss {
+			if s.Name == "burst" {
+				n++
+			}
+		}
+		is.Equal(n, 1)
+	})
+}
+
+func TestRevoke_OneSessionOthersKeepWorking(t *testing.T) {
+	forStores(t, func(t *testing.T, f *fx) {
+		is := is.New(t)
+		a, _ := f.m.Login(ctx, f.key, "a")
+		b, _ := f.m.Login(ctx, f.key, "b")
+		_, err := f.tokens.Verify(ctx, a.AccessToken) // cached now
+		is.NoErr(err)
+		is.True(errors.Is(f.m.Revoke(ctx, "bob", a.Session.ID), authkit.ErrNotFound))
+		is.NoErr(f.m.Revoke(ctx, "alice", a.Session.ID))
+		_, err = f.tokens.Verify(ctx, a.AccessToken)
+		is.True(errors.Is(err, authkit.ErrRevoked))
+		_, err = f.tokens.Verify(ctx, b.AccessToken)
+		is.NoErr(err)
+		a2, err := f.m.Login(ctx, f.key, "a")
+		is.NoErr(err)
+		is.True(a2.AccessToken != a.AccessToken)
+		is.True(a2.Session.ID != a.Session.ID)
+		_, err = f.tokens.Verify(ctx, a2.AccessToken)
+		is.NoErr(err)
+	})
+}
+
+func TestRefresh_NewPairAndReplayRevokesFamily(t *testing.T) {
+	forStores(t, func(t *testing.T, f *fx) {
+		is := is.New(t)
+		g, err := f.m.Exchange(ctx, f.key, time.Hour, nil)
+		is.NoErr(err)
+		is.True(f.m.LooksLikeRefreshToken(g.RefreshToken))
+		g2, err := f.m.Refresh(ctx, g.RefreshToken, 0)
+		is.NoErr(err)
+		is.True(g2.AccessToken != g.AccessToken && g2.RefreshToken != g.RefreshToken)
+		is.Equal(g2.Session.ID, g.Session.ID)
+		g3, err := f.m.Refresh(ctx, g2.RefreshToken, 0)
+		is.NoErr(err)
+		_, err = f.tokens.Verify(ctx, g3.AccessToken)
+		is.NoErr(err)
+
+		_, err = f.m.Refresh(ctx, g.RefreshToken, 0) // replay of a spent token
+		is.True(errors.Is(err, authkit.ErrRevoked))
+		_, err = f.tokens.Verify(ctx, g3.AccessToken)
+		is.True(errors.Is(err, authkit.ErrRevoked))
+		_, err = f.m.Refresh(ctx, g3.RefreshToken, 0)
+		is.True(errors.Is(err, authkit.ErrRevoked))
+	})
+}
+
+func TestRefresh_GraceWindowReturnsSameChild(t *testing.T) {
+	for _, s := range stores {
+		t.Run(s.name, func(t *testing.T) {
+			is := is.New(t)
+			f := newFx(t, s.open(t), 5*time.Second)
+			g, _ := f.m.Exchange(ctx, f.key, 0, nil)
+			c1, err := f.m.Refresh(ctx, g.RefreshToken, 0)
+			is.NoErr(err)
+			f.clock.Advance(2 * time.Second)
+			c2, err := f.m.Refresh(ctx, g.RefreshToken, 0)
+			is.NoErr(err)
+			is.Equal(c2.AccessToken, c1.AccessToken)
+			is.Equal(c2.RefreshToken, c1.RefreshToken)
+			f.clock.Advance(4 * time.Second)
+			_, err = f.m.Refresh(ctx, g.RefreshToken, 0)
+			is.True(errors.Is(err, authkit.ErrRevoked))
+			_, err = f.tokens.Verify(ctx, c1.AccessToken)
+			is.True(errors.Is(err, authkit.ErrRevoked))
+		})
+	}
+}
+
+func TestRefresh_ConcurrentSpendersOneWinner(t *testing.T) {
+	for _, grace := range []time.Duration{0, 5 * time.Second} {
+		for _, s := range stores {
+			t.Run(s.name+"/grace="+grace.String(), func(t *testing.T) {
+				is := is.New(t)
+				f := newFx(t, s.open(t), grace)
+				g, _ := f.m.Exchange(ctx, f.key, 0, nil)
+				var mu sync.Mutex
+				got := map[string]int{}
+				var wg sync.WaitGroup
+				for range 50 {
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						c, err := f.m.Refresh(ctx, g.RefreshToken, 0)
+						mu.Lock()
+						defer mu.Unlock()
+						if err == nil {
+							got[c.RefreshToken]++
+						} else if !errors.Is(err, authkit.ErrRevoked) {
+							t.Errorf("refresh: %v", err)
+						}
+					}()
+				}
+				wg.Wait()
+				is.Equal(len(got), 1) // one distinct child
+				if grace > 0 {
+					for _, n := range got {
+						is.Equal(n, 50) // everyone inside the window got it
+					}
+				}
+			})
+		}
+	}
+}
+
+func TestRefresh_DiesWithKeyAndExpires(t *testing.T) {
+	forStores(t, func(t *testing.T, f *fx) {
+		is := is.New(t)
+		g, _ := f.m.Exchange(ctx, f.key, 0, nil)
+		f.clock.Advance(31 * 24 * time.Hour)
+		_, err := f.m.Refresh(ctx, g.RefreshToken, 0)
+		is.True(errors.Is(err, authkit.ErrExpired))
+
+		g, _ = f.m.Exchange(ctx, f.key, 0, nil)
+		is.NoErr(f.keys.Delete(ctx, "alice", f.key.ID))
+		_, err = f.m.Refresh(ctx, g.RefreshToken, 0)
+		is.True(errors.Is(err, authkit.ErrRevoked))
+		_, err = f.tokens.Verify(ctx, g.AccessToken)
+		is.True(errors.Is(err, authkit.ErrRevoked))
+		_, err = f.m.Refresh(ctx, "rt_garbage", 0)
+		is.True(errors.Is(err, authkit.ErrUnauthenticated))
+	})
+}
+
+func TestExchange_ScopesMustBeASubset(t *testing.T) {
+	forStores(t, func(t *testing.T, f *fx) {
+		is := is.New(t)
+		g, err := f.m.Exchange(ctx, f.key, 0, []string{"videos:read"})
+		is.NoErr(err)
+		is.Equal(g.Claims.Scope, "videos:read")
+		_, err = f.m.Exchange(ctx, f.key, 0, []string{"admin"})
+		is.True(errors.Is(err, authkit.ErrForbidden))
+		g, _ = f.m.Exchange(ctx, f.key, 0, nil)
+		is.Equal(g.Claims.Scope, "videos:read videos:write")
+	})
+}
+
+func TestRevokeRefreshToken_RevokesFamilyAndIgnoresUnknown(t *testing.T) {
+	forStores(t, func(t *testing.T, f *fx) {
+		is := is.New(t)
+		g, _ := f.m.Exchange(ctx, f.key, 0, nil)
+		rt, sess, err := f.m.InspectRefreshToken(ctx, g.RefreshToken)
+		is.NoErr(err)
+		is.Equal(rt.SessionID, sess.ID)
+		is.NoErr(f.m.RevokeRefreshToken(ctx, g.RefreshToken))
+		is.NoErr(f.m.RevokeRefreshToken(ctx, "nonsense"))
+		_, err = f.tokens.Verify(ctx, g.AccessToken)
+		is.True(errors.Is(err, authkit.ErrRevoked))
+		_, _, err = f.m.InspectRefreshToken(ctx, g.RefreshToken)
+		is.True(errors.Is(err, authkit.ErrRevoked))
+	})
+}
