@@ -1,0 +1,639 @@
+// Package sqlite is an authkit.Store on an SQLite file, through
+// modernc.org/sqlite (pure Go, no cgo). It passes storage/storagetest.
+//
+// The database runs in WAL mode with a busy timeout, foreign keys on and
+// synchronous=NORMAL. Writes go through one connection in BEGIN IMMEDIATE
+// transactions, so that they never interleave badly; reads go through a
+// pool of their own and never wait for a writer. The hot lookups (a key by
+// its secret's hash, a key or session by ID, a login session) are single
+// indexed queries on statements prepared once. Times are stored as Unix
+// microseconds in UTC.
+//
+// The schema is embedded (migrations/*.sql); Open applies each migration
+// not yet recorded in schema_migrations, in its own transaction, so that a
+// file made by an older version opens and migrates.
+//
+// One SQLite file serves one process. Apps on several machines use
+// storage/postgres.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/authkit/authkit"
+	sqlite "modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// Store is an authkit.Store on one SQLite file. It is safe for concurrent use.
+type Store struct {
+	authkit.Broadcaster
+
+	w, r *sql.DB // one writer connection; a pool of readers
+
+	keyBySecret, keyByID, sessionByID, loginSession *sql.Stmt
+}
+
+var _ authkit.Store = (*Store)(nil)
+
+func dsn(path string, write bool) string {
+	q := url.Values{}
+	q.Add("_pragma", "busy_timeout(5000)")
+	q.Add("_pragma", "journal_mode(WAL)")
+	q.Add("_pragma", "foreign_keys(1)")
+	q.Add("_pragma", "synchronous(NORMAL)")
+	if write {
+		q.Set("_txlock", "immediate")
+	}
+	return "file:" + path + "?" + q.Encode()
+}
+
+// Open opens (creating if needed) the database file at path and migrates it.
+func Open(ctx context.Context, path string) (*Store, error) {
+	w, err := sql.Open("sqlite", dsn(path, true))
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: open: %w", err)
+	}
+	w.SetMaxOpenConns(1)
+	s := &Store{w: w}
+	if err := s.migrate(ctx); err != nil {
+		w.Close()
+		return nil, err
+	}
+	if s.r, err = sql.Open("sqlite", dsn(path, false)); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("sqlite: open: %w", err)
+	}
+	s.r.SetMaxOpenConns(8)
+	s.r.SetMaxIdleConns(8)
+	for _, p := range []struct {
+		st  **sql.Stmt
+		sql string
+	}{
+		{&s.keyBySecret, `SELECT ` + keyCols + `, s.hash, s.sealed, s.created_at, s.expires_at FROM key_secrets s JOIN keys k ON k.id = s.key_id WHERE s.hash = ?`},
+		{&s.keyByID, `SELECT ` + keyCols + ` FROM keys k WHERE k.id = ?`},
+		{&s.sessionByID, `SELECT ` + sessionCols + ` FROM sessions WHERE id = ?`},
+		{&s.loginSession, `SELECT ` + sessionCols + ` FROM sessions WHERE key_id = ? AND name = ? AND kind = 'login' AND revoked_at = 0`},
+	} {
+		if *p.st, err = s.r.PrepareContext(ctx, p.sql); err != nil {
+			s.Close()
+			return nil, fmt.Errorf("sqlite: prepare: %w", err)
+		}
+	}
+	return s, nil
+}
+
+// Close closes the database.
+func (s *Store) Close() error {
+	for _, st := range []*sql.Stmt{s.keyBySecret, s.keyByID, s.sessionByID, s.loginSession} {
+		if st != nil {
+			st.Close()
+		}
+	}
+	var err error
+	if s.r != nil {
+		err = s.r.Close()
+	}
+	return errors.Join(err, s.w.Close())
+}
+
+// migrate applies every embedded migration not yet recorded, each in its
+// own transaction.
+func (s *Store) migrate(ctx context.Context) error {
+	if _, err := s.w.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)`); err != nil {
+		return fmt.Errorf("sqlite: migrate: %w", err)
+	}
+	names, err := fs.Glob(migrations, "migrations/*.sql")
+	if err != nil {
+		return err
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		base := strings.TrimPrefix(name, "migrations/")
+		v, err := strconv.Atoi(strings.SplitN(base, "_", 2)[0])
+		if err != nil {
+			return fmt.Errorf("sqlite: migration %s: bad name", base)
+		}
+		if err := s.apply(ctx, v, name); err != nil {
+			return fmt.Errorf("sqlite: migration %s: %w", base, err)
+		}
+	}
+	return nil
+}
+
+func (s *Store) apply(ctx context.Context, version int, name string) error {
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	var n int
+	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM schema_migrations WHERE version = ?`, version).Scan(&n); err != nil {
+		return err
+	}
+	if n > 0 {
+		return nil
+	}
+	body, err := migrations.ReadFile(name)
+	if err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, string(body)); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)`, version, time.Now().UnixMicro()); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// write runs fn in a write transaction: begin → fn → commit.
+func (s *Store) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("sqlite: begin: %w", err)
+	}
+	defer tx.Rollback()
+	if err := fn(tx); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("sqlite: commit: %w", mapErr(err))
+	}
+	return nil
+}
+
+// mapErr turns unique violations into authkit.ErrConflict by SQLite's
+// extended result code.
+func mapErr(err error) error {
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		switch se.Code() {
+		case sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
+			return fmt.Errorf("%v: %w", se.Error(), authkit.ErrConflict)
+		}
+	}
+	return err
+}
+
+func micro(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMicro()
+}
+
+func fromMicro(v int64) time.Time {
+	if v == 0 {
+		return time.Time{}
+	}
+	return time.UnixMicro(v).UTC()
+}
+
+func joinScopes(s []string) string { return strings.Join(s, " ") }
+
+func splitScopes(s string) []string {
+	if s == "" {
+		return []string{}
+	}
+	return strings.Split(s, " ")
+}
+
+func notFound(what string) error { return fmt.Errorf("sqlite: %s: %w", what, authkit.ErrNotFound) }
+
+// ---- keys
+
+const keyCols = `k.id, k.owner, k.handle, k.alias, k.env, k.scopes, k.hint, k.recoverable, k.created_at, k.expires_at, k.last_used_at, k.revoked_at`
+
+type scanner interface{ Scan(...any) error }
+
+func scanKey(sc scanner, extra ...any) (*authkit.Key, error) {
+	var k authkit.Key
+	var env, scopes string
+	var created, expires, used, revoked int64
+	dest := append([]any{&k.ID, &k.Owner, &k.Handle, &k.Alias, &env, &scopes, &k.Hint, &k.Recoverable, &created, &expires, &used, &revoked}, extra...)
+	if err := sc.Scan(dest...); err != nil {
+		return nil, err
+	}
+	k.Env, k.Scopes = authkit.Env(env), splitScopes(scopes)
+	k.CreatedAt, k.ExpiresAt, k.LastUsedAt, k.RevokedAt = fromMicro(created), fromMicro(expires), fromMicro(used), fromMicro(revoked)
+	return &k, nil
+}
+
+// CreateKey implements authkit.KeyStore.
+func (s *Store) CreateKey(ctx context.Context, k *authkit.Key, sec *authkit.KeySecret) error {
+	return s.write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO keys (id, owner, handle, alias, env, scopes, hint, recoverable, created_at, expires_at, last_used_at, revoked_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			k.ID, k.Owner, k.Handle, k.Alias, string(k.Env), joinScopes(k.Scopes), k.Hint, k.Recoverable,
+			micro(k.CreatedAt), micro(k.ExpiresAt), micro(k.LastUsedAt), micro(k.RevokedAt))
+		if err != nil {
+			return fmt.Errorf("sqlite: create key: %w", mapErr(err))
+		}
+		return insertSecret(ctx, tx, k.ID, sec)
+	})
+}
+
+func insertSecret(ctx context.Context, tx *sql.Tx, keyID string, sec *authkit.KeySecret) error {
+	_, err := tx.ExecContext(ctx, `INSERT INTO key_secrets (hash, key_id, sealed, created_at, expires_at) VALUES (?, ?, ?, ?, ?)`,
+		sec.Hash, keyID, sec.Sealed, micro(sec.CreatedAt), micro(sec.ExpiresAt))
+	if err != nil {
+		return fmt.Errorf("sqlite: key secret: %w", mapErr(err))
+	}
+	return nil
+}
+
+// KeyBySecret implements authkit.KeyStore.
+func (s *Store) KeyBySecret(ctx context.Context, hash []byte) (*authkit.Key, *authkit.KeySecret, error) {
+	var sec authkit.KeySecret
+	var created, expires int64
+	k, err := scanKey(s.keyBySecret.QueryRowContext(ctx, hash), &sec.Hash, &sec.Sealed, &created, &expires)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil, notFound("key secret")
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("sqlite: key by secret: %w", err)
+	}
+	sec.KeyID, sec.CreatedAt, sec.ExpiresAt = k.ID, fromMicro(created), fromMicro(expires)
+	return k, &sec, nil
+}
+
+// KeyByID implements authkit.KeyStore.
+func (s *Store) KeyByID(ctx context.Context, id string) (*authkit.Key, error) {
+	k, err := scanKey(s.keyByID.QueryRowContext(ctx, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, notFound("key")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: key: %w", err)
+	}
+	return k, nil
+}
+
+// Key implements authkit.KeyStore.
+func (s *Store) Key(ctx context.Context, owner, id string) (*authkit.Key, error) {
+	return s.oneKey(ctx, `k.owner = ? AND k.id = ?`, owner, id)
+}
+
+// KeyByHandle implements authkit.KeyStore.
+func (s *Store) KeyByHandle(ctx context.Context, owner, handle string) (*authkit.Key, error) {
+	return s.oneKey(ctx, `k.owner = ? AND k.handle = ?`, owner, handle)
+}
+
+func (s *Store) oneKey(ctx context.Context, where string, args ...any) (*authkit.Key, error) {
+	k, err := scanKey(s.r.QueryRowContext(ctx, `SELECT `+keyCols+` FROM keys k WHERE `+where+` AND k.revoked_at = 0`, args...))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, notFound("key")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: key: %w", err)
+	}
+	return k, nil
+}
+
+// ListKeys implements authkit.KeyStore.
+func (s *Store) ListKeys(ctx context.Context, owner string, p authkit.Page) ([]*authkit.Key, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT `+keyCols+` FROM keys k WHERE k.owner = ? AND k.revoked_at = 0 AND k.id > ? ORDER BY k.id LIMIT ?`, owner, p.After, p.Size())
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: list keys: %w", err)
+	}
+	defer rows.Close()
+	var out []*authkit.Key
+	for rows.Next() {
+		k, err := scanKey(rows)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: list keys: %w", err)
+		}
+		out = append(out, k)
+	}
+	return out, rows.Err()
+}
+
+// CurrentKeySecret implements authkit.KeyStore.
+func (s *Store) CurrentKeySecret(ctx context.Context, owner, id string) (*authkit.KeySecret, error) {
+	var sec authkit.KeySecret
+	var created int64
+	err := s.r.QueryRowContext(ctx, `SELECT s.hash, s.sealed, s.created_at FROM key_secrets s JOIN keys k ON k.id = s.key_id
+		WHERE k.owner = ? AND k.id = ? AND k.revoked_at = 0 AND s.expires_at = 0`, owner, id).Scan(&sec.Hash, &sec.Sealed, &created)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, notFound("current key secret")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: current key secret: %w", err)
+	}
+	sec.KeyID, sec.CreatedAt = id, fromMicro(created)
+	return &sec, nil
+}
+
+// RotateKey implements authkit.KeyStore.
+func (s *Store) RotateKey(ctx context.Context, owner, id string, next *authkit.KeySecret, graceUntil time.Time) error {
+	return s.write(ctx, func(tx *sql.Tx) error {
+		if err := liveKey(ctx, tx, owner, id); err != nil {
+			return err
+		}
+		g := micro(graceUntil)
+		if _, err := tx.ExecContext(ctx, `UPDATE key_secrets SET expires_at = ? WHERE key_id = ? AND (expires_at = 0 OR expires_at > ?)`, g, id, g); err != nil {
+			return fmt.Errorf("sqlite: rotate: %w", err)
+		}
+		n := *next
+		n.ExpiresAt = time.Time{}
+		return insertSecret(ctx, tx, id, &n)
+	})
+}
+
+func liveKey(ctx context.Context, tx *sql.Tx, owner, id string) error {
+	var one int
+	err := tx.QueryRowContext(ctx, `SELECT 1 FROM keys WHERE owner = ? AND id = ? AND revoked_at = 0`, owner, id).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return notFound("key")
+	}
+	return err
+}
+
+// RevokeKey implements authkit.KeyStore.
+func (s *Store) RevokeKey(ctx context.Context, owner, id string, at time.Time) error {
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE keys SET revoked_at = ? WHERE owner = ? AND id = ? AND revoked_at = 0`, micro(at), owner, id)
+		if err != nil {
+			return fmt.Errorf("sqlite: revoke key: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return notFound("key")
+		}
+		return nil
+	})
+	if err == nil {
+		s.Publish(authkit.Revocation{Kind: authkit.RevokedKey, ID: id})
+	}
+	return err
+}
+
+// TouchKey implements authkit.KeyStore.
+func (s *Store) TouchKey(ctx context.Context, id string, at time.Time) error {
+	return s.write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `UPDATE keys SET last_used_at = ? WHERE id = ? AND last_used_at < ?`, micro(at), id, micro(at))
+		return err
+	})
+}
+
+// ---- sessions
+
+const sessionCols = `id, kind, key_id, owner, name, scopes, created_at, expires_at, revoked_at, token_sealed, token_id, token_expires_at`
+
+func scanSession(sc scanner) (*authkit.Session, error) {
+	var x authkit.Session
+	var kind, scopes string
+	var created, expires, revoked, tokExp int64
+	if err := sc.Scan(&x.ID, &kind, &x.KeyID, &x.Owner, &x.Name, &scopes, &created, &expires, &revoked, &x.TokenSealed, &x.TokenID, &tokExp); err != nil {
+		return nil, err
+	}
+	x.Kind, x.Scopes = authkit.SessionKind(kind), splitScopes(scopes)
+	x.CreatedAt, x.ExpiresAt, x.RevokedAt, x.TokenExpiresAt = fromMicro(created), fromMicro(expires), fromMicro(revoked), fromMicro(tokExp)
+	return &x, nil
+}
+
+// CreateSession implements authkit.SessionStore.
+func (s *Store) CreateSession(ctx context.Context, x *authkit.Session) error {
+	return s.write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO sessions (`+sessionCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			x.ID, string(x.Kind), x.KeyID, x.Owner, x.Name, joinScopes(x.Scopes), micro(x.CreatedAt), micro(x.ExpiresAt), micro(x.RevokedAt),
+			x.TokenSealed, x.TokenID, micro(x.TokenExpiresAt))
+		if err != nil {
+			return fmt.Errorf("sqlite: create session: %w", mapErr(err))
+		}
+		return nil
+	})
+}
+
+// Session implements authkit.SessionStore.
+func (s *Store) Session(ctx context.Context, id string) (*authkit.Session, error) {
+	x, err := scanSession(s.sessionByID.QueryRowContext(ctx, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, notFound("session")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: session: %w", err)
+	}
+	return x, nil
+}
+
+// LoginSession implements authkit.SessionStore.
+func (s *Store) LoginSession(ctx context.Context, keyID, name string) (*authkit.Session, error) {
+	x, err := scanSession(s.loginSession.QueryRowContext(ctx, keyID, name))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, notFound("login session")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: login session: %w", err)
+	}
+	return x, nil
+}
+
+// ReplaceSessionToken implements authkit.SessionStore.
+func (s *Store) ReplaceSessionToken(ctx context.Context, id, prevTokenID string, sealed []byte, tokenID string, tokenExpiresAt, expiresAt time.Time) error {
+	return s.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE sessions SET token_sealed = ?, token_id = ?, token_expires_at = ?, expires_at = ?
+			WHERE id = ? AND revoked_at = 0 AND token_id = ?`, sealed, tokenID, micro(tokenExpiresAt), micro(expiresAt), id, prevTokenID)
+		if err != nil {
+			return fmt.Errorf("sqlite: replace session token: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n == 1 {
+			return nil
+		}
+		var one int
+		if err := tx.QueryRowContext(ctx, `SELECT 1 FROM sessions WHERE id = ? AND revoked_at = 0`, id).Scan(&one); errors.Is(err, sql.ErrNoRows) {
+			return notFound("session")
+		}
+		return fmt.Errorf("sqlite: session token replaced meanwhile: %w", authkit.ErrConflict)
+	})
+}
+
+// ListSessions implements authkit.SessionStore.
+func (s *Store) ListSessions(ctx context.Context, owner string, p authkit.Page) ([]*authkit.Session, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT `+sessionCols+` FROM sessions WHERE owner = ? AND revoked_at = 0 AND id > ? ORDER BY id LIMIT ?`, owner, p.After, p.Size())
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: list sessions: %w", err)
+	}
+	defer rows.Close()
+	var out []*authkit.Session
+	for rows.Next() {
+		x, err := scanSession(rows)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: list sessions: %w", err)
+		}
+		out = append(out, x)
+	}
+	return out, rows.Err()
+}
+
+// RevokeSession implements authkit.SessionStore.
+func (s *Store) RevokeSession(ctx context.Context, owner, id string, at time.Time) error {
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		var one int
+		err := tx.QueryRowContext(ctx, `SELECT 1 FROM sessions WHERE owner = ? AND id = ?`, owner, id).Scan(&one)
+		if errors.Is(err, sql.ErrNoRows) {
+			return notFound("session")
+		}
+		if err != nil {
+			return fmt.Errorf("sqlite: revoke session: %w", err)
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE sessions SET revoked_at = ? WHERE id = ? AND revoked_at = 0`, micro(at), id)
+		return err
+	})
+	if err == nil {
+		s.Publish(authkit.Revocation{Kind: authkit.RevokedSession, ID: id})
+	}
+	return err
+}
+
+// ---- refresh tokens
+
+// CreateRefreshToken implements authkit.RefreshStore.
+func (s *Store) CreateRefreshToken(ctx context.Context, t *authkit.RefreshToken) error {
+	return s.write(ctx, func(tx *sql.Tx) error { return insertRefresh(ctx, tx, t) })
+}
+
+func insertRefresh(ctx context.Context, tx *sql.Tx, t *authkit.RefreshToken) error {
+	_, err := tx.ExecContext(ctx, `INSERT INTO refresh_tokens (hash, session_id, key_id, created_at, expires_at, spent_at, child_sealed) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		t.Hash, t.SessionID, t.KeyID, micro(t.CreatedAt), micro(t.ExpiresAt), micro(t.SpentAt), t.ChildSealed)
+	if err != nil {
+		return fmt.Errorf("sqlite: refresh token: %w", mapErr(err))
+	}
+	return nil
+}
+
+// RefreshToken implements authkit.RefreshStore.
+func (s *Store) RefreshToken(ctx context.Context, hash []byte) (*authkit.RefreshToken, error) {
+	var t authkit.RefreshToken
+	var created, expires, spent int64
+	err := s.r.QueryRowContext(ctx, `SELECT hash, session_id, key_id, created_at, expires_at, spent_at, child_sealed FROM refresh_tokens WHERE hash = ?`, hash).
+		Scan(&t.Hash, &t.SessionID, &t.KeyID, &created, &expires, &spent, &t.ChildSealed)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, notFound("refresh token")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: refresh token: %w", err)
+	}
+	t.CreatedAt, t.ExpiresAt, t.SpentAt = fromMicro(created), fromMicro(expires), fromMicro(spent)
+	return &t, nil
+}
+
+// SpendRefreshToken implements authkit.RefreshStore.
+func (s *Store) SpendRefreshToken(ctx context.Context, hash []byte, at time.Time, childSealed []byte, child *authkit.RefreshToken) error {
+	return s.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE refresh_tokens SET spent_at = ?, child_sealed = ? WHERE hash = ? AND spent_at = 0`, micro(at), childSealed, hash)
+		if err != nil {
+			return fmt.Errorf("sqlite: spend refresh token: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			var one int
+			if err := tx.QueryRowContext(ctx, `SELECT 1 FROM refresh_tokens WHERE hash = ?`, hash).Scan(&one); errors.Is(err, sql.ErrNoRows) {
+				return notFound("refresh token")
+			}
+			return fmt.Errorf("sqlite: refresh token spent already: %w", authkit.ErrConflict)
+		}
+		if child != nil {
+			return insertRefresh(ctx, tx, child)
+		}
+		return nil
+	})
+}
+
+// ---- signing keys
+
+// CreateSigningKey implements authkit.SigningKeyStore.
+func (s *Store) CreateSigningKey(ctx context.Context, k *authkit.SigningKey) error {
+	return s.write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO signing_keys (id, algorithm, sealed, public, created_at, retired_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+			k.ID, k.Algorithm, k.Sealed, k.Public, micro(k.CreatedAt), micro(k.RetiredAt), micro(k.ExpiresAt))
+		if err != nil {
+			return fmt.Errorf("sqlite: create signing key: %w", mapErr(err))
+		}
+		return nil
+	})
+}
+
+// SigningKeys implements authkit.SigningKeyStore.
+func (s *Store) SigningKeys(ctx context.Context) ([]*authkit.SigningKey, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT id, algorithm, sealed, public, created_at, retired_at, expires_at FROM signing_keys ORDER BY created_at, id`)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: signing keys: %w", err)
+	}
+	defer rows.Close()
+	var out []*authkit.SigningKey
+	for rows.Next() {
+		var k authkit.SigningKey
+		var created, retired, expires int64
+		if err := rows.Scan(&k.ID, &k.Algorithm, &k.Sealed, &k.Public, &created, &retired, &expires); err != nil {
+			return nil, fmt.Errorf("sqlite: signing keys: %w", err)
+		}
+		k.CreatedAt, k.RetiredAt, k.ExpiresAt = fromMicro(created), fromMicro(retired), fromMicro(expires)
+		out = append(out, &k)
+	}
+	return out, rows.Err()
+}
+
+// RetireSigningKey implements authkit.SigningKeyStore.
+func (s *Store) RetireSigningKey(ctx context.Context, id string, retiredAt, expiresAt time.Time) error {
+	return s.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE signing_keys SET retired_at = ?, expires_at = ? WHERE id = ?`, micro(retiredAt), micro(expiresAt), id)
+		if err != nil {
+			return fmt.Errorf("sqlite: retire signing key: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return notFound("signing key")
+		}
+		return nil
+	})
+}
+
+// ---- cleanup
+
+// cleanupBatch bounds each delete so that the write lock is held briefly.
+const cleanupBatch = 500
+
+// Cleanup implements authkit.Store, deleting in batches of 500 rows.
+func (s *Store) Cleanup(ctx context.Context, now time.Time) (int, error) {
+	n := micro(now)
+	total := 0
+	for _, q := range []string{
+		`DELETE FROM key_secrets WHERE hash IN (SELECT hash FROM key_secrets WHERE expires_at <> 0 AND expires_at <= ? LIMIT ` + strconv.Itoa(cleanupBatch) + `)`,
+		`DELETE FROM refresh_tokens WHERE hash IN (SELECT r.hash FROM refresh_tokens r LEFT JOIN sessions s ON s.id = r.session_id
+			WHERE r.expires_at <= ?1 OR (s.id IS NOT NULL AND s.expires_at <= ?1) LIMIT ` + strconv.Itoa(cleanupBatch) + `)`,
+		`DELETE FROM sessions WHERE id IN (SELECT id FROM sessions WHERE expires_at <= ? LIMIT ` + strconv.Itoa(cleanupBatch) + `)`,
+		`DELETE FROM signing_keys WHERE id IN (SELECT id FROM signing_keys WHERE expires_at <> 0 AND expires_at <= ? LIMIT ` + strconv.Itoa(cleanupBatch) + `)`,
+	} {
+		for {
+			var deleted int64
+			err := s.write(ctx, func(tx *sql.Tx) error {
+				res, err := tx.ExecContext(ctx, q, n)
+				if err != nil {
+					return err
+				}
+				deleted, _ = res.RowsAffected()
+				return nil
+			})
+			if err != nil {
+				return total, fmt.Errorf("sqlite: cleanup: %w", err)
+			}
+			total += int(deleted)
+			if deleted < cleanupBatch {
+				break
+			}
+		}
+	}
+	return total, nil
+}
