@@ -2,8 +2,12 @@ package sqlite_test
 
 import (
 	"context"
+	"database/sql"
+	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/matryer/is"
 
 	"github.com/authkit/authkit"
 	"github.com/authkit/authkit/storage/sqlite"
@@ -22,3 +26,81 @@ func newStore(t *testing.T) authkit.Store {
 func TestConformance(t *testing.T) { storagetest.Run(t, newStore) }
 
 func TestConcurrency(t *testing.T) { storagetest.RunConcurrency(t, newStore) }
+
+// TestOpen_MigratesAFileFromAnOlderVersion builds a database as version 1
+// left it (only migration 0001 recorded, data in it), then opens it.
+func TestOpen_MigratesAFileFromAnOlderVersion(t *testing.T) {
+	is := is.New(t)
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "old.db")
+	db, err := sql.Open("sqlite", "file:"+path)
+	is.NoErr(err)
+	v1, err := os.ReadFile("migrations/0001_init.sql")
+	is.NoErr(err)
+	_, err = db.Exec(`CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)`)
+	is.NoErr(err)
+	_, err = db.Exec(string(v1))
+	is.NoErr(err)
+	_, err = db.Exec(`INSERT INTO schema_migrations VALUES (1, 0)`)
+	is.NoErr(err)
+	_, err = db.Exec(`INSERT INTO keys (id, owner, handle, env, created_at) VALUES ('k1', 'alice', 'old', 'live', 1)`)
+	is.NoErr(err)
+	is.NoErr(db.Close())
+
+	s, err := sqlite.Open(ctx, path)
+	is.NoErr(err)
+	k, err := s.KeyByHandle(ctx, "alice", "old")
+	is.NoErr(err)
+	is.Equal(k.ID, "k1")
+	is.NoErr(s.Close())
+
+	db, err = sql.Open("sqlite", "file:"+path)
+	is.NoErr(err)
+	defer db.Close()
+	var versions, idx int
+	is.NoErr(db.QueryRow(`SELECT COUNT(*) FROM schema_migrations`).Scan(&versions))
+	is.Equal(versions, 2)
+	is.NoErr(db.QueryRow(`SELECT COUNT(*) FROM sqlite_master WHERE name = 'key_secrets_expires'`).Scan(&idx))
+	is.Equal(idx, 1)
+}
+
+func TestOpen_ReopenKeepsData(t *testing.T) {
+	is := is.New(t)
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "a.db")
+	s, err := sqlite.Open(ctx, path)
+	is.NoErr(err)
+	k, sec := storagetest.NewKey("alice", "keep")
+	is.NoErr(s.CreateKey(ctx, k, sec))
+	is.NoErr(s.Close())
+	s, err = sqlite.Open(ctx, path)
+	is.NoErr(err)
+	defer s.Close()
+	got, _, err := s.KeyBySecret(ctx, sec.Hash)
+	is.NoErr(err)
+	is.Equal(got.ID, k.ID)
+	var mode string
+	db, _ := sql.Open("sqlite", "file:"+path)
+	defer db.Close()
+	is.NoErr(db.QueryRow(`PRAGMA journal_mode`).Scan(&mode))
+	is.Equal(mode, "wal")
+}
+
+func BenchmarkKeyBySecret(b *testing.B) {
+	ctx := context.Background()
+	s, err := sqlite.Open(ctx, filepath.Join(b.TempDir(), "b.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	k, sec := storagetest.NewKey("alice", "bench")
+	if err := s.CreateKey(ctx, k, sec); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, _, err := s.KeyBySecret(ctx, sec.Hash); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
