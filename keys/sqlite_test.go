@@ -65,7 +65,7 @@ func TestSQLite_NoSecretInTheDatabaseFiles(t *testing.T) {
 	f := newFixture(t, store)
 
 	// Plain and recoverable keys, live and test, rotated and used.
-	var secrets []string
+	var secrets, hints []string
 	for i, recoverable := range []bool{false, true, false, true} {
 		env := authkit.EnvLive
 		if i >= 2 {
@@ -73,6 +73,7 @@ func TestSQLite_NoSecretInTheDatabaseFiles(t *testing.T) {
 		}
 		k, secret := mustCreate(t, f, keys.CreateRequest{Owner: "alice", Handle: fmt.Sprintf("handle-%d", i), Env: env, Recoverable: recoverable})
 		secrets = append(secrets, secret)
+		hints = append(hints, k.Hint)
 		_, err := f.svc.VerifyKey(ctx, secret)
 		is.NoErr(err)
 		fresh, err := f.svc.Rotate(ctx, "alice", k.ID, time.Hour)
@@ -89,6 +90,9 @@ func TestSQLite_NoSecretInTheDatabaseFiles(t *testing.T) {
 		t.Helper()
 		// The right files were read: what is not secret is there in clear.
 		is.True(bytes.Contains(raw, []byte("handle-3")))
+		for _, h := range hints {
+			is.True(bytes.Contains(raw, []byte(h)))
+		}
 		for i, s := range secrets {
 			prefix := s[:len("ak_live_")]
 			random := s[len(prefix) : len(s)-opaque.ChecksumLen]
