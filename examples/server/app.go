@@ -1,0 +1,239 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/authkit/authkit"
+	"github.com/authkit/authkit/httpmw"
+	"github.com/authkit/authkit/keys"
+	"github.com/authkit/authkit/sessions"
+	"github.com/authkit/authkit/tokens"
+	"github.com/google/uuid"
+)
+
+// Config is what the example app is built from.
+type Config struct {
+	Store  authkit.Store   // required
+	Secret *authkit.Secret // required
+	Users  *Users          // required
+	Issuer string          // iss and aud of the tokens; default "http://127.0.0.1:8080"
+	Clock  authkit.Clock   // nil: the system clock
+	Logger *slog.Logger    // nil: slog.Default()
+	// Limiter counts failed credentials; nil: 10 a minute per address.
+	Limiter *httpmw.Limiter
+}
+
+// App is the example server: every guide's routes on one mux.
+type App struct {
+	cfg      Config
+	Keys     *keys.Service
+	Tokens   *tokens.Service
+	Sessions *sessions.Manager
+	mux      *http.ServeMux
+
+	mu     sync.Mutex
+	rooms  map[string]room
+	videos map[string][]video
+}
+
+// NewApp wires authkit's services and mounts the routes.
+func NewApp(ctx context.Context, cfg Config) (*App, error) {
+	if cfg.Issuer == "" {
+		cfg.Issuer = "http://127.0.0.1:8080"
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	ks, err := keys.New(keys.Config{Store: cfg.Store, Secret: cfg.Secret, Clock: cfg.Clock})
+	if err != nil {
+		return nil, err
+	}
+	ts, err := tokens.New(ctx, tokens.Config{Store: cfg.Store, Secret: cfg.Secret, Issuer: cfg.Issuer, Clock: cfg.Clock})
+	if err != nil {
+		return nil, err
+	}
+	sm, err := sessions.New(sessions.Config{Store: cfg.Store, Tokens: ts, Secret: cfg.Secret, LoginTTL: 2 * time.Hour, Clock: cfg.Clock})
+	if err != nil {
+		return nil, err
+	}
+	a := &App{cfg: cfg, Keys: ks, Tokens: ts, Sessions: sm, mux: http.NewServeMux(), rooms: map[string]room{}, videos: map[string][]video{}}
+	a.routes()
+	return a, nil
+}
+
+// Close releases the services (not the store, which the caller owns).
+func (a *App) Close() { a.Tokens.Close() }
+
+// ServeHTTP serves the app's routes.
+func (a *App) ServeHTTP(w http.ResponseWriter, r *http.Request) { a.mux.ServeHTTP(w, r) }
+
+// The scopes of the demo video resource; a key created with no scopes gets both.
+var videoScopes = []string{"videos:read", "videos:write"}
+
+func (a *App) routes() {
+	srv := &httpmw.Server{Keys: a.Keys, Tokens: a.Tokens, Sessions: a.Sessions, Limiter: a.cfg.Limiter, Logger: a.cfg.Logger}
+	m := a.mux
+
+	// Who may call what. Each route group accepts its guide's credentials.
+	user := &httpmw.Auth{Users: a.cfg.Users.Authenticate, Accept: httpmw.AcceptUser, Logger: a.cfg.Logger}
+	userKeyOrToken := &httpmw.Auth{
+		Users: a.cfg.Users.Authenticate, Keys: a.Keys, LooksLikeKey: a.Keys.Looks, Tokens: a.Tokens,
+		Accept: httpmw.AcceptUser | httpmw.AcceptBearerKey | httpmw.AcceptBearerToken, Logger: a.cfg.Logger,
+	}
+	inlive := &httpmw.Auth{Tokens: a.Tokens, Keys: a.Keys, LooksLikeKey: a.Keys.Looks, Accept: httpmw.AcceptBearerToken,
+		ExpiredStatus: http.StatusForbidden, Envelope: httpmw.Inlive, Logger: a.cfg.Logger}
+	videos := &httpmw.Auth{Tokens: a.Tokens, Keys: a.Keys, LooksLikeKey: a.Keys.Looks,
+		Accept: httpmw.AcceptBasicKey | httpmw.AcceptBearerToken | httpmw.AcceptBareToken, Logger: a.cfg.Logger}
+
+	// The keytoken guide: keys managed by a signed-in user; the key's token read back.
+	ko := httpmw.KeyOptions{Recoverable: true, DefaultScopes: videoScopes}
+	m.Handle("POST /user/keys", user.Authenticate(srv.CreateKey(ko)))
+	m.Handle("GET /user/keys", user.Authenticate(srv.ListKeys(ko)))
+	m.Handle("GET /user/keys/{key}", user.Authenticate(srv.GetKey(ko)))
+	m.Handle("DELETE /user/keys/{key}", user.Authenticate(srv.DeleteKey(ko)))
+	m.Handle("POST /user/keys/{key}/rotate", user.Authenticate(srv.RotateKey(ko)))
+	m.Handle("GET /user/sessions", user.Authenticate(srv.ListSessions(httpmw.SessionOptions{})))
+	m.Handle("DELETE /user/sessions/{id}", user.Authenticate(srv.RevokeSession(httpmw.SessionOptions{})))
+	m.Handle("GET /user", userKeyOrToken.Authenticate(http.HandlerFunc(a.getUser)))
+
+	// Inlive: key → access token; validate; a product API behind it.
+	m.Handle("POST /v1/keys/accesstoken", srv.Exchange(httpmw.ExchangeOptions{
+		AcceptRefreshBearer: true, TTLField: "expiry_seconds", TTL: time.Hour, MaxTTL: 24 * time.Hour,
+		Fields: httpmw.InliveFields, Envelope: httpmw.Inlive, Message: "access token created",
+	}))
+	m.Handle("POST /v1/keys/validate", srv.Validate(httpmw.ValidateOptions{Envelope: httpmw.Inlive, ExpiredStatus: http.StatusForbidden, Message: "access token is valid"}))
+	m.Handle("POST /v1/rooms/create", inlive.Authenticate(http.HandlerFunc(a.createRoom)))
+	m.Handle("GET /v1/rooms/{id}", inlive.Authenticate(http.HandlerFunc(a.getRoom)))
+
+	// api.video: key → bearer pair; refresh; Basic or bearer or bare on the API.
+	m.Handle("POST /auth/api-key", srv.Exchange(httpmw.ExchangeOptions{KeyField: "apiKey", TTL: time.Hour, Fields: httpmw.OAuthFields}))
+	m.Handle("POST /auth/refresh", srv.Refresh(httpmw.RefreshOptions{TokenField: "refreshToken", TTL: time.Hour, Fields: httpmw.OAuthFields}))
+	m.Handle("GET /videos", videos.Verify(videos.Require("videos:read")(http.HandlerFunc(a.listVideos))))
+	m.Handle("POST /videos", videos.Verify(videos.Require("videos:write")(http.HandlerFunc(a.createVideo))))
+
+	// The login guide.
+	m.Handle("POST /auth/login", srv.Login(httpmw.LoginOptions{}))
+
+	// OAuth 2.0.
+	m.Handle("POST /oauth/token", srv.OAuthToken())
+	m.Handle("POST /oauth/introspect", srv.Introspect())
+	m.Handle("POST /oauth/revoke", srv.Revoke())
+	m.Handle("GET /.well-known/jwks.json", srv.JWKS())
+
+	m.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+}
+
+func (a *App) getUser(w http.ResponseWriter, r *http.Request) {
+	p, _ := authkit.FromContext(r.Context())
+	u, err := a.cfg.Users.ByID(r.Context(), p.Owner)
+	if err != nil {
+		if errors.Is(err, authkit.ErrNotFound) {
+			writeJSON(w, http.StatusNotFound, map[string]string{"error": "not_found", "error_description": "no such user"})
+			return
+		}
+		a.cfg.Logger.ErrorContext(r.Context(), "get user", "err", err)
+		writeJSON(w, http.StatusInternalServerError, map[string]string{"error": "server_error", "error_description": "internal error"})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"id": u.ID, "username": u.Username, "created_at": u.CreatedAt, "auth_method": p.Method, "key_id": p.KeyID})
+}
+
+// room is Inlive's demo resource.
+type room struct {
+	ID        string    `json:"id"`
+	Name      string    `json:"name"`
+	CreatedAt time.Time `json:"created_at"`
+	owner     string
+}
+
+func (a *App) createRoom(w http.ResponseWriter, r *http.Request) {
+	p, _ := authkit.FromContext(r.Context())
+	var body struct {
+		Name string `json:"name"`
+	}
+	if !decodeSmall(w, r, &body, httpmw.Inlive) {
+		return
+	}
+	rm := room{ID: uuid.NewString(), Name: body.Name, CreatedAt: time.Now().UTC(), owner: p.Owner}
+	a.mu.Lock()
+	a.rooms[rm.ID] = rm
+	a.mu.Unlock()
+	writeJSON(w, http.StatusCreated, httpmw.Inlive(http.StatusCreated, "room created", rm, nil))
+}
+
+func (a *App) getRoom(w http.ResponseWriter, r *http.Request) {
+	p, _ := authkit.FromContext(r.Context())
+	a.mu.Lock()
+	rm, ok := a.rooms[r.PathValue("id")]
+	a.mu.Unlock()
+	if !ok || rm.owner != p.Owner {
+		writeJSON(w, http.StatusNotFound, httpmw.Inlive(http.StatusNotFound, "", nil, &httpmw.Error{Status: 404, Code: "not_found", Description: "no such room"}))
+		return
+	}
+	writeJSON(w, http.StatusOK, httpmw.Inlive(http.StatusOK, "room", rm, nil))
+}
+
+// video is api.video's demo resource.
+type video struct {
+	VideoID   string    `json:"videoId"`
+	Title     string    `json:"title"`
+	CreatedAt time.Time `json:"createdAt"`
+}
+
+func (a *App) listVideos(w http.ResponseWriter, r *http.Request) {
+	p, _ := authkit.FromContext(r.Context())
+	a.mu.Lock()
+	vs := append([]video{}, a.videos[p.Owner]...)
+	a.mu.Unlock()
+	writeJSON(w, http.StatusOK, map[string]any{"data": vs})
+}
+
+func (a *App) createVideo(w http.ResponseWriter, r *http.Request) {
+	p, _ := authkit.FromContext(r.Context())
+	var body struct {
+		Title string `json:"title"`
+	}
+	if !decodeSmall(w, r, &body, httpmw.Plain) {
+		return
+	}
+	if body.Title == "" {
+		body.Title = "untitled"
+	}
+	v := video{VideoID: "vi" + uuid.NewString()[:8], Title: body.Title, CreatedAt: time.Now().UTC()}
+	a.mu.Lock()
+	a.videos[p.Owner] = append(a.videos[p.Owner], v)
+	a.mu.Unlock()
+	writeJSON(w, http.StatusCreated, v)
+}
+
+// decodeSmall decodes an optional small JSON body into v, answering 400 or
+// 413 itself.
+func decodeSmall(w http.ResponseWriter, r *http.Request, v any, env httpmw.Envelope) bool {
+	r.Body = http.MaxBytesReader(w, r.Body, httpmw.DefaultMaxBody)
+	err := json.NewDecoder(r.Body).Decode(v)
+	if err == nil || errors.Is(err, io.EOF) {
+		return true
+	}
+	status, desc := http.StatusBadRequest, "the body must be a JSON object of the right types"
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		status, desc = http.StatusRequestEntityTooLarge, "request body too large"
+	}
+	writeJSON(w, status, env(status, desc, nil, &httpmw.Error{Status: status, Code: "invalid_request", Description: desc}))
+	return false
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v)
+}

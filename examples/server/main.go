@@ -1,0 +1,175 @@
+// Command server is authkit's example server: every guide in
+// shared/seeds mounted on one mux over one SQLite file, so that each
+// guide's curl commands work against it.
+//
+//	go run ./examples/server
+//
+// Flags: -addr (default 127.0.0.1:8080), -db (default authkit.db),
+// -secret-file (default: the db path plus ".secret", created 0600 on first
+// run; the AUTHKIT_SECRET environment variable wins), -user name:password
+// (repeatable; with none, a "demo" user is created and its random password
+// printed once), -issuer (default http:// + addr).
+package main
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/authkit/authkit"
+	"github.com/authkit/authkit/storage/sqlite"
+)
+
+type userFlags []string
+
+func (u *userFlags) String() string     { return strings.Join(*u, ",") }
+func (u *userFlags) Set(s string) error { *u = append(*u, s); return nil }
+
+func main() {
+	if err := run(context.Background(), os.Args[1:], os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "server:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string, stdout *os.File) error {
+	fs := flag.NewFlagSet("server", flag.ContinueOnError)
+	addr := fs.String("addr", "127.0.0.1:8080", "listen address")
+	dbPath := fs.String("db", "authkit.db", "SQLite database file")
+	secretFile := fs.String("secret-file", "", "server secret file (default: the db path + .secret; env AUTHKIT_SECRET wins)")
+	issuer := fs.String("issuer", "", "token issuer (default http:// + addr)")
+	var users userFlags
+	fs.Var(&users, "user", "a user as name:password (repeatable)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *secretFile == "" {
+		*secretFile = *dbPath + ".secret"
+	}
+	if *issuer == "" {
+		*issuer = "http://" + *addr
+	}
+	logger := slog.New(slog.NewTextHandler(stdout, nil))
+
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	secret, err := authkit.LoadOrCreateSecret("AUTHKIT_SECRET", *secretFile)
+	if err != nil {
+		return err
+	}
+	store, err := sqlite.Open(ctx, *dbPath)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	udb, err := sql.Open("sqlite", "file:"+*dbPath+"?_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)")
+	if err != nil {
+		return err
+	}
+	defer udb.Close()
+	dir, err := OpenUsers(ctx, udb, 0)
+	if err != nil {
+		return err
+	}
+	for _, u := range users {
+		name, password, ok := strings.Cut(u, ":")
+		if !ok || password == "" {
+			return fmt.Errorf("-user %q: want name:password", name)
+		}
+		if _, err := dir.Set(ctx, name, password); err != nil {
+			return err
+		}
+	}
+	if len(users) == 0 {
+		password, err := dir.EnsureDemo(ctx)
+		if err != nil {
+			return err
+		}
+		if password != "" {
+			fmt.Fprintf(stdout, "created user demo with password %s (shown once)\n", password)
+		}
+	}
+
+	app, err := NewApp(ctx, Config{Store: store, Secret: secret, Users: dir, Issuer: *issuer, Logger: logger})
+	if err != nil {
+		return err
+	}
+	defer app.Close()
+
+	go cleanup(ctx, store, logger)
+
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return err
+	}
+	hs := &http.Server{Handler: logRequests(logger, app), ReadHeaderTimeout: 10 * time.Second}
+	logger.Info("listening", "addr", ln.Addr().String(), "db", *dbPath)
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := hs.Shutdown(shutdown); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// cleanup collects expired rows every few minutes.
+func cleanup(ctx context.Context, store authkit.Store, logger *slog.Logger) {
+	t := time.NewTicker(5 * time.Minute)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if n, err := store.Cleanup(ctx, time.Now()); err != nil {
+				logger.Error("cleanup", "err", err)
+			} else if n > 0 {
+				logger.Info("cleanup", "deleted", n)
+			}
+		}
+	}
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+// logRequests logs one line per request: method, path (never the query or
+// a header, where secrets travel), status and duration.
+func logRequests(logger *slog.Logger, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w}
+		next.ServeHTTP(sw, r)
+		if sw.status == 0 {
+			sw.status = http.StatusOK
+		}
+		logger.Info("request", "method", r.Method, "path", r.URL.Path, "status", sw.status, "dur", time.Since(start).Round(time.Microsecond))
+	})
+}
