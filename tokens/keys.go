@@ -1,13 +1,13 @@
 package tokens
 
 import (
-	"bytes"
 	"context"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/subtle"
 	"crypto/x509"
 	"encoding/json"
 	"fmt"
@@ -130,7 +130,7 @@ func (s *Service) open(rec *authkit.SigningKey) (*signingKey, error) {
 			return nil, fmt.Errorf("tokens: signing key %s: unexpected key type %T", rec.ID, parsed)
 		}
 		der, err := x509.MarshalPKIXPublicKey(k.public)
-		if err != nil || !bytes.Equal(der, rec.Public) {
+		if err != nil || subtle.ConstantTimeCompare(der, rec.Public) != 1 {
 			return nil, fmt.Errorf("tokens: signing key %s: stored public key does not match", rec.ID)
 		}
 	case HS256:
