@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -36,13 +37,32 @@ type env struct {
 	udb    *sql.DB
 	app    *App
 	srv    *httptest.Server
+	logs   *syncBuffer // the request log and the app's log, as main writes them
+}
+
+// syncBuffer is a bytes.Buffer safe for the server's goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
 
 var testSecret = []byte("0123456789abcdef0123456789abcdef-test-only")
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	e := &env{t: t, dir: t.TempDir(), clock: authkit.NewFakeClock(time.Now().UTC().Truncate(time.Second))}
+	e := &env{t: t, dir: t.TempDir(), logs: &syncBuffer{}, clock: authkit.NewFakeClock(time.Now().UTC().Truncate(time.Second))}
 	e.db = filepath.Join(e.dir, "authkit.db")
 	var err error
 	e.secret, err = authkit.NewSecret(testSecret)
@@ -73,13 +93,13 @@ func (e *env) start() {
 			t.Fatal(err)
 		}
 	}
-	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	logger := slog.New(slog.NewTextHandler(e.logs, nil))
 	e.app, err = NewApp(ctx, Config{Store: e.store, Secret: e.secret, Users: users, Issuer: "http://authkit.test", Clock: e.clock.Now, Logger: logger,
 		Limiter: &httpmw.Limiter{Limit: 1000}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.srv = httptest.NewServer(e.app)
+	e.srv = httptest.NewServer(logRequests(logger, e.app))
 }
 
 func (e *env) stop() {

@@ -131,6 +131,13 @@ func TestDump_NoSecretInTheDatabaseAfterEveryFlow(t *testing.T) {
 			}
 		}
 	}
+	logs := e.logs.String()
+	is.True(strings.Contains(logs, "path=/auth/refresh")) // every flow was logged
+	for _, s := range secrets {
+		if strings.Contains(logs, s) {
+			t.Fatalf("the logs hold a secret handed out (%.12s…)", s)
+		}
+	}
 	check(2) // while running: the database and its WAL
 	e.stop()
 	check(1) // after a clean close, checkpointed
