@@ -1,0 +1,314 @@
+// Package postgres is an authkit.Store on PostgreSQL through pgx (pgxpool),
+// for apps that run several replicas on one database. It passes
+// storage/storagetest.
+//
+// Several replicas share keys, sessions, refresh tokens and signing keys.
+// Writes that must have one winner are conditional updates or unique
+// indexes, so two replicas racing on the same refresh token or the same new
+// login session get one winner and one ErrConflict. Revocations are
+// published to the replica that made them at once, and to every other
+// replica through LISTEN/NOTIFY on the channel "authkit_revocations"; when
+// the listening connection drops, the store reconnects and replays every
+// revocation made meanwhile from the tables, so none is missed.
+//
+// Migrations are embedded and applied at Open under a PostgreSQL advisory
+// lock, so that replicas starting together do not race.
+package postgres
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/authkit/authkit"
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+const channel = "authkit_revocations"
+
+// migrationLock is the advisory lock key held while migrating.
+const migrationLock = 0x61757468 // "auth"
+
+// Config configures Open.
+type Config struct {
+	// Schema is the schema authkit's tables live in; created if missing.
+	// Default: the connection's search_path (usually "public"). Tests use
+	// one schema per run.
+	Schema string
+	// MaxConns bounds the pool; default pgxpool's (4 or the CPU count).
+	MaxConns int32
+}
+
+// Store is an authkit.Store on PostgreSQL. It is safe for concurrent use,
+// and several Stores (replicas) may share one database.
+type Store struct {
+	authkit.Broadcaster
+
+	pool   *pgxpool.Pool
+	schema string
+	origin string // this store's ID in its notifications, so that it ignores its own
+	cancel context.CancelFunc
+	done   chan struct{}
+
+	mu        sync.Mutex
+	listening bool // the listener is connected (for tests)
+}
+
+var _ authkit.Store = (*Store)(nil)
+
+// Open connects to the database at dsn (a postgres:// URL or key=value
+// string), migrates it and starts listening for other replicas'
+// revocations.
+func Open(ctx context.Context, dsn string, cfg Config) (*Store, error) {
+	pc, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: %w", err)
+	}
+	if cfg.MaxConns > 0 {
+		pc.MaxConns = cfg.MaxConns
+	}
+	if cfg.Schema != "" {
+		if err := createSchema(ctx, pc.ConnConfig, cfg.Schema); err != nil {
+			return nil, err
+		}
+		pc.ConnConfig.RuntimeParams["search_path"] = cfg.Schema
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, pc)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: %w", err)
+	}
+	s := &Store{pool: pool, schema: cfg.Schema, origin: uuid.NewString(), done: make(chan struct{})}
+	if err := s.migrate(ctx); err != nil {
+		pool.Close()
+		return nil, err
+	}
+	lctx, cancel := context.WithCancel(context.Background())
+	s.cancel = cancel
+	ready := make(chan struct{})
+	go s.listen(lctx, pc.ConnConfig.Copy(), ready)
+	select {
+	case <-ready:
+	case <-time.After(10 * time.Second):
+	case <-ctx.Done():
+	}
+	return s, nil
+}
+
+func createSchema(ctx context.Context, cc *pgx.ConnConfig, schema string) error {
+	conn, err := pgx.ConnectConfig(ctx, cc)
+	if err != nil {
+		return fmt.Errorf("postgres: %w", err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock($1)`, migrationLock); err != nil {
+		return fmt.Errorf("postgres: %w", err)
+	}
+	defer conn.Exec(ctx, `SELECT pg_advisory_unlock($1)`, migrationLock)
+	if _, err := conn.Exec(ctx, `CREATE SCHEMA IF NOT EXISTS `+pgx.Identifier{schema}.Sanitize()); err != nil {
+		return fmt.Errorf("postgres: create schema: %w", err)
+	}
+	return nil
+}
+
+// DropSchema drops schema and everything in it: for tests.
+func DropSchema(ctx context.Context, dsn, schema string) error {
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(ctx)
+	_, err = conn.Exec(ctx, `DROP SCHEMA IF EXISTS `+pgx.Identifier{schema}.Sanitize()+` CASCADE`)
+	return err
+}
+
+// Close stops listening and closes the pool.
+func (s *Store) Close() error {
+	s.cancel()
+	<-s.done
+	s.pool.Close()
+	return nil
+}
+
+// migrate applies the embedded migrations not yet recorded, each in its own
+// transaction, holding a transaction-scoped advisory lock.
+func (s *Store) migrate(ctx context.Context) error {
+	names, err := fs.Glob(migrations, "migrations/*.sql")
+	if err != nil {
+		return err
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		base := strings.TrimPrefix(name, "migrations/")
+		v, err := strconv.Atoi(strings.SplitN(base, "_", 2)[0])
+		if err != nil {
+			return fmt.Errorf("postgres: migration %s: bad name", base)
+		}
+		body, _ := migrations.ReadFile(name)
+		err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+			if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, migrationLock); err != nil {
+				return err
+			}
+			if _, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())`); err != nil {
+				return err
+			}
+			var n int
+			if err := tx.QueryRow(ctx, `SELECT count(*) FROM schema_migrations WHERE version = $1`, v).Scan(&n); err != nil || n > 0 {
+				return err
+			}
+			if _, err := tx.Exec(ctx, string(body)); err != nil {
+				return err
+			}
+			_, err := tx.Exec(ctx, `INSERT INTO schema_migrations (version) VALUES ($1)`, v)
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("postgres: migration %s: %w", base, err)
+		}
+	}
+	return nil
+}
+
+// ---- revocations across replicas
+
+func (s *Store) payload(r authkit.Revocation) string {
+	return s.origin + "|" + s.schema + "|" + string(r.Kind) + "|" + r.ID
+}
+
+// notify queues a NOTIFY in tx, delivered to every listener at commit.
+func (s *Store) notify(ctx context.Context, tx pgx.Tx, r authkit.Revocation) error {
+	_, err := tx.Exec(ctx, `SELECT pg_notify($1, $2)`, channel, s.payload(r))
+	return err
+}
+
+// Listening reports whether the store is connected to receive other
+// replicas' revocations.
+func (s *Store) Listening() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.listening
+}
+
+// listen relays other replicas' revocations to this store's subscribers,
+// reconnecting with backoff; after a reconnection it replays from the
+// tables every revocation made since the connection dropped.
+func (s *Store) listen(ctx context.Context, cc *pgx.ConnConfig, ready chan struct{}) {
+	defer close(s.done)
+	var since time.Time // when the last connection dropped; zero before the first
+	backoff := 100 * time.Millisecond
+	once := sync.Once{}
+	for ctx.Err() == nil {
+		conn, err := pgx.ConnectConfig(ctx, cc)
+		if err == nil {
+			_, err = conn.Exec(ctx, `LISTEN `+channel)
+		}
+		if err != nil {
+			if conn != nil {
+				conn.Close(context.Background())
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(backoff):
+			}
+			backoff = min(backoff*2, 5*time.Second)
+			continue
+		}
+		backoff = 100 * time.Millisecond
+		s.setListening(true)
+		once.Do(func() { close(ready) })
+		if !since.IsZero() {
+			s.replay(ctx, conn, since.Add(-time.Second))
+		}
+		for {
+			n, err := conn.WaitForNotification(ctx)
+			if err != nil {
+				break
+			}
+			parts := strings.SplitN(n.Payload, "|", 4)
+			if len(parts) == 4 && parts[0] != s.origin && parts[1] == s.schema {
+				s.Publish(authkit.Revocation{Kind: authkit.RevocationKind(parts[2]), ID: parts[3]})
+			}
+		}
+		s.setListening(false)
+		since = time.Now()
+		conn.Close(context.Background())
+	}
+}
+
+func (s *Store) setListening(v bool) {
+	s.mu.Lock()
+	s.listening = v
+	s.mu.Unlock()
+}
+
+// replay publishes every key and session revoked at or after since.
+func (s *Store) replay(ctx context.Context, conn *pgx.Conn, since time.Time) {
+	for _, q := range []struct {
+		kind authkit.RevocationKind
+		sql  string
+	}{
+		{authkit.RevokedKey, `SELECT id FROM keys WHERE revoked_at >= $1`},
+		{authkit.RevokedSession, `SELECT id FROM sessions WHERE revoked_at >= $1`},
+	} {
+		rows, err := conn.Query(ctx, q.sql, since)
+		if err != nil {
+			continue
+		}
+		ids, _ := pgx.CollectRows(rows, pgx.RowTo[string])
+		for _, id := range ids {
+			s.Publish(authkit.Revocation{Kind: q.kind, ID: id})
+		}
+	}
+}
+
+// ---- helpers
+
+func mapErr(err error) error {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) && pe.Code == "23505" { // unique_violation
+		return fmt.Errorf("postgres: %s: %w", pe.ConstraintName, authkit.ErrConflict)
+	}
+	return err
+}
+
+func notFound(what string) error { return fmt.Errorf("postgres: %s: %w", what, authkit.ErrNotFound) }
+
+// tz turns a zero time into NULL.
+func tz(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return t.UTC()
+}
+
+func fromTZ(t *time.Time) time.Time {
+	if t == nil {
+		return time.Time{}
+	}
+	return t.UTC()
+}
+
+func scopes(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+// write runs fn in a transaction: begin → fn → commit.
+func (s *Store) write(ctx context.Context, fn func(tx pgx.Tx) error) error {
+	return pgx.BeginFunc(ctx, s.pool, fn)
+}

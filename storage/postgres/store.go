@@ -1,0 +1,410 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/authkit/authkit"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// ---- keys
+
+const keyCols = `k.id, k.owner, k.handle, k.alias, k.env, k.scopes, k.hint, k.recoverable, k.created_at, k.expires_at, k.last_used_at, k.revoked_at`
+
+func scanKey(row pgx.Row, extra ...any) (*authkit.Key, error) {
+	var k authkit.Key
+	var env string
+	var created time.Time
+	var expires, used, revoked *time.Time
+	dest := append([]any{&k.ID, &k.Owner, &k.Handle, &k.Alias, &env, &k.Scopes, &k.Hint, &k.Recoverable, &created, &expires, &used, &revoked}, extra...)
+	if err := row.Scan(dest...); err != nil {
+		return nil, err
+	}
+	k.Env, k.Scopes = authkit.Env(env), scopes(k.Scopes)
+	k.CreatedAt, k.ExpiresAt, k.LastUsedAt, k.RevokedAt = created.UTC(), fromTZ(expires), fromTZ(used), fromTZ(revoked)
+	return &k, nil
+}
+
+// CreateKey implements authkit.KeyStore.
+func (s *Store) CreateKey(ctx context.Context, k *authkit.Key, sec *authkit.KeySecret) error {
+	return s.write(ctx, func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `INSERT INTO keys (id, owner, handle, alias, env, scopes, hint, recoverable, created_at, expires_at, last_used_at, revoked_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+			k.ID, k.Owner, k.Handle, k.Alias, string(k.Env), scopes(k.Scopes), k.Hint, k.Recoverable,
+			k.CreatedAt.UTC(), tz(k.ExpiresAt), tz(k.LastUsedAt), tz(k.RevokedAt))
+		if err != nil {
+			return fmt.Errorf("postgres: create key: %w", mapErr(err))
+		}
+		return insertSecret(ctx, tx, k.ID, sec)
+	})
+}
+
+func insertSecret(ctx context.Context, tx pgx.Tx, keyID string, sec *authkit.KeySecret) error {
+	_, err := tx.Exec(ctx, `INSERT INTO key_secrets (hash, key_id, sealed, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)`,
+		sec.Hash, keyID, sec.Sealed, sec.CreatedAt.UTC(), tz(sec.ExpiresAt))
+	if err != nil {
+		return fmt.Errorf("postgres: key secret: %w", mapErr(err))
+	}
+	return nil
+}
+
+// KeyBySecret implements authkit.KeyStore.
+func (s *Store) KeyBySecret(ctx context.Context, hash []byte) (*authkit.Key, *authkit.KeySecret, error) {
+	var sec authkit.KeySecret
+	var created time.Time
+	var expires *time.Time
+	k, err := scanKey(s.pool.QueryRow(ctx, `SELECT `+keyCols+`, s.hash, s.sealed, s.created_at, s.expires_at FROM key_secrets s JOIN keys k ON k.id = s.key_id WHERE s.hash = $1`, hash),
+		&sec.Hash, &sec.Sealed, &created, &expires)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, nil, notFound("key secret")
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("postgres: key by secret: %w", err)
+	}
+	sec.KeyID, sec.CreatedAt, sec.ExpiresAt = k.ID, created.UTC(), fromTZ(expires)
+	return k, &sec, nil
+}
+
+// KeyByID implements authkit.KeyStore.
+func (s *Store) KeyByID(ctx context.Context, id string) (*authkit.Key, error) {
+	return s.oneKey(ctx, `k.id = $1`, id)
+}
+
+// Key implements authkit.KeyStore.
+func (s *Store) Key(ctx context.Context, owner, id string) (*authkit.Key, error) {
+	return s.oneKey(ctx, `k.owner = $1 AND k.id = $2 AND k.revoked_at IS NULL`, owner, id)
+}
+
+// KeyByHandle implements authkit.KeyStore.
+func (s *Store) KeyByHandle(ctx context.Context, owner, handle string) (*authkit.Key, error) {
+	return s.oneKey(ctx, `k.owner = $1 AND k.handle = $2 AND k.revoked_at IS NULL`, owner, handle)
+}
+
+func (s *Store) oneKey(ctx context.Context, where string, args ...any) (*authkit.Key, error) {
+	k, err := scanKey(s.pool.QueryRow(ctx, `SELECT `+keyCols+` FROM keys k WHERE `+where, args...))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, notFound("key")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("postgres: key: %w", err)
+	}
+	return k, nil
+}
+
+// ListKeys implements authkit.KeyStore.
+func (s *Store) ListKeys(ctx context.Context, owner string, p authkit.Page) ([]*authkit.Key, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+keyCols+` FROM keys k WHERE k.owner = $1 AND k.revoked_at IS NULL AND k.id > $2 ORDER BY k.id LIMIT $3`, owner, p.After, p.Size())
+	if err != nil {
+		return nil, fmt.Errorf("postgres: list keys: %w", err)
+	}
+	defer rows.Close()
+	var out []*authkit.Key
+	for rows.Next() {
+		k, err := scanKey(rows)
+		if err != nil {
+			return nil, fmt.Errorf("postgres: list keys: %w", err)
+		}
+		out = append(out, k)
+	}
+	return out, rows.Err()
+}
+
+// CurrentKeySecret implements authkit.KeyStore.
+func (s *Store) CurrentKeySecret(ctx context.Context, owner, id string) (*authkit.KeySecret, error) {
+	var sec authkit.KeySecret
+	var created time.Time
+	err := s.pool.QueryRow(ctx, `SELECT s.hash, s.sealed, s.created_at FROM key_secrets s JOIN keys k ON k.id = s.key_id
+		WHERE k.owner = $1 AND k.id = $2 AND k.revoked_at IS NULL AND s.expires_at IS NULL`, owner, id).Scan(&sec.Hash, &sec.Sealed, &created)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, notFound("current key secret")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("postgres: current key secret: %w", err)
+	}
+	sec.KeyID, sec.CreatedAt = id, created.UTC()
+	return &sec, nil
+}
+
+// RotateKey implements authkit.KeyStore.
+func (s *Store) RotateKey(ctx context.Context, owner, id string, next *authkit.KeySecret, graceUntil time.Time) error {
+	return s.write(ctx, func(tx pgx.Tx) error {
+		var one int
+		err := tx.QueryRow(ctx, `SELECT 1 FROM keys WHERE owner = $1 AND id = $2 AND revoked_at IS NULL FOR UPDATE`, owner, id).Scan(&one)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return notFound("key")
+		}
+		if err != nil {
+			return err
+		}
+		g := graceUntil.UTC()
+		if _, err := tx.Exec(ctx, `UPDATE key_secrets SET expires_at = $1 WHERE key_id = $2 AND (expires_at IS NULL OR expires_at > $1)`, g, id); err != nil {
+			return fmt.Errorf("postgres: rotate: %w", err)
+		}
+		n := *next
+		n.ExpiresAt = time.Time{}
+		return insertSecret(ctx, tx, id, &n)
+	})
+}
+
+// RevokeKey implements authkit.KeyStore.
+func (s *Store) RevokeKey(ctx context.Context, owner, id string, at time.Time) error {
+	err := s.write(ctx, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE keys SET revoked_at = $1 WHERE owner = $2 AND id = $3 AND revoked_at IS NULL`, at.UTC(), owner, id)
+		if err != nil {
+			return fmt.Errorf("postgres: revoke key: %w", err)
+		}
+		if tag.RowsAffected() == 0 {
+			return notFound("key")
+		}
+		return s.notify(ctx, tx, authkit.Revocation{Kind: authkit.RevokedKey, ID: id})
+	})
+	if err == nil {
+		s.Publish(authkit.Revocation{Kind: authkit.RevokedKey, ID: id})
+	}
+	return err
+}
+
+// TouchKey implements authkit.KeyStore.
+func (s *Store) TouchKey(ctx context.Context, id string, at time.Time) error {
+	_, err := s.pool.Exec(ctx, `UPDATE keys SET last_used_at = $1 WHERE id = $2 AND (last_used_at IS NULL OR last_used_at < $1)`, at.UTC(), id)
+	return err
+}
+
+// ---- sessions
+
+const sessionCols = `id, kind, key_id, owner, name, scopes, created_at, expires_at, revoked_at, token_sealed, token_id, token_expires_at`
+
+func scanSession(row pgx.Row) (*authkit.Session, error) {
+	var x authkit.Session
+	var kind string
+	var created, expires time.Time
+	var revoked, tokExp *time.Time
+	if err := row.Scan(&x.ID, &kind, &x.KeyID, &x.Owner, &x.Name, &x.Scopes, &created, &expires, &revoked, &x.TokenSealed, &x.TokenID, &tokExp); err != nil {
+		return nil, err
+	}
+	x.Kind, x.Scopes = authkit.SessionKind(kind), scopes(x.Scopes)
+	x.CreatedAt, x.ExpiresAt, x.RevokedAt, x.TokenExpiresAt = created.UTC(), expires.UTC(), fromTZ(revoked), fromTZ(tokExp)
+	return &x, nil
+}
+
+// CreateSession implements authkit.SessionStore.
+func (s *Store) CreateSession(ctx context.Context, x *authkit.Session) error {
+	_, err := s.pool.Exec(ctx, `INSERT INTO sessions (`+sessionCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+		x.ID, string(x.Kind), x.KeyID, x.Owner, x.Name, scopes(x.Scopes), x.CreatedAt.UTC(), x.ExpiresAt.UTC(), tz(x.RevokedAt),
+		x.TokenSealed, x.TokenID, tz(x.TokenExpiresAt))
+	if err != nil {
+		return fmt.Errorf("postgres: create session: %w", mapErr(err))
+	}
+	return nil
+}
+
+func (s *Store) oneSession(ctx context.Context, where string, args ...any) (*authkit.Session, error) {
+	x, err := scanSession(s.pool.QueryRow(ctx, `SELECT `+sessionCols+` FROM sessions WHERE `+where, args...))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, notFound("session")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("postgres: session: %w", err)
+	}
+	return x, nil
+}
+
+// Session implements authkit.SessionStore.
+func (s *Store) Session(ctx context.Context, id string) (*authkit.Session, error) {
+	return s.oneSession(ctx, `id = $1`, id)
+}
+
+// LoginSession implements authkit.SessionStore.
+func (s *Store) LoginSession(ctx context.Context, keyID, name string) (*authkit.Session, error) {
+	return s.oneSession(ctx, `key_id = $1 AND name = $2 AND kind = 'login' AND revoked_at IS NULL`, keyID, name)
+}
+
+// ReplaceSessionToken implements authkit.SessionStore.
+func (s *Store) ReplaceSessionToken(ctx context.Context, id, prevTokenID string, sealed []byte, tokenID string, tokenExpiresAt, expiresAt time.Time) error {
+	tag, err := s.pool.Exec(ctx, `UPDATE sessions SET token_sealed = $1, token_id = $2, token_expires_at = $3, expires_at = $4
+		WHERE id = $5 AND revoked_at IS NULL AND token_id = $6`, sealed, tokenID, tz(tokenExpiresAt), expiresAt.UTC(), id, prevTokenID)
+	if err != nil {
+		return fmt.Errorf("postgres: replace session token: %w", err)
+	}
+	if tag.RowsAffected() == 1 {
+		return nil
+	}
+	if _, err := s.oneSession(ctx, `id = $1 AND revoked_at IS NULL`, id); err != nil {
+		return err
+	}
+	return fmt.Errorf("postgres: session token replaced meanwhile: %w", authkit.ErrConflict)
+}
+
+// ListSessions implements authkit.SessionStore.
+func (s *Store) ListSessions(ctx context.Context, owner string, p authkit.Page) ([]*authkit.Session, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+sessionCols+` FROM sessions WHERE owner = $1 AND revoked_at IS NULL AND id > $2 ORDER BY id LIMIT $3`, owner, p.After, p.Size())
+	if err != nil {
+		return nil, fmt.Errorf("postgres: list sessions: %w", err)
+	}
+	defer rows.Close()
+	var out []*authkit.Session
+	for rows.Next() {
+		x, err := scanSession(rows)
+		if err != nil {
+			return nil, fmt.Errorf("postgres: list sessions: %w", err)
+		}
+		out = append(out, x)
+	}
+	return out, rows.Err()
+}
+
+// RevokeSession implements authkit.SessionStore.
+func (s *Store) RevokeSession(ctx context.Context, owner, id string, at time.Time) error {
+	err := s.write(ctx, func(tx pgx.Tx) error {
+		var one int
+		err := tx.QueryRow(ctx, `SELECT 1 FROM sessions WHERE owner = $1 AND id = $2`, owner, id).Scan(&one)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return notFound("session")
+		}
+		if err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `UPDATE sessions SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL`, at.UTC(), id); err != nil {
+			return err
+		}
+		return s.notify(ctx, tx, authkit.Revocation{Kind: authkit.RevokedSession, ID: id})
+	})
+	if err == nil {
+		s.Publish(authkit.Revocation{Kind: authkit.RevokedSession, ID: id})
+	}
+	return err
+}
+
+// ---- refresh tokens
+
+// CreateRefreshToken implements authkit.RefreshStore.
+func (s *Store) CreateRefreshToken(ctx context.Context, t *authkit.RefreshToken) error {
+	return insertRefresh(ctx, s.pool, t)
+}
+
+type execer interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+}
+
+func insertRefresh(ctx context.Context, db execer, t *authkit.RefreshToken) error {
+	_, err := db.Exec(ctx, `INSERT INTO refresh_tokens (hash, session_id, key_id, created_at, expires_at, spent_at, child_sealed) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+		t.Hash, t.SessionID, t.KeyID, t.CreatedAt.UTC(), t.ExpiresAt.UTC(), tz(t.SpentAt), t.ChildSealed)
+	if err != nil {
+		return fmt.Errorf("postgres: refresh token: %w", mapErr(err))
+	}
+	return nil
+}
+
+// RefreshToken implements authkit.RefreshStore.
+func (s *Store) RefreshToken(ctx context.Context, hash []byte) (*authkit.RefreshToken, error) {
+	var t authkit.RefreshToken
+	var created, expires time.Time
+	var spent *time.Time
+	err := s.pool.QueryRow(ctx, `SELECT hash, session_id, key_id, created_at, expires_at, spent_at, child_sealed FROM refresh_tokens WHERE hash = $1`, hash).
+		Scan(&t.Hash, &t.SessionID, &t.KeyID, &created, &expires, &spent, &t.ChildSealed)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, notFound("refresh token")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("postgres: refresh token: %w", err)
+	}
+	t.CreatedAt, t.ExpiresAt, t.SpentAt = created.UTC(), expires.UTC(), fromTZ(spent)
+	return &t, nil
+}
+
+// SpendRefreshToken implements authkit.RefreshStore: a conditional update,
+// so that of concurrent spenders on any replica exactly one wins.
+func (s *Store) SpendRefreshToken(ctx context.Context, hash []byte, at time.Time, childSealed []byte, child *authkit.RefreshToken) error {
+	return s.write(ctx, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE refresh_tokens SET spent_at = $1, child_sealed = $2 WHERE hash = $3 AND spent_at IS NULL`, at.UTC(), childSealed, hash)
+		if err != nil {
+			return fmt.Errorf("postgres: spend refresh token: %w", err)
+		}
+		if tag.RowsAffected() == 0 {
+			var one int
+			if err := tx.QueryRow(ctx, `SELECT 1 FROM refresh_tokens WHERE hash = $1`, hash).Scan(&one); errors.Is(err, pgx.ErrNoRows) {
+				return notFound("refresh token")
+			}
+			return fmt.Errorf("postgres: refresh token spent already: %w", authkit.ErrConflict)
+		}
+		if child != nil {
+			return insertRefresh(ctx, tx, child)
+		}
+		return nil
+	})
+}
+
+// ---- signing keys
+
+// CreateSigningKey implements authkit.SigningKeyStore.
+func (s *Store) CreateSigningKey(ctx context.Context, k *authkit.SigningKey) error {
+	_, err := s.pool.Exec(ctx, `INSERT INTO signing_keys (id, algorithm, sealed, public, created_at, retired_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+		k.ID, k.Algorithm, k.Sealed, k.Public, k.CreatedAt.UTC(), tz(k.RetiredAt), tz(k.ExpiresAt))
+	if err != nil {
+		return fmt.Errorf("postgres: create signing key: %w", mapErr(err))
+	}
+	return nil
+}
+
+// SigningKeys implements authkit.SigningKeyStore.
+func (s *Store) SigningKeys(ctx context.Context) ([]*authkit.SigningKey, error) {
+	rows, err := s.pool.Query(ctx, `SELECT id, algorithm, sealed, public, created_at, retired_at, expires_at FROM signing_keys ORDER BY created_at, id`)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: signing keys: %w", err)
+	}
+	defer rows.Close()
+	var out []*authkit.SigningKey
+	for rows.Next() {
+		var k authkit.SigningKey
+		var created time.Time
+		var retired, expires *time.Time
+		if err := rows.Scan(&k.ID, &k.Algorithm, &k.Sealed, &k.Public, &created, &retired, &expires); err != nil {
+			return nil, fmt.Errorf("postgres: signing keys: %w", err)
+		}
+		k.CreatedAt, k.RetiredAt, k.ExpiresAt = created.UTC(), fromTZ(retired), fromTZ(expires)
+		out = append(out, &k)
+	}
+	return out, rows.Err()
+}
+
+// RetireSigningKey implements authkit.SigningKeyStore.
+func (s *Store) RetireSigningKey(ctx context.Context, id string, retiredAt, expiresAt time.Time) error {
+	tag, err := s.pool.Exec(ctx, `UPDATE signing_keys SET retired_at = $1, expires_at = $2 WHERE id = $3`, tz(retiredAt), tz(expiresAt), id)
+	if err != nil {
+		return fmt.Errorf("postgres: retire signing key: %w", err)
+	}
+	if tag.RowsAffected() == 0 {
+		return notFound("signing key")
+	}
+	return nil
+}
+
+// ---- cleanup
+
+// Cleanup implements authkit.Store, deleting in batches of 500 rows.
+func (s *Store) Cleanup(ctx context.Context, now time.Time) (int, error) {
+	total := 0
+	for _, q := range []string{
+		`DELETE FROM key_secrets WHERE hash IN (SELECT hash FROM key_secrets WHERE expires_at <= $1 LIMIT 500)`,
+		`DELETE FROM refresh_tokens WHERE hash IN (SELECT r.hash FROM refresh_tokens r LEFT JOIN sessions s ON s.id = r.session_id
+			WHERE r.expires_at <= $1 OR s.expires_at <= $1 LIMIT 500)`,
+		`DELETE FROM sessions WHERE id IN (SELECT id FROM sessions WHERE expires_at <= $1 LIMIT 500)`,
+		`DELETE FROM signing_keys WHERE id IN (SELECT id FROM signing_keys WHERE expires_at <= $1 LIMIT 500)`,
+	} {
+		for {
+			tag, err := s.pool.Exec(ctx, q, now.UTC())
+			if err != nil {
+				return total, fmt.Errorf("postgres: cleanup: %w", err)
+			}
+			total += int(tag.RowsAffected())
+			if tag.RowsAffected() < 500 {
+				break
+			}
+		}
+	}
+	return total, nil
+}
