@@ -1,0 +1,249 @@
+package postgres_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/authkit/authkit"
+	"github.com/authkit/authkit/keys"
+	"github.com/authkit/authkit/sessions"
+	"github.com/authkit/authkit/storage/postgres"
+	"github.com/authkit/authkit/tokens"
+	"github.com/jackc/pgx/v5"
+	"github.com/matryer/is"
+)
+
+var ctx = context.Background()
+
+// replica is one app process: its own pool, verifier cache and services.
+type replica struct {
+	store    *postgres.Store
+	keys     *keys.Service
+	tokens   *tokens.Service
+	sessions *sessions.Manager
+}
+
+func newReplica(t testing.TB, schemaName string, grace time.Duration) *replica {
+	t.Helper()
+	secret, _ := authkit.NewSecret([]byte("replica-test-secret-0123456789abcdefgh"))
+	r := &replica{store: open(t, schemaName)}
+	var err error
+	if r.keys, err = keys.New(keys.Config{Store: r.store, Secret: secret}); err != nil {
+		t.Fatal(err)
+	}
+	if r.tokens, err = tokens.New(ctx, tokens.Config{Store: r.store, Secret: secret}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(r.tokens.Close)
+	if r.sessions, err = sessions.New(sessions.Config{Store: r.store, Tokens: r.tokens, Secret: secret, RefreshGrace: grace}); err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func twoReplicas(t *testing.T, grace time.Duration) (*replica, *replica, *authkit.Key) {
+	t.Helper()
+	dsn(t)
+	if testing.Short() {
+		t.Skip("PostgreSQL tests are slow: skipped under -short")
+	}
+	name := schema(t)
+	a := newReplica(t, name, grace)
+	b := newReplica(t, name, grace)
+	k, _, err := a.keys.Create(ctx, keys.CreateRequest{Owner: "alice", Handle: "app", Scopes: []string{"videos:read"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a, b, k
+}
+
+func TestReplicas_100ConcurrentLoginsOneTokenOneSession(t *testing.T) {
+	is := is.New(t)
+	a, b, k := twoReplicas(t, 0)
+	var wg sync.WaitGroup
+	toks := make([]string, 100)
+	errs := make([]error, 100)
+	for i := range 100 {
+		r := a
+		if i%2 == 1 {
+			r = b
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			g, err := r.sessions.Login(ctx, k, "shared-new-session")
+			errs[i] = err
+			if err == nil {
+				toks[i] = g.AccessToken
+			}
+		}()
+	}
+	wg.Wait()
+	for i := range 100 {
+		is.NoErr(errs[i])
+		is.Equal(toks[i], toks[0])
+	}
+	ss, err := b.sessions.List(ctx, "alice", authkit.Page{})
+	is.NoErr(err)
+	is.Equal(len(ss), 1)
+	_, err = b.tokens.Verify(ctx, toks[0]) // signed by whichever replica won, verified by the other
+	is.NoErr(err)
+	_, err = a.tokens.Verify(ctx, toks[0])
+	is.NoErr(err)
+}
+
+func TestReplicas_RefreshSpentOnOneIsSpentOnBoth(t *testing.T) {
+	is := is.New(t)
+	a, b, k := twoReplicas(t, 0)
+	g, err := a.sessions.Exchange(ctx, k, 0, nil)
+	is.NoErr(err)
+	g2, err := b.sessions.Refresh(ctx, g.RefreshToken, 0)
+	is.NoErr(err)
+	_, err = a.sessions.Refresh(ctx, g.RefreshToken, 0) // a replay on the other replica
+	is.True(errors.Is(err, authkit.ErrRevoked))
+	_, err = a.sessions.Refresh(ctx, g2.RefreshToken, 0) // the family is revoked everywhere
+	is.True(errors.Is(err, authkit.ErrRevoked))
+}
+
+func TestReplicas_ConcurrentRefreshesOneWinner(t *testing.T) {
+	is := is.New(t)
+	a, b, k := twoReplicas(t, 5*time.Second)
+	g, err := a.sessions.Exchange(ctx, k, 0, nil)
+	is.NoErr(err)
+	var mu sync.Mutex
+	children := map[string]int{}
+	var wg sync.WaitGroup
+	for i := range 40 {
+		r := a
+		if i%2 == 1 {
+			r = b
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c, err := r.sessions.Refresh(ctx, g.RefreshToken, 0)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				t.Errorf("refresh: %v", err)
+				return
+			}
+			children[c.RefreshToken]++
+		}()
+	}
+	wg.Wait()
+	is.Equal(len(children), 1) // one winner; the others got its child inside the grace window
+}
+
+// TestReplicas_RevocationOnAStopsBWithinASecond: B has verified (and
+// cached) a token; A revokes its session, then deletes a key; B must refuse
+// within one second, through LISTEN/NOTIFY.
+func TestReplicas_RevocationOnAStopsBWithinASecond(t *testing.T) {
+	is := is.New(t)
+	a, b, k := twoReplicas(t, 0)
+	for _, revoke := range []string{"session", "key"} {
+		g, err := a.sessions.Login(ctx, k, revoke)
+		is.NoErr(err)
+		_, err = b.tokens.Verify(ctx, g.AccessToken)
+		is.NoErr(err) // cached on B now
+		start := time.Now()
+		if revoke == "session" {
+			is.NoErr(a.sessions.Revoke(ctx, "alice", g.Session.ID))
+		} else {
+			is.NoErr(a.keys.Delete(ctx, "alice", k.ID))
+		}
+		for {
+			_, err = b.tokens.Verify(ctx, g.AccessToken)
+			if errors.Is(err, authkit.ErrRevoked) {
+				break
+			}
+			is.NoErr(err)
+			if time.Since(start) > time.Second {
+				t.Fatalf("%s revoked on A still verifies on B after 1 s", revoke)
+			}
+			time.Sleep(2 * time.Millisecond)
+		}
+		t.Logf("%s revocation reached B after %v", revoke, time.Since(start).Round(time.Millisecond))
+	}
+}
+
+// TestReplicas_ListenerDropReplaysMissedRevocations kills B's listening
+// connection from the server side, revokes on A while B is deaf, and checks
+// that B learns of it once it has reconnected.
+func TestReplicas_ListenerDropReplaysMissedRevocations(t *testing.T) {
+	is := is.New(t)
+	a, b, k := twoReplicas(t, 0)
+	g, err := a.sessions.Login(ctx, k, "x")
+	is.NoErr(err)
+	_, err = b.tokens.Verify(ctx, g.AccessToken)
+	is.NoErr(err)
+	conn, err := pgx.Connect(ctx, dsn(t))
+	is.NoErr(err)
+	defer conn.Close(ctx)
+	// Kill every LISTEN connection (A's and B's); revoke before they are back.
+	_, err = conn.Exec(ctx, `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE 'LISTEN authkit_revocations%' AND pid <> pg_backend_pid()`)
+	is.NoErr(err)
+	is.NoErr(a.sessions.Revoke(ctx, "alice", g.Session.ID))
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		_, err = b.tokens.Verify(ctx, g.AccessToken)
+		if errors.Is(err, authkit.ErrRevoked) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("B never learnt of the revocation made while its listener was down")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	is.True(b.store.Listening())
+}
+
+func BenchmarkVerifyKey(b *testing.B) {
+	dsn(b)
+	r := newReplica(b, schema(b), 0)
+	_, secret, err := r.keys.Create(ctx, keys.CreateRequest{Owner: "a", Handle: "bench"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Run("postgres", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := r.keys.VerifyKey(ctx, secret); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+func BenchmarkLogin(b *testing.B) {
+	dsn(b)
+	r := newReplica(b, schema(b), 0)
+	k, _, err := r.keys.Create(ctx, keys.CreateRequest{Owner: "a", Handle: "bench"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Run("new-session/postgres", func(b *testing.B) {
+		b.ReportAllocs()
+		i := 0
+		for b.Loop() {
+			i++
+			if _, err := r.sessions.Login(ctx, k, time.Now().String()+string(rune(i))); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("reuse/postgres", func(b *testing.B) {
+		if _, err := r.sessions.Login(ctx, k, "reuse"); err != nil {
+			b.Fatal(err)
+		}
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := r.sessions.Login(ctx, k, "reuse"); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
