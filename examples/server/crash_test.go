@@ -193,3 +193,20 @@ func TestCrash_SIGKILLMidLoadLosesNothingAcknowledged(t *testing.T) {
 	is.NoErr(sdb.QueryRow(`PRAGMA integrity_check`).Scan(&check))
 	is.Equal(check, "ok")
 }
+
+// newDelete prepares a DELETE with an Authorization header.
+func newDelete(u, auth string) (func() (int, error), error) {
+	r, err := http.NewRequest("DELETE", u, nil)
+	if err != nil {
+		return nil, err
+	}
+	r.Header.Set("Authorization", auth)
+	return func() (int, error) {
+		res, err := (&http.Client{Timeout: 5 * time.Second}).Do(r)
+		if err != nil {
+			return 0, err
+		}
+		res.Body.Close()
+		return res.StatusCode, nil
+	}, nil
+}

@@ -9,6 +9,10 @@
 // run; the AUTHKIT_SECRET environment variable wins), -user name:password
 // (repeatable; with none, a "demo" user is created and its random password
 // printed once), -issuer (default http:// + addr).
+//
+// With -db postgres://… the server keeps everything in PostgreSQL, and
+// several servers can share it: give them the same AUTHKIT_SECRET and the
+// same -issuer.
 package main
 
 import (
@@ -21,6 +25,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
 	"strings"
@@ -28,7 +33,9 @@ import (
 	"time"
 
 	"github.com/authkit/authkit"
+	"github.com/authkit/authkit/storage/postgres"
 	"github.com/authkit/authkit/storage/sqlite"
+	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx", for the users table on PostgreSQL
 )
 
 type userFlags []string
@@ -46,16 +53,20 @@ func main() {
 func run(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("server", flag.ContinueOnError)
 	addr := fs.String("addr", "127.0.0.1:8080", "listen address")
-	dbPath := fs.String("db", "authkit.db", "SQLite database file")
-	secretFile := fs.String("secret-file", "", "server secret file (default: the db path + .secret; env AUTHKIT_SECRET wins)")
+	dbPath := fs.String("db", "authkit.db", "SQLite database file, or a postgres:// URL")
+	secretFile := fs.String("secret-file", "", "server secret file (default: the db path + .secret, or authkit.secret for PostgreSQL; env AUTHKIT_SECRET wins)")
 	issuer := fs.String("issuer", "", "token issuer (default http:// + addr)")
 	var users userFlags
 	fs.Var(&users, "user", "a user as name:password (repeatable)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	pg := strings.HasPrefix(*dbPath, "postgres://") || strings.HasPrefix(*dbPath, "postgresql://")
 	if *secretFile == "" {
 		*secretFile = *dbPath + ".secret"
+		if pg {
+			*secretFile = "authkit.secret"
+		}
 	}
 	if *issuer == "" {
 		*issuer = "http://" + *addr
@@ -69,15 +80,11 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	store, err := sqlite.Open(ctx, *dbPath)
+	store, udb, err := openStore(ctx, *dbPath, pg)
 	if err != nil {
 		return err
 	}
 	defer store.Close()
-	udb, err := sql.Open("sqlite", "file:"+*dbPath+"?_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)")
-	if err != nil {
-		return err
-	}
 	defer udb.Close()
 	dir, err := OpenUsers(ctx, udb, 0)
 	if err != nil {
@@ -115,7 +122,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	hs := &http.Server{Handler: logRequests(logger, app), ReadHeaderTimeout: 10 * time.Second}
-	logger.Info("listening", "addr", ln.Addr().String(), "db", *dbPath)
+	logger.Info("listening", "addr", ln.Addr().String(), "db", redactDSN(*dbPath))
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
 	select {
@@ -129,6 +136,44 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	return nil
+}
+
+// openStore opens authkit's store and a database/sql handle for the
+// example's own users table, on SQLite or PostgreSQL.
+func openStore(ctx context.Context, db string, pg bool) (authkit.Store, *sql.DB, error) {
+	if pg {
+		store, err := postgres.Open(ctx, db, postgres.Config{})
+		if err != nil {
+			return nil, nil, err
+		}
+		udb, err := sql.Open("pgx", db)
+		if err != nil {
+			store.Close()
+			return nil, nil, err
+		}
+		return store, udb, nil
+	}
+	store, err := sqlite.Open(ctx, db)
+	if err != nil {
+		return nil, nil, err
+	}
+	udb, err := sql.Open("sqlite", "file:"+db+"?_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)")
+	if err != nil {
+		store.Close()
+		return nil, nil, err
+	}
+	return store, udb, nil
+}
+
+// redactDSN hides a password in a database URL before it is logged.
+func redactDSN(db string) string {
+	if u, err := url.Parse(db); err == nil && u.User != nil {
+		if _, ok := u.User.Password(); ok {
+			u.User = url.UserPassword(u.User.Username(), "xxxxx")
+			return u.String()
+		}
+	}
+	return db
 }
 
 // cleanup collects expired rows every few minutes.
