@@ -98,7 +98,9 @@ func Open(ctx context.Context, dsn string, cfg Config) (*Store, error) {
 	lctx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
 	ready := make(chan struct{})
-	go s.listen(lctx, pc.ConnConfig.Copy(), ready)
+	lc := pc.ConnConfig.Copy()
+	lc.RuntimeParams["application_name"] = ListenerName(cfg.Schema)
+	go s.listen(lctx, lc, ready)
 	select {
 	case <-ready:
 	case <-time.After(10 * time.Second):
@@ -122,6 +124,9 @@ func createSchema(ctx context.Context, cc *pgx.ConnConfig, schema string) error 
 	}
 	return nil
 }
+
+// Schema returns the schema given to Open ("" for the search_path's).
+func (s *Store) Schema() string { return s.schema }
 
 // DropSchema drops schema and everything in it: for tests.
 func DropSchema(ctx context.Context, dsn, schema string) error {
@@ -191,6 +196,16 @@ func (s *Store) payload(r authkit.Revocation) string {
 func (s *Store) notify(ctx context.Context, tx pgx.Tx, r authkit.Revocation) error {
 	_, err := tx.Exec(ctx, `SELECT pg_notify($1, $2)`, channel, s.payload(r))
 	return err
+}
+
+// ListenerName is the application_name of the connections that listen for
+// revocations on schema, as pg_stat_activity shows them.
+func ListenerName(schema string) string {
+	n := "authkit-listen-" + schema
+	if len(n) > 63 {
+		n = n[:63]
+	}
+	return n
 }
 
 // Listening reports whether the store is connected to receive other

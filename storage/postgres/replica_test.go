@@ -176,6 +176,7 @@ func TestReplicas_RevocationOnAStopsBWithinASecond(t *testing.T) {
 func TestReplicas_ListenerDropReplaysMissedRevocations(t *testing.T) {
 	is := is.New(t)
 	a, b, k := twoReplicas(t, 0)
+	name := b.store.Schema()
 	g, err := a.sessions.Login(ctx, k, "x")
 	is.NoErr(err)
 	_, err = b.tokens.Verify(ctx, g.AccessToken)
@@ -183,9 +184,11 @@ func TestReplicas_ListenerDropReplaysMissedRevocations(t *testing.T) {
 	conn, err := pgx.Connect(ctx, dsn(t))
 	is.NoErr(err)
 	defer conn.Close(ctx)
-	// Kill every LISTEN connection (A's and B's); revoke before they are back.
-	_, err = conn.Exec(ctx, `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE 'LISTEN authkit_revocations%' AND pid <> pg_backend_pid()`)
-	is.NoErr(err)
+	// Kill the listening connections of this schema (A's and B's), then
+	// revoke before they are back.
+	var killed int
+	is.NoErr(conn.QueryRow(ctx, `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = $1`, postgres.ListenerName(name)).Scan(&killed))
+	is.Equal(killed, 2)
 	is.NoErr(a.sessions.Revoke(ctx, "alice", g.Session.ID))
 	deadline := time.Now().Add(10 * time.Second)
 	for {
