@@ -65,4 +65,3 @@ func TestRun_CallsTheExampleServer(t *testing.T) {
 	t.Setenv("AUTHKIT_API_KEY", "")
 	is.True(run(context.Background(), []string{"-base", base}, os.Stdout) != nil) // no key: a clear error
 }
-
