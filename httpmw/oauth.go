@@ -83,7 +83,7 @@ func (s *Server) OAuthToken() http.Handler {
 				return
 			}
 			noStore(w)
-			rs.json(w, http.StatusOK, "", fields.body(g))
+			rs.json(w, http.StatusOK, "", fields.body(g, s.Clock.Now()))
 		case "refresh_token":
 			rt := form.Get("refresh_token")
 			if rt == "" {
@@ -104,7 +104,7 @@ func (s *Server) OAuthToken() http.Handler {
 				return
 			}
 			noStore(w)
-			rs.json(w, http.StatusOK, "", fields.body(g))
+			rs.json(w, http.StatusOK, "", fields.body(g, s.Clock.Now()))
 		case "":
 			rs.writeError(w, badRequest("grant_type is required"))
 		default:

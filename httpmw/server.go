@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/authkit/authkit"
 	"github.com/authkit/authkit/keys"
 	"github.com/authkit/authkit/sessions"
 	"github.com/authkit/authkit/tokens"
@@ -24,6 +25,9 @@ type Server struct {
 	MaxBody int64        // request body cap; default DefaultMaxBody (64 KiB)
 	Realm   string       // WWW-Authenticate realm; default "authkit"
 	Logger  *slog.Logger // for unmapped (500) errors; default slog.Default()
+	// Clock tells expires_in how long a token has left (a login token
+	// handed back again has less than its lifetime); nil: the system clock.
+	Clock authkit.Clock
 
 	defaultLimiter Limiter
 }
@@ -55,7 +59,7 @@ var OAuthFields = TokenFields{AccessToken: "access_token", RefreshToken: "refres
 // InliveFields are the names inside Inlive's envelope.
 var InliveFields = TokenFields{AccessToken: "access_token", RefreshToken: "refresh_token", ExpiresIn: "expiry_seconds"}
 
-func (f TokenFields) body(g *sessions.Grant) map[string]any {
+func (f TokenFields) body(g *sessions.Grant, now time.Time) map[string]any {
 	if f == (TokenFields{}) {
 		f = OAuthFields
 	}
@@ -67,7 +71,7 @@ func (f TokenFields) body(g *sessions.Grant) map[string]any {
 		m[f.RefreshToken] = g.RefreshToken
 	}
 	if f.ExpiresIn != "" {
-		m[f.ExpiresIn] = int64(g.TTL / time.Second)
+		m[f.ExpiresIn] = int64(g.ExpiresIn(now) / time.Second) // the time left, whole seconds rounded up
 	}
 	if f.TokenType != "" {
 		m[f.TokenType] = "Bearer"

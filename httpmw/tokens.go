@@ -79,7 +79,7 @@ func (s *Server) Exchange(o ExchangeOptions) http.Handler {
 			return
 		}
 		noStore(w)
-		rs.json(w, http.StatusOK, o.Message, o.Fields.body(g))
+		rs.json(w, http.StatusOK, o.Message, o.Fields.body(g, s.Clock.Now()))
 	})
 }
 
@@ -126,7 +126,7 @@ func (s *Server) Refresh(o RefreshOptions) http.Handler {
 			return
 		}
 		noStore(w)
-		rs.json(w, http.StatusOK, o.Message, o.Fields.body(g))
+		rs.json(w, http.StatusOK, o.Message, o.Fields.body(g, s.Clock.Now()))
 	})
 }
 
@@ -190,7 +190,7 @@ func (s *Server) Login(o LoginOptions) http.Handler {
 			return
 		}
 		noStore(w)
-		rs.json(w, http.StatusOK, o.Message, o.Fields.body(g))
+		rs.json(w, http.StatusOK, o.Message, o.Fields.body(g, s.Clock.Now()))
 	})
 }
 

@@ -78,7 +78,7 @@ func (a *App) ServeHTTP(w http.ResponseWriter, r *http.Request) { a.mux.ServeHTT
 var videoScopes = []string{"videos:read", "videos:write"}
 
 func (a *App) routes() {
-	srv := &httpmw.Server{Keys: a.Keys, Tokens: a.Tokens, Sessions: a.Sessions, Limiter: a.cfg.Limiter, Logger: a.cfg.Logger}
+	srv := &httpmw.Server{Keys: a.Keys, Tokens: a.Tokens, Sessions: a.Sessions, Limiter: a.cfg.Limiter, Logger: a.cfg.Logger, Clock: a.cfg.Clock}
 	m := a.mux
 
 	// Who may call what. Each route group accepts its guide's credentials.

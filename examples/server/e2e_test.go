@@ -390,6 +390,12 @@ func TestLogin_SameSessionReturnsSameToken(t *testing.T) {
 	is.True(a2 != a)
 	is.Equal(e.do(req{method: "GET", path: "/videos", auth: bearer(a2)}).status, 200)
 
+	// A token handed back again says how long it has left.
+	e.clock.Advance(30 * time.Minute)
+	r = login("")
+	is.Equal(str(r.json, "access_token"), def)
+	is.Equal(r.json["expires_in"], float64(7200-1800))
+
 	// After expiry, a new token.
 	e.clock.Advance(2*time.Hour + time.Second)
 	is.True(str(login("").json, "access_token") != def)
