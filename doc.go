@@ -23,7 +23,7 @@
 //     conformance suite every backend passes.
 //
 // A typical app builds one store, one [Secret], and from them a
-// keys.Service, a tokens.Issuer and tokens.Verifier, and a sessions.Manager;
+// keys.Service, a tokens.Service (issuer and verifier in one), and a sessions.Manager;
 // examples/server wires all of it together.
 //
 // # Errors

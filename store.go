@@ -246,7 +246,7 @@ type TokenRequest struct {
 	TTL       time.Duration // the lifetime; 0 means the issuer's default, and the issuer's maximum bounds it
 }
 
-// TokenIssuer issues signed access tokens. tokens.Issuer implements it.
+// TokenIssuer issues signed access tokens. tokens.Service implements it.
 // It must be safe for concurrent use.
 type TokenIssuer interface {
 	// Issue returns a signed access token and its claims. Returns an error
@@ -254,7 +254,7 @@ type TokenIssuer interface {
 	Issue(ctx context.Context, r TokenRequest) (token string, c *Claims, err error)
 }
 
-// TokenVerifier verifies access tokens. tokens.Verifier implements it.
+// TokenVerifier verifies access tokens. tokens.Service implements it.
 // It must be safe for concurrent use.
 type TokenVerifier interface {
 	// Verify checks token's signature, its claims and that its key and
