@@ -55,6 +55,12 @@ type Auth struct {
 	ExpiredStatus int
 	Envelope      Envelope     // the error body's shape; default Plain
 	Logger        *slog.Logger // for unmapped errors; default slog.Default()
+	// BasicChallenge adds `WWW-Authenticate: Basic realm=…` to 401s, for
+	// apps whose users sign in with HTTP Basic in a browser: the browser
+	// then asks for the user's name and password once and sends them again
+	// by itself to every route of the realm (see [Page]). Such ambient
+	// credentials need [CSRF] on the routes that change state.
+	BasicChallenge bool
 }
 
 type resultKey struct{}
@@ -129,7 +135,7 @@ func (a *Auth) Require(scopes ...string) func(http.Handler) http.Handler {
 }
 
 func (a *Auth) responder() responder {
-	return responder{envelope: a.Envelope, realm: a.Realm, expiredStatus: a.ExpiredStatus, logger: a.Logger}
+	return responder{envelope: a.Envelope, realm: a.Realm, basic: a.BasicChallenge, expiredStatus: a.ExpiredStatus, logger: a.Logger}
 }
 
 func (a *Auth) accepts(m Accept) bool {

@@ -119,6 +119,7 @@ type inliveError struct {
 type responder struct {
 	envelope      Envelope
 	realm         string
+	basic         bool // also challenge with Basic on 401s
 	expiredStatus int
 	logger        *slog.Logger
 }
@@ -156,6 +157,9 @@ func (rs responder) writeError(w http.ResponseWriter, e *Error) {
 	}
 	if e.Challenge || status == http.StatusUnauthorized {
 		h.Set("WWW-Authenticate", challenge(rs.realm, e))
+		if rs.basic && status == http.StatusUnauthorized {
+			h.Add("WWW-Authenticate", basicChallenge(rs.realm))
+		}
 	}
 	if e.RetryAfter > 0 {
 		h.Set("Retry-After", strconv.Itoa(e.RetryAfter))
@@ -194,6 +198,14 @@ func challenge(realm string, e *Error) string {
 		b.WriteString(`"`)
 	}
 	return b.String()
+}
+
+// basicChallenge is the RFC 7617 challenge for the same realm.
+func basicChallenge(realm string) string {
+	if realm == "" {
+		realm = "authkit"
+	}
+	return `Basic realm="` + quote(realm) + `", charset="UTF-8"`
 }
 
 // quote drops the characters RFC 6750 does not allow inside its quoted

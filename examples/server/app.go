@@ -38,6 +38,8 @@ type App struct {
 	Sessions *sessions.Manager
 	mux      *http.ServeMux
 
+	routes []string // the patterns mounted, in order: checked against openapi.json
+
 	mu     sync.Mutex
 	rooms  map[string]room
 	videos map[string][]video
@@ -64,7 +66,7 @@ func NewApp(ctx context.Context, cfg Config) (*App, error) {
 		return nil, err
 	}
 	a := &App{cfg: cfg, Keys: ks, Tokens: ts, Sessions: sm, mux: http.NewServeMux(), rooms: map[string]room{}, videos: map[string][]video{}}
-	a.routes()
+	a.mount()
 	return a, nil
 }
 
@@ -77,12 +79,21 @@ func (a *App) ServeHTTP(w http.ResponseWriter, r *http.Request) { a.mux.ServeHTT
 // The scopes of the demo video resource; a key created with no scopes gets both.
 var videoScopes = []string{"videos:read", "videos:write"}
 
-func (a *App) routes() {
+// handle mounts h at pattern and records the pattern.
+func (a *App) handle(pattern string, h http.Handler) {
+	a.mux.Handle(pattern, h)
+	a.routes = append(a.routes, pattern)
+}
+
+func (a *App) mount() {
 	srv := &httpmw.Server{Keys: a.Keys, Tokens: a.Tokens, Sessions: a.Sessions, Limiter: a.cfg.Limiter, Logger: a.cfg.Logger, Clock: a.cfg.Clock}
-	m := a.mux
 
 	// Who may call what. Each route group accepts its guide's credentials.
-	user := &httpmw.Auth{Users: a.cfg.Users.Authenticate, Accept: httpmw.AcceptUser, Logger: a.cfg.Logger}
+	// The example's users sign in with HTTP Basic, in a browser too (the
+	// integration page): the Basic challenge makes the browser ask once and
+	// resend, and CSRF keeps other sites from riding on those credentials.
+	user := &httpmw.Auth{Users: a.cfg.Users.Authenticate, Accept: httpmw.AcceptUser, BasicChallenge: true, Logger: a.cfg.Logger}
+	signedIn := func(h http.Handler) http.Handler { return httpmw.CSRF()(user.Authenticate(h)) }
 	userKeyOrToken := &httpmw.Auth{
 		Users: a.cfg.Users.Authenticate, Keys: a.Keys, LooksLikeKey: a.Keys.Looks, Tokens: a.Tokens,
 		Accept: httpmw.AcceptUser | httpmw.AcceptBearerKey | httpmw.AcceptBearerToken, Logger: a.cfg.Logger,
@@ -94,42 +105,49 @@ func (a *App) routes() {
 
 	// The keytoken guide: keys managed by a signed-in user; the key's token read back.
 	ko := httpmw.KeyOptions{Recoverable: true, DefaultScopes: videoScopes}
-	m.Handle("POST /user/keys", user.Authenticate(srv.CreateKey(ko)))
-	m.Handle("GET /user/keys", user.Authenticate(srv.ListKeys(ko)))
-	m.Handle("GET /user/keys/{key}", user.Authenticate(srv.GetKey(ko)))
-	m.Handle("DELETE /user/keys/{key}", user.Authenticate(srv.DeleteKey(ko)))
-	m.Handle("POST /user/keys/{key}/rotate", user.Authenticate(srv.RotateKey(ko)))
-	m.Handle("GET /user/sessions", user.Authenticate(srv.ListSessions(httpmw.SessionOptions{})))
-	m.Handle("DELETE /user/sessions/{id}", user.Authenticate(srv.RevokeSession(httpmw.SessionOptions{})))
-	m.Handle("GET /user", userKeyOrToken.Authenticate(http.HandlerFunc(a.getUser)))
+	a.handle("POST /user/keys", signedIn(srv.CreateKey(ko)))
+	a.handle("GET /user/keys", signedIn(srv.ListKeys(ko)))
+	a.handle("GET /user/keys/{key}", signedIn(srv.GetKey(ko)))
+	a.handle("DELETE /user/keys/{key}", signedIn(srv.DeleteKey(ko)))
+	a.handle("POST /user/keys/{key}/rotate", signedIn(srv.RotateKey(ko)))
+	a.handle("GET /user/sessions", signedIn(srv.ListSessions(httpmw.SessionOptions{})))
+	a.handle("DELETE /user/sessions/{id}", signedIn(srv.RevokeSession(httpmw.SessionOptions{})))
+
+	// The integration page (Inlive's and api.video's dashboards), for the
+	// same signed-in users, over the handlers above.
+	a.handle("GET /integration/", signedIn(httpmw.Page(httpmw.PageOptions{Title: "API keys", Scopes: videoScopes})))
+
+	// The OpenAPI document of every route here.
+	a.handle("GET /openapi.json", http.HandlerFunc(serveOpenAPI))
+	a.handle("GET /user", userKeyOrToken.Authenticate(http.HandlerFunc(a.getUser)))
 
 	// Inlive: key → access token; validate; a product API behind it.
-	m.Handle("POST /v1/keys/accesstoken", srv.Exchange(httpmw.ExchangeOptions{
+	a.handle("POST /v1/keys/accesstoken", srv.Exchange(httpmw.ExchangeOptions{
 		AcceptRefreshBearer: true, TTLField: "expiry_seconds", TTL: time.Hour, MaxTTL: 24 * time.Hour,
 		Fields: httpmw.InliveFields, Envelope: httpmw.Inlive, Message: "access token created",
 	}))
-	m.Handle("POST /v1/keys/validate", srv.Validate(httpmw.ValidateOptions{Envelope: httpmw.Inlive, ExpiredStatus: http.StatusForbidden, Message: "access token is valid"}))
-	m.Handle("POST /v1/rooms/create", inlive.Authenticate(http.HandlerFunc(a.createRoom)))
-	m.Handle("GET /v1/rooms/{id}", inlive.Authenticate(http.HandlerFunc(a.getRoom)))
+	a.handle("POST /v1/keys/validate", srv.Validate(httpmw.ValidateOptions{Envelope: httpmw.Inlive, ExpiredStatus: http.StatusForbidden, Message: "access token is valid"}))
+	a.handle("POST /v1/rooms/create", inlive.Authenticate(http.HandlerFunc(a.createRoom)))
+	a.handle("GET /v1/rooms/{id}", inlive.Authenticate(http.HandlerFunc(a.getRoom)))
 
 	// api.video: key → bearer pair; refresh; Basic or bearer or bare on the API.
-	m.Handle("POST /auth/api-key", srv.Exchange(httpmw.ExchangeOptions{KeyField: "apiKey", TTL: time.Hour, Fields: httpmw.OAuthFields}))
-	m.Handle("POST /auth/refresh", srv.Refresh(httpmw.RefreshOptions{TokenField: "refreshToken", TTL: time.Hour, Fields: httpmw.OAuthFields}))
-	m.Handle("GET /videos", videos.Verify(videos.Require("videos:read")(http.HandlerFunc(a.listVideos))))
-	m.Handle("POST /videos", videos.Verify(videos.Require("videos:write")(http.HandlerFunc(a.createVideo))))
+	a.handle("POST /auth/api-key", srv.Exchange(httpmw.ExchangeOptions{KeyField: "apiKey", TTL: time.Hour, Fields: httpmw.OAuthFields}))
+	a.handle("POST /auth/refresh", srv.Refresh(httpmw.RefreshOptions{TokenField: "refreshToken", TTL: time.Hour, Fields: httpmw.OAuthFields}))
+	a.handle("GET /videos", videos.Verify(videos.Require("videos:read")(http.HandlerFunc(a.listVideos))))
+	a.handle("POST /videos", videos.Verify(videos.Require("videos:write")(http.HandlerFunc(a.createVideo))))
 
 	// The login guide.
-	m.Handle("POST /auth/login", srv.Login(httpmw.LoginOptions{}))
+	a.handle("POST /auth/login", srv.Login(httpmw.LoginOptions{}))
 
 	// OAuth 2.0.
-	m.Handle("POST /oauth/token", srv.OAuthToken())
-	m.Handle("POST /oauth/introspect", srv.Introspect())
-	m.Handle("POST /oauth/revoke", srv.Revoke())
-	m.Handle("GET /.well-known/jwks.json", srv.JWKS())
+	a.handle("POST /oauth/token", srv.OAuthToken())
+	a.handle("POST /oauth/introspect", srv.Introspect())
+	a.handle("POST /oauth/revoke", srv.Revoke())
+	a.handle("GET /.well-known/jwks.json", srv.JWKS())
 
-	m.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+	a.handle("GET /healthz", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
-	})
+	}))
 }
 
 func (a *App) getUser(w http.ResponseWriter, r *http.Request) {

@@ -65,7 +65,7 @@ func TestClient_EachFlowReusesRenewsAndRetries(t *testing.T) {
 			e, count, srv := clientEnv(t)
 			k := e.createKey(alice, `{"handle":"cli"}`)
 			t.Setenv(client.EnvKey, str(k, "token")) // the key from the environment, never from code
-			src, err := client.NewTokenSource(client.Config{BaseURL: srv.URL, Flow: tc.flow(str(k, "id")), Clock: e.clock.Now})
+			src, err := client.NewTokenSource(client.Config{BaseURL: srv.URL, HTTPClient: e.client(), Flow: tc.flow(str(k, "id")), Clock: e.clock.Now})
 			is.NoErr(err)
 
 			t1, err := src.Token()
@@ -92,7 +92,7 @@ func TestClient_EachFlowReusesRenewsAndRetries(t *testing.T) {
 
 			// A request that meets a token the server no longer takes is
 			// renewed and retried once, transparently.
-			hc := &http.Client{Transport: &client.Transport{Source: src}}
+			hc := &http.Client{Transport: &client.Transport{Source: src, Base: &contractTransport{t: t}}}
 			res, err := hc.Get(srv.URL + "/videos")
 			is.NoErr(err)
 			res.Body.Close()
@@ -104,6 +104,7 @@ func TestClient_EachFlowReusesRenewsAndRetries(t *testing.T) {
 			before := count.n("/videos")
 			body := `{"title":"retried"}`
 			r, _ := http.NewRequest("POST", srv.URL+"/videos", bytes.NewReader([]byte(body)))
+			r.Header.Set("Content-Type", "application/json")
 			res, err = hc.Do(r)
 			is.NoErr(err)
 			b, _ := io.ReadAll(res.Body)
@@ -121,9 +122,9 @@ func TestClient_InliveExpired403IsRenewedAndRetried(t *testing.T) {
 	key := str(e.createKey(alice, `{"handle":"cli"}`), "token")
 	// The client's clock lags the server's: it thinks its token is fresh.
 	lagging := authkit.NewFakeClock(e.clock.Now())
-	src, err := client.NewTokenSource(client.Config{BaseURL: srv.URL, Flow: client.Inlive{}, Key: key, Clock: lagging.Now})
+	src, err := client.NewTokenSource(client.Config{BaseURL: srv.URL, HTTPClient: e.client(), Flow: client.Inlive{}, Key: key, Clock: lagging.Now})
 	is.NoErr(err)
-	hc := &http.Client{Transport: &client.Transport{Source: src}}
+	hc := &http.Client{Transport: &client.Transport{Source: src, Base: &contractTransport{t: t}}}
 	res, err := hc.Post(srv.URL+"/v1/rooms/create", "application/json", strings.NewReader(`{"name":"a"}`))
 	is.NoErr(err)
 	res.Body.Close()
@@ -140,7 +141,7 @@ func TestClient_100GoroutinesOneExchange(t *testing.T) {
 	is := is.New(t)
 	e, count, srv := clientEnv(t)
 	key := str(e.createKey(alice, `{"handle":"cli"}`), "token")
-	src, err := client.NewTokenSource(client.Config{BaseURL: srv.URL, Flow: client.APIVideo{}, Key: key, Clock: e.clock.Now})
+	src, err := client.NewTokenSource(client.Config{BaseURL: srv.URL, HTTPClient: e.client(), Flow: client.APIVideo{}, Key: key, Clock: e.clock.Now})
 	is.NoErr(err)
 	var wg sync.WaitGroup
 	var failed atomic.Int32
@@ -168,7 +169,7 @@ func TestClient_100GoroutinesOneExchange(t *testing.T) {
 func TestClient_FailedRenewalBacksOff(t *testing.T) {
 	is := is.New(t)
 	e, count, srv := clientEnv(t)
-	src, err := client.NewTokenSource(client.Config{BaseURL: srv.URL, Flow: client.APIVideo{}, Key: "ak_live_wrong", Clock: e.clock.Now})
+	src, err := client.NewTokenSource(client.Config{BaseURL: srv.URL, HTTPClient: e.client(), Flow: client.APIVideo{}, Key: "ak_live_wrong", Clock: e.clock.Now})
 	is.NoErr(err)
 	for range 20 {
 		_, err := src.Token()
@@ -186,7 +187,7 @@ func TestClient_WorksWithOAuth2Transport(t *testing.T) {
 	is := is.New(t)
 	e, _, srv := clientEnv(t)
 	key := str(e.createKey(alice, `{"handle":"cli"}`), "token")
-	src, err := client.NewTokenSource(client.Config{BaseURL: srv.URL, Flow: client.APIVideo{}, Key: key})
+	src, err := client.NewTokenSource(client.Config{BaseURL: srv.URL, HTTPClient: e.client(), Flow: client.APIVideo{}, Key: key})
 	is.NoErr(err)
 	hc := oauth2.NewClient(t.Context(), src)
 	res, err := hc.Get(srv.URL + "/videos")

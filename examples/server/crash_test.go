@@ -21,6 +21,7 @@ import (
 
 // process is the example server binary running on a port of its own.
 type process struct {
+	t    *testing.T
 	cmd  *exec.Cmd
 	addr string
 	logs *strings.Builder
@@ -40,7 +41,7 @@ func startBinary(t *testing.T, bin, db string) *process {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	p := &process{cmd: cmd, addr: addr, logs: &strings.Builder{}, mu: &sync.Mutex{}}
+	p := &process{t: t, cmd: cmd, addr: addr, logs: &strings.Builder{}, mu: &sync.Mutex{}}
 	ready := make(chan struct{})
 	go func() {
 		sc := bufio.NewScanner(out)
@@ -63,13 +64,18 @@ func startBinary(t *testing.T, bin, db string) *process {
 	return p
 }
 
+// client holds the process's answers to openapi.json too.
+func (p *process) client() *http.Client {
+	return &http.Client{Timeout: 5 * time.Second, Transport: &contractTransport{t: p.t}}
+}
+
 func (p *process) post(path, auth, body string) (int, map[string]any) {
 	r, _ := http.NewRequest("POST", "http://"+p.addr+path, strings.NewReader(body))
 	if auth != "" {
 		r.Header.Set("Authorization", auth)
 	}
 	r.Header.Set("Content-Type", "application/json")
-	res, err := (&http.Client{Timeout: 5 * time.Second}).Do(r)
+	res, err := p.client().Do(r)
 	if err != nil {
 		return 0, nil
 	}
@@ -83,7 +89,7 @@ func (p *process) post(path, auth, body string) (int, map[string]any) {
 func (p *process) get(path, auth string) int {
 	r, _ := http.NewRequest("GET", "http://"+p.addr+path, nil)
 	r.Header.Set("Authorization", auth)
-	res, err := (&http.Client{Timeout: 5 * time.Second}).Do(r)
+	res, err := p.client().Do(r)
 	if err != nil {
 		return 0
 	}
@@ -195,14 +201,14 @@ func TestCrash_SIGKILLMidLoadLosesNothingAcknowledged(t *testing.T) {
 }
 
 // newDelete prepares a DELETE with an Authorization header.
-func newDelete(u, auth string) (func() (int, error), error) {
+func newDelete(t *testing.T, u, auth string) (func() (int, error), error) {
 	r, err := http.NewRequest("DELETE", u, nil)
 	if err != nil {
 		return nil, err
 	}
 	r.Header.Set("Authorization", auth)
 	return func() (int, error) {
-		res, err := (&http.Client{Timeout: 5 * time.Second}).Do(r)
+		res, err := (&http.Client{Timeout: 5 * time.Second, Transport: &contractTransport{t: t}}).Do(r)
 		if err != nil {
 			return 0, err
 		}

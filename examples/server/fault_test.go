@@ -20,9 +20,9 @@ import (
 
 // clientFrom returns an HTTP client whose connections leave from ip, a
 // loopback address of its own: a second client as the server sees it.
-func clientFrom(ip string) *http.Client {
+func clientFrom(t *testing.T, ip string) *http.Client {
 	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}}
-	return &http.Client{Transport: &http.Transport{DialContext: d.DialContext}}
+	return &http.Client{Transport: &contractTransport{t: t, base: &http.Transport{DialContext: d.DialContext}}}
 }
 
 // TestBruteForce_WrongKeysFromOneAddressAre429 sends 1,000 wrong keys from
@@ -40,7 +40,7 @@ func TestBruteForce_WrongKeysFromOneAddressAre429(t *testing.T) {
 	defer srv.Close()
 	key := str(e.createKey(alice, `{"handle":"good"}`), "token")
 
-	attacker, honest := clientFrom("127.0.0.2"), clientFrom("127.0.0.3")
+	attacker, honest := clientFrom(t, "127.0.0.2"), clientFrom(t, "127.0.0.3")
 	post := func(c *http.Client, path, body string) *http.Response {
 		res, err := c.Post(srv.URL+path, "application/json", strings.NewReader(body))
 		is.NoErr(err)

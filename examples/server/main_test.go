@@ -68,13 +68,14 @@ func TestRun_DefaultsCreateSecretAndDemoUserOnce(t *testing.T) {
 	is.NoErr(err)
 	is.Equal(fi.Mode().Perm(), os.FileMode(0o600))
 	addr := regexp.MustCompile(`addr=(\S+)`).FindStringSubmatch(banner)[1]
-	res, err := http.Get("http://" + addr + "/healthz")
+	hc := &http.Client{Transport: &contractTransport{t: t}}
+	res, err := hc.Get("http://" + addr + "/healthz")
 	is.NoErr(err)
 	res.Body.Close()
 	is.Equal(res.StatusCode, 200)
 	req, _ := http.NewRequest("GET", "http://"+addr+"/user", nil)
 	req.SetBasicAuth("demo", m[1])
-	res, err = http.DefaultClient.Do(req)
+	res, err = hc.Do(req)
 	is.NoErr(err)
 	res.Body.Close()
 	is.Equal(res.StatusCode, 200)

@@ -68,7 +68,7 @@ func TestTwoServersOnPostgreSQL(t *testing.T) {
 	r, _ := b.post("/auth/api-key", "", `{"apiKey":"`+key+`"}`)
 	is.Equal(r, 200)
 	// Delete the key on B; A refuses it and its tokens.
-	req, _ := newDelete("http://"+b.addr+"/user/keys/shared", user)
+	req, _ := newDelete(t, "http://"+b.addr+"/user/keys/shared", user)
 	res, err := req()
 	is.NoErr(err)
 	is.Equal(res, 204)

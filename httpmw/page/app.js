@@ -1,0 +1,240 @@
+// authkit's key-management page. Plain script, no dependencies. It talks
+// only to its own origin, writes text (never HTML) into the page, and keeps
+// a new key's secret only in the one field that shows it, until the user
+// closes it: never in a URL, in storage or in a log.
+"use strict";
+(function () {
+  const cfg = document.body.dataset;
+  const $ = (id) => document.getElementById(id);
+
+  // --- talking to the JSON handlers -------------------------------------
+  async function api(method, path, body) {
+    const init = {
+      method: method,
+      credentials: "same-origin",
+      cache: "no-store",
+      redirect: "error",
+      headers: { "Accept": "application/json" },
+    };
+    if (body !== undefined) {
+      init.headers["Content-Type"] = "application/json";
+      init.body = JSON.stringify(body);
+    }
+    const res = await fetch(path, init);
+    if (res.status === 204) return null;
+    let data = null;
+    try { data = await res.json(); } catch (e) { data = null; }
+    if (!res.ok) {
+      const msg = (data && (data.error_description || data.message || data.error)) || ("request failed (" + res.status + ")");
+      throw new Error(msg);
+    }
+    return data;
+  }
+
+  const seg = (s) => encodeURIComponent(s);
+
+  async function all(path, field) {
+    const out = [];
+    let after = "";
+    for (let i = 0; i < 50; i++) { // at most 5,000 rows
+      const q = "?limit=100" + (after ? "&after=" + seg(after) : "");
+      const page = await api("GET", path + q);
+      out.push(...(page[field] || []));
+      if (!page.next) break;
+      after = page.next;
+    }
+    return out;
+  }
+
+  // --- messages -----------------------------------------------------------
+  function say(msg) {
+    $("error").hidden = true;
+    $("status").textContent = msg;
+  }
+  function fail(err) {
+    $("status").textContent = "";
+    $("error").textContent = err.message || String(err);
+    $("error").hidden = false;
+  }
+
+  // --- small DOM helpers (text only) --------------------------------------
+  function el(tag, props, ...children) {
+    const e = document.createElement(tag);
+    for (const [k, v] of Object.entries(props || {})) {
+      if (k === "text") e.textContent = v;
+      else if (k === "class") e.className = v;
+      else if (k.startsWith("data-") || k.startsWith("aria-")) e.setAttribute(k, v);
+      else e[k] = v;
+    }
+    for (const c of children) e.append(c);
+    return e;
+  }
+  function when(iso) {
+    if (!iso) return el("span", { text: "—" });
+    const d = new Date(iso);
+    return el("time", { dateTime: iso, text: d.toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" }) });
+  }
+  function cell(label, child) {
+    const td = el("td", { "data-label": label });
+    td.append(child instanceof Node ? child : document.createTextNode(child == null || child === "" ? "—" : String(child)));
+    return td;
+  }
+
+  // --- the secret, shown once -----------------------------------------------
+  function showSecret(handle, token) {
+    $("secret-handle").textContent = handle;
+    $("secret-value").value = token;
+    $("copy-status").textContent = "";
+    $("secret").hidden = false;
+    $("secret").focus();
+    $("secret-value").select();
+  }
+  function hideSecret() {
+    $("secret-value").value = "";
+    $("secret-handle").textContent = "";
+    $("copy-status").textContent = "";
+    $("secret").hidden = true;
+  }
+  $("copy").addEventListener("click", async () => {
+    const v = $("secret-value");
+    try {
+      await navigator.clipboard.writeText(v.value);
+      $("copy-status").textContent = "Copied to the clipboard.";
+    } catch (e) {
+      v.select();
+      $("copy-status").textContent = "Select the key and copy it (Ctrl+C or ⌘C).";
+    }
+  });
+  $("secret-done").addEventListener("click", () => {
+    hideSecret();
+    $("keys-heading").focus();
+  });
+
+  // --- dialogs ----------------------------------------------------------------
+  function ask(dialog) {
+    return new Promise((resolve) => {
+      const ok = dialog.querySelector(".confirm"), no = dialog.querySelector(".cancel");
+      const done = (v) => () => { resolve(v); dialog.close(); };
+      const onOK = done(true), onNo = done(false);
+      ok.addEventListener("click", onOK, { once: true });
+      no.addEventListener("click", onNo, { once: true });
+      dialog.addEventListener("close", () => {
+        ok.removeEventListener("click", onOK);
+        no.removeEventListener("click", onNo);
+        resolve(false); // Escape: a promise settles once, so a click above wins
+      }, { once: true });
+      dialog.showModal();
+    });
+  }
+  function confirmAction(title, text, action) {
+    const d = $("confirm-dialog");
+    $("confirm-heading").textContent = title;
+    $("confirm-text").textContent = text;
+    d.querySelector(".confirm").textContent = action;
+    return ask(d);
+  }
+
+  // --- keys ---------------------------------------------------------------------
+  async function loadKeys() {
+    const keys = await all(cfg.keys, "keys");
+    const body = $("keys").tBodies[0];
+    body.replaceChildren();
+    $("keys-empty").hidden = keys.length > 0;
+    $("keys").hidden = keys.length === 0;
+    for (const k of keys) {
+      const rotate = el("button", { type: "button", text: "Rotate", "aria-label": "Rotate " + k.handle });
+      const del = el("button", { type: "button", class: "danger", text: "Delete", "aria-label": "Delete " + k.handle });
+      rotate.addEventListener("click", () => rotateKey(k.handle));
+      del.addEventListener("click", () => deleteKey(k.handle));
+      body.append(el("tr", { "data-handle": k.handle },
+        el("th", { scope: "row", "data-label": "Name", text: k.handle }),
+        cell("Description", k.alias),
+        cell("Env", k.env),
+        cell("Scopes", (k.scopes || []).join(" ")),
+        cell("Key", el("code", { text: k.hint ? "…" + k.hint : "—" })),
+        cell("Created", when(k.created_at)),
+        cell("Last used", k.last_used_at ? when(k.last_used_at) : "never"),
+        cell("Expires", k.expires_at ? when(k.expires_at) : "never"),
+        cell("Actions", el("span", { class: "actions" }, rotate, del))));
+    }
+  }
+
+  $("create").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const f = ev.target;
+    const handle = f.handle.value.trim();
+    if (!handle) { fail(new Error("Give the key a name.")); f.handle.focus(); return; }
+    const body = { handle: handle, env: f.env.value };
+    if (f.alias.value.trim()) body.alias = f.alias.value.trim();
+    const scopes = f.scopes ? f.scopes.value.split(/\s+/).filter(Boolean)
+      : Array.from(f.querySelectorAll("input[name=scope]:checked"), (c) => c.value);
+    if (scopes.length) body.scopes = scopes;
+    if (f.expires.value) body.expires_in = Number(f.expires.value);
+    try {
+      const k = await api("POST", cfg.keys, body);
+      f.reset();
+      say("Key " + k.handle + " created.");
+      await loadKeys();
+      showSecret(k.handle, k.token);
+    } catch (e) { fail(e); }
+  });
+
+  async function rotateKey(handle) {
+    const d = $("rotate-dialog");
+    d.querySelector(".target").textContent = handle;
+    if (!(await ask(d))) return;
+    try {
+      const k = await api("POST", cfg.keys + "/" + seg(handle) + "/rotate", { grace_seconds: Number($("grace").value) });
+      say("Key " + handle + " rotated.");
+      await loadKeys();
+      showSecret(handle, k.token);
+    } catch (e) { fail(e); }
+  }
+
+  async function deleteKey(handle) {
+    if (!(await confirmAction("Delete " + handle + "?", "Programs using this key, and every token made from it, stop working at once. This cannot be undone.", "Delete key"))) return;
+    try {
+      await api("DELETE", cfg.keys + "/" + seg(handle));
+      hideSecret();
+      say("Key " + handle + " deleted.");
+      await Promise.all([loadKeys(), loadSessions()]);
+      $("keys-heading").focus();
+    } catch (e) { fail(e); }
+  }
+
+  // --- sessions -------------------------------------------------------------------
+  async function loadSessions() {
+    if (!cfg.sessions) return;
+    const ss = await all(cfg.sessions, "sessions");
+    const body = $("sessions").tBodies[0];
+    body.replaceChildren();
+    $("sessions-empty").hidden = ss.length > 0;
+    $("sessions").hidden = ss.length === 0;
+    for (const s of ss) {
+      const name = s.session_id || s.id;
+      const revoke = el("button", { type: "button", class: "danger", text: "Revoke", "aria-label": "Revoke session " + name });
+      revoke.addEventListener("click", () => revokeSession(s.id, name));
+      body.append(el("tr", { "data-session": s.id },
+        el("th", { scope: "row", "data-label": "Session", text: name }),
+        cell("Kind", s.kind),
+        cell("Key", s.key_handle),
+        cell("Scopes", (s.scopes || []).join(" ")),
+        cell("Started", when(s.created_at)),
+        cell("Ends", when(s.expires_at)),
+        cell("Actions", revoke)));
+    }
+  }
+
+  async function revokeSession(id, name) {
+    if (!(await confirmAction("Revoke session " + name + "?", "Its access and refresh tokens stop working at once.", "Revoke"))) return;
+    try {
+      await api("DELETE", cfg.sessions + "/" + seg(id));
+      say("Session " + name + " revoked.");
+      await loadSessions();
+    } catch (e) { fail(e); }
+  }
+
+  Promise.all([loadKeys(), loadSessions()])
+    .then(() => { document.body.dataset.ready = "true"; })
+    .catch(fail);
+})();

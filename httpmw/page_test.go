@@ -1,0 +1,121 @@
+package httpmw_test
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/authkit/authkit/httpmw"
+	"github.com/matryer/is"
+)
+
+func get(t *testing.T, url string) (*http.Response, string) {
+	t.Helper()
+	res, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return res, string(b)
+}
+
+func TestPage_ServesPageAndAssetsUnderItsPath(t *testing.T) {
+	is := is.New(t)
+	mux := http.NewServeMux()
+	mux.Handle("/keys-page/", httpmw.Page(httpmw.PageOptions{
+		Path: "/keys-page", Keys: "/api/keys", Sessions: "-", Title: `Keys & "tokens"`, Scopes: []string{"read", "<write>"},
+	}))
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+
+	res, body := get(t, srv.URL+"/keys-page/")
+	is.Equal(res.StatusCode, 200)
+	is.Equal(res.Header.Get("Content-Type"), "text/html; charset=utf-8")
+	is.Equal(res.Header.Get("Content-Security-Policy"), httpmw.PageCSP)
+	is.Equal(res.Header.Get("X-Frame-Options"), "DENY")
+	is.Equal(res.Header.Get("X-Content-Type-Options"), "nosniff")
+	is.Equal(res.Header.Get("Referrer-Policy"), "no-referrer")
+	is.Equal(res.Header.Get("Cache-Control"), "no-store")
+	is.True(strings.Contains(body, `data-keys="/api/keys"`))
+	is.True(strings.Contains(body, `data-sessions=""`))                           // "-" leaves sessions out
+	is.True(!strings.Contains(body, `id="sessions"`))                             // the section too
+	is.True(strings.Contains(body, `<title>Keys &amp; &#34;tokens&#34;</title>`)) // escaped
+	is.True(strings.Contains(body, `value="&lt;write&gt;"`))                      // scopes as check boxes, escaped
+	is.True(strings.Contains(body, `src="/keys-page/assets/app.js"`))
+	is.True(!strings.Contains(body, "<script>"))                                       // no inline script: the CSP forbids it
+	is.True(!strings.Contains(body, " style="))                                        // nor inline style
+	is.True(!strings.Contains(body, "http://") && !strings.Contains(body, "https://")) // nothing from elsewhere
+
+	res, js := get(t, srv.URL+"/keys-page/assets/app.js")
+	is.Equal(res.StatusCode, 200)
+	is.Equal(res.Header.Get("Content-Type"), "text/javascript; charset=utf-8")
+	is.True(!strings.Contains(js, "innerHTML"))    // text only: Trusted Types would refuse it anyway
+	is.True(!strings.Contains(js, "localStorage")) // no secret in the browser's storage
+	is.True(!strings.Contains(js, "sessionStorage"))
+	is.True(!strings.Contains(js, "console.")) // nor in its console
+	is.True(!strings.Contains(js, "http://") && !strings.Contains(js, "https://"))
+
+	res, _ = get(t, srv.URL+"/keys-page/assets/app.css")
+	is.Equal(res.StatusCode, 200)
+	is.Equal(res.Header.Get("Content-Type"), "text/css; charset=utf-8")
+
+	res, _ = get(t, srv.URL+"/keys-page/assets/../../etc/passwd")
+	is.Equal(res.StatusCode, 404)
+	res, _ = get(t, srv.URL+"/keys-page/nope")
+	is.Equal(res.StatusCode, 404)
+
+	res, err := http.Post(srv.URL+"/keys-page/", "text/plain", nil)
+	is.NoErr(err)
+	res.Body.Close()
+	is.Equal(res.StatusCode, 405)
+	is.Equal(res.Header.Get("Allow"), "GET, HEAD")
+}
+
+func TestCSRF_RefusesCrossOriginBrowserWrites(t *testing.T) {
+	is := is.New(t)
+	ok := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(204) })
+	h := httpmw.CSRF("https://admin.example.com")(ok)
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+
+	send := func(method string, hdr map[string]string) *http.Response {
+		r, _ := http.NewRequest(method, srv.URL+"/user/keys", strings.NewReader(`{}`))
+		for k, v := range hdr {
+			r.Header.Set(k, v)
+		}
+		res, err := http.DefaultClient.Do(r)
+		is.NoErr(err)
+		return res
+	}
+	// A browser on another site: refused with a JSON body.
+	res := send("POST", map[string]string{"Sec-Fetch-Site": "cross-site", "Origin": "https://evil.example"})
+	is.Equal(res.StatusCode, 403)
+	var body map[string]string
+	is.NoErr(json.NewDecoder(res.Body).Decode(&body))
+	res.Body.Close()
+	is.Equal(body["error"], "cross_origin_request")
+	is.Equal(res.Header.Get("Content-Type"), "application/json")
+	// An older browser with only Origin, from elsewhere: refused.
+	res = send("DELETE", map[string]string{"Origin": "https://evil.example"})
+	res.Body.Close()
+	is.Equal(res.StatusCode, 403)
+	// The page itself (same origin), an API client (no header), a trusted
+	// origin, and a cross-site GET (safe method): let through.
+	for _, c := range []struct {
+		method string
+		hdr    map[string]string
+	}{
+		{"POST", map[string]string{"Sec-Fetch-Site": "same-origin"}},
+		{"POST", nil},
+		{"POST", map[string]string{"Origin": "https://admin.example.com", "Sec-Fetch-Site": "cross-site"}},
+		{"GET", map[string]string{"Sec-Fetch-Site": "cross-site"}},
+	} {
+		res := send(c.method, c.hdr)
+		res.Body.Close()
+		is.Equal(res.StatusCode, 204)
+	}
+}
