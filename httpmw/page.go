@@ -89,14 +89,16 @@ func Page(o PageOptions) http.Handler {
 	}
 	js, _ := pageFS.ReadFile("page/app.js")
 	css, _ := pageFS.ReadFile("page/app.css")
+	icon, _ := pageFS.ReadFile("page/icon.svg")
 	files := map[string]struct {
 		body []byte
 		ct   string
 	}{
-		o.Path:                  {page.Bytes(), "text/html; charset=utf-8"},
-		o.Path + "/":            {page.Bytes(), "text/html; charset=utf-8"},
-		data.Assets + "app.js":  {js, "text/javascript; charset=utf-8"},
-		data.Assets + "app.css": {css, "text/css; charset=utf-8"},
+		o.Path:                   {page.Bytes(), "text/html; charset=utf-8"},
+		o.Path + "/":             {page.Bytes(), "text/html; charset=utf-8"},
+		data.Assets + "app.js":   {js, "text/javascript; charset=utf-8"},
+		data.Assets + "app.css":  {css, "text/css; charset=utf-8"},
+		data.Assets + "icon.svg": {icon, "image/svg+xml"},
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()

@@ -151,7 +151,7 @@
         cell("Description", k.alias),
         cell("Env", k.env),
         cell("Scopes", (k.scopes || []).join(" ")),
-        cell("Key", el("code", { text: k.hint ? "…" + k.hint : "—" })),
+        cell("Key", el("code", { text: k.hint ? k.hint + "…" : "—" })),
         cell("Created", when(k.created_at)),
         cell("Last used", k.last_used_at ? when(k.last_used_at) : "never"),
         cell("Expires", k.expires_at ? when(k.expires_at) : "never"),
