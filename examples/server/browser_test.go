@@ -320,7 +320,7 @@ func TestBrowser_OtherSitesCannotUseTheSignedInUser(t *testing.T) {
 	target := e.srv.URL + "/user/keys"
 	got := eval[string](t, b, `fetch(`+quoteJS(target)+`, {method: "POST", mode: "no-cors", credentials: "include",
 		headers: {"Content-Type": "text/plain"}, body: JSON.stringify({handle: "planted"})}).then(() => "sent", () => "failed")`)
-	is.Equal(got, "sent") // the browser sent it, with whatever it remembers for that origin
+	is.Equal(got, "sent")                                                                // the browser sent it, with whatever it remembers for that origin
 	is.True(strings.Contains(e.logs.String(), "method=POST path=/user/keys status=403")) // CSRF refused it
 	r := e.do(req{method: "GET", path: "/user/keys/planted", auth: alice})
 	is.Equal(r.status, 404) // nothing was created
