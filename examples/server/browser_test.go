@@ -17,6 +17,7 @@ import (
 	"github.com/chromedp/cdproto/log"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 	"github.com/matryer/is"
 )
 
@@ -239,11 +240,16 @@ func TestBrowser_IntegrationPage(t *testing.T) {
 	)
 	is.Equal(e.do(req{method: "GET", path: "/videos", auth: bearer(loginToken)}).status, 401)
 
-	// Cancelling a delete deletes nothing; confirming it does.
+	// Cancelling a delete (with the button, or Escape) deletes nothing;
+	// confirming it does.
 	b.do(t,
 		chromedp.Click(chromedp.CSS(`button[aria-label="Delete browser-key"]`)),
 		chromedp.WaitVisible(chromedp.ID("confirm-dialog")),
 		chromedp.Click(chromedp.CSS(`#confirm-dialog .cancel`)),
+		chromedp.WaitNotVisible(chromedp.ID("confirm-dialog")),
+		chromedp.Click(chromedp.CSS(`button[aria-label="Delete browser-key"]`)),
+		chromedp.WaitVisible(chromedp.ID("confirm-dialog")),
+		chromedp.KeyEvent(kb.Escape),
 		chromedp.WaitNotVisible(chromedp.ID("confirm-dialog")),
 	)
 	is.Equal(e.do(req{method: "POST", path: "/auth/api-key", body: `{"apiKey":"` + rotated + `"}`}).status, 200)

@@ -111,18 +111,20 @@
   });
 
   // --- dialogs ----------------------------------------------------------------
+  // ask shows a modal dialog and settles with true (confirm) or false
+  // (cancel, Escape). Handlers are properties, so each call replaces the
+  // last one's and none is left behind to answer a later dialog.
   function ask(dialog) {
     return new Promise((resolve) => {
       const ok = dialog.querySelector(".confirm"), no = dialog.querySelector(".cancel");
-      const done = (v) => () => { resolve(v); dialog.close(); };
-      const onOK = done(true), onNo = done(false);
-      ok.addEventListener("click", onOK, { once: true });
-      no.addEventListener("click", onNo, { once: true });
-      dialog.addEventListener("close", () => {
-        ok.removeEventListener("click", onOK);
-        no.removeEventListener("click", onNo);
-        resolve(false); // Escape: a promise settles once, so a click above wins
-      }, { once: true });
+      const finish = (v) => {
+        ok.onclick = no.onclick = dialog.oncancel = null;
+        if (dialog.open) dialog.close();
+        resolve(v);
+      };
+      ok.onclick = () => finish(true);
+      no.onclick = () => finish(false);
+      dialog.oncancel = (ev) => { ev.preventDefault(); finish(false); }; // Escape
       dialog.showModal();
     });
   }
