@@ -156,6 +156,15 @@ func (c *Claims) ExpiresAt() time.Time { return time.Unix(c.Expiry, 0).UTC() }
 // Scopes returns the scope claim split on spaces.
 func (c *Claims) Scopes() []string { return strings.Fields(c.Scope) }
 
+// Principal returns the principal the claims describe (Method
+// MethodAccessToken, Claims c).
+func (c *Claims) Principal() *Principal {
+	return &Principal{
+		Owner: c.Subject, KeyID: c.ClientID, Env: c.Env, Scopes: c.Scopes(),
+		SessionID: c.SessionID, Method: MethodAccessToken, Claims: c,
+	}
+}
+
 // AuthMethod says how a request was authenticated.
 type AuthMethod string
 
@@ -168,6 +177,10 @@ const (
 
 // Principal is who made a request, as the authentication middleware found
 // it. It travels in the request context: see [NewContext] and [FromContext].
+//
+// A Principal from the request context may be shared by every request that
+// presents the same token (see [PrincipalVerifier]): read it, never modify
+// it.
 type Principal struct {
 	Owner     string     // the user or tenant
 	KeyID     string     // the application key, if any

@@ -263,3 +263,12 @@ type TokenVerifier interface {
 	// session, and ErrUnauthenticated for anything else that is wrong.
 	Verify(ctx context.Context, token string) (*Claims, error)
 }
+
+// PrincipalVerifier is a TokenVerifier that also returns the token's
+// [Principal], built once per token and shared by every request that
+// presents it, so that the middleware allocates nothing for it. The
+// Principal and its Claims are read-only. tokens.Service implements it.
+type PrincipalVerifier interface {
+	TokenVerifier
+	VerifyPrincipal(ctx context.Context, token string) (*Principal, error)
+}

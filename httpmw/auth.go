@@ -74,6 +74,9 @@ type Result struct {
 
 // ResultFrom returns what Verify found for r.
 func ResultFrom(ctx context.Context) Result {
+	if p, ok := authkit.FromContext(ctx); ok {
+		return Result{Principal: p}
+	}
 	res, _ := ctx.Value(resultKey{}).(*Result)
 	if res == nil {
 		return Result{}
@@ -87,9 +90,14 @@ func ResultFrom(ctx context.Context) Result {
 func (a *Auth) Verify(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p, err := a.authenticate(r)
-		ctx := context.WithValue(r.Context(), resultKey{}, &Result{Principal: p, Err: err})
-		if p != nil {
-			ctx = authkit.NewContext(ctx, p)
+		// On success, one context value (this runs on every request): the
+		// principal, which ResultFrom reads first. Otherwise what stopped
+		// it, under a nil principal that hides any an outer Verify found.
+		var ctx context.Context
+		if p != nil && err == nil {
+			ctx = authkit.NewContext(r.Context(), p)
+		} else {
+			ctx = context.WithValue(authkit.NewContext(r.Context(), nil), resultKey{}, &Result{Err: err})
 		}
 		next.ServeHTTP(w, r.WithContext(ctx))
 	})
@@ -214,14 +222,18 @@ func (a *Auth) tokenPrincipal(ctx context.Context, token string) (*authkit.Princ
 	if a.Tokens == nil {
 		return nil, errBadCredential
 	}
+	if pv, ok := a.Tokens.(authkit.PrincipalVerifier); ok { // shared, built once per token
+		p, err := pv.VerifyPrincipal(ctx, token)
+		if err != nil {
+			return nil, credentialError(err)
+		}
+		return p, nil
+	}
 	c, err := a.Tokens.Verify(ctx, token)
 	if err != nil {
 		return nil, credentialError(err)
 	}
-	return &authkit.Principal{
-		Owner: c.Subject, KeyID: c.ClientID, Env: c.Env, Scopes: c.Scopes(),
-		SessionID: c.SessionID, Method: authkit.MethodAccessToken, Claims: c,
-	}, nil
+	return c.Principal(), nil
 }
 
 // credentialError turns a verification failure into a 401: a credential

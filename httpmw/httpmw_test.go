@@ -181,3 +181,40 @@ func FuzzBasicAuth(f *testing.F) {
 		httpmw.FromBasicUser(r)
 	})
 }
+
+// TestVerify_InnerFailureHidesOuterPrincipal: when a route nests two Auths
+// and the inner one refuses the credential, Require answers for the inner
+// one, not with the principal the outer one found.
+func TestVerify_InnerFailureHidesOuterPrincipal(t *testing.T) {
+	is := is.New(t)
+	f := newFx(t, nil)
+	g := f.exchange(t)
+	outer := &httpmw.Auth{Tokens: f.tokens}
+	inner := &httpmw.Auth{Tokens: f.tokens, Keys: f.keys, LooksLikeKey: f.keys.Looks, Accept: httpmw.AcceptBasicKey}
+	ok := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(200) })
+	for _, c := range []struct {
+		h    http.Handler
+		want int
+	}{
+		{outer.Verify(outer.Require()(ok)), 200},
+		{outer.Verify(inner.Verify(inner.Require()(ok))), 401},
+		{inner.Verify(outer.Verify(outer.Require()(ok))), 200},
+	} {
+		r := httptest.NewRequest("GET", "/", nil)
+		r.Header.Set("Authorization", "Bearer "+g)
+		w := httptest.NewRecorder()
+		c.h.ServeHTTP(w, r)
+		is.Equal(w.Code, c.want)
+	}
+}
+
+// exchange trades the fixture's key for an access token at POST /token.
+func (f *fx) exchange(t *testing.T) string {
+	t.Helper()
+	res := f.do(t, "POST", "/token", "", `{"key":"`+f.secret+`"}`)
+	var body map[string]any
+	if err := json.NewDecoder(res.Body).Decode(&body); err != nil || res.StatusCode != 200 {
+		t.Fatalf("exchange: %d %v", res.StatusCode, err)
+	}
+	return body["access_token"].(string)
+}

@@ -28,9 +28,9 @@ type tokenCache struct {
 }
 
 type cacheEntry struct {
-	token    string
-	claims   *authkit.Claims
-	deadline int64 // Unix nanoseconds: the entry is dead from then on
+	token     string
+	principal *authkit.Principal // with the claims; shared, read-only
+	deadline  int64              // Unix nanoseconds: the entry is dead from then on
 }
 
 func newTokenCache(size int) *tokenCache {
@@ -40,17 +40,17 @@ func newTokenCache(size int) *tokenCache {
 // hash returns the cache key of token.
 func (c *tokenCache) hash(token string) uint64 { return maphash.String(c.seed, token) }
 
-func (c *tokenCache) get(h uint64, token string) (*authkit.Claims, int64, bool) {
+func (c *tokenCache) get(h uint64, token string) (*authkit.Principal, int64, bool) {
 	c.mu.RLock()
 	e, ok := c.m[h]
 	c.mu.RUnlock()
 	if !ok || e.token != token {
 		return nil, 0, false
 	}
-	return e.claims, e.deadline, true
+	return e.principal, e.deadline, true
 }
 
-func (c *tokenCache) put(h uint64, token string, claims *authkit.Claims, deadline int64) {
+func (c *tokenCache) put(h uint64, token string, p *authkit.Principal, deadline int64) {
 	// Clone: the caller's string may be a slice of a larger buffer.
 	token = strings.Clone(token)
 	c.mu.Lock()
@@ -67,7 +67,7 @@ func (c *tokenCache) put(h uint64, token string, claims *authkit.Claims, deadlin
 	}
 	c.ring[c.next] = h
 	c.next = (c.next + 1) % len(c.ring)
-	c.m[h] = cacheEntry{token: token, claims: claims, deadline: deadline}
+	c.m[h] = cacheEntry{token: token, principal: p, deadline: deadline}
 }
 
 func (c *tokenCache) remove(h uint64) {

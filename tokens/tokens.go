@@ -271,3 +271,5 @@ var (
 func unauthenticated(reason string) error {
 	return fmt.Errorf("tokens: %s: %w", reason, authkit.ErrUnauthenticated)
 }
+
+var _ authkit.PrincipalVerifier = (*Service)(nil)

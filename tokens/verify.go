@@ -28,6 +28,18 @@ const maxUnix = 253402300799
 // The returned claims may be shared with other callers through the cache of
 // verified tokens: callers must not modify them.
 func (s *Service) Verify(ctx context.Context, token string) (*authkit.Claims, error) {
+	p, err := s.VerifyPrincipal(ctx, token)
+	if err != nil {
+		return nil, err
+	}
+	return p.Claims, nil
+}
+
+// VerifyPrincipal is [Service.Verify] returning the token's principal
+// (authkit.PrincipalVerifier). A token verified before is answered from the
+// cache with the principal built then: no allocation. The principal and its
+// claims are shared: read them, never modify them.
+func (s *Service) VerifyPrincipal(ctx context.Context, token string) (*authkit.Principal, error) {
 	if token == "" {
 		return nil, errEmpty
 	}
@@ -38,15 +50,15 @@ func (s *Service) Verify(ctx context.Context, token string) (*authkit.Claims, er
 	var h uint64
 	if s.cache != nil {
 		h = s.cache.hash(token)
-		if c, deadline, ok := s.cache.get(h, token); ok {
+		if p, deadline, ok := s.cache.get(h, token); ok {
 			if now.UnixNano() >= deadline {
 				s.cache.remove(h)
 				return nil, errExpired
 			}
-			if err := s.alive(ctx, c, now); err != nil {
+			if err := s.alive(ctx, p.Claims, now); err != nil {
 				return nil, err
 			}
-			return c, nil
+			return p, nil
 		}
 	}
 	c, deadline, err := s.verifySigned(ctx, token, now)
@@ -56,10 +68,11 @@ func (s *Service) Verify(ctx context.Context, token string) (*authkit.Claims, er
 	if err := s.alive(ctx, c, now); err != nil {
 		return nil, err
 	}
+	p := c.Principal()
 	if s.cache != nil {
-		s.cache.put(h, token, c, deadline)
+		s.cache.put(h, token, p, deadline)
 	}
-	return c, nil
+	return p, nil
 }
 
 // verifySigned checks the JWS and the claims, not liveness. It returns the
