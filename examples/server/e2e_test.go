@@ -28,7 +28,7 @@ import (
 // env is one example server on a temporary SQLite file, behind a real
 // httptest.Server, with a fake clock the test can move.
 type env struct {
-	t      *testing.T
+	t      testing.TB
 	dir    string
 	db     string
 	secret *authkit.Secret
@@ -60,7 +60,7 @@ func (s *syncBuffer) String() string {
 
 var testSecret = []byte("0123456789abcdef0123456789abcdef-test-only")
 
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env {
 	t.Helper()
 	e := &env{t: t, dir: t.TempDir(), logs: &syncBuffer{}, clock: authkit.NewFakeClock(time.Now().UTC().Truncate(time.Second))}
 	e.db = filepath.Join(e.dir, "authkit.db")

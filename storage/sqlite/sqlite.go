@@ -44,7 +44,16 @@ type Store struct {
 
 	w, r *sql.DB // one writer connection; a pool of readers
 
-	keyBySecret, keyByID, sessionByID, loginSession *sql.Stmt
+	// Statements of the hot paths (verification, login, refresh), prepared
+	// once: reads on the reader pool, writes on the writer connection.
+	keyBySecret, keyByID, sessionByID, loginSession, refreshByHash       *sql.Stmt
+	insertSession, replaceToken, insertRefreshSt, spendRefresh, touchKey *sql.Stmt
+}
+
+// stmts lists the prepared statements, for Close.
+func (s *Store) stmts() []*sql.Stmt {
+	return []*sql.Stmt{s.keyBySecret, s.keyByID, s.sessionByID, s.loginSession, s.refreshByHash,
+		s.insertSession, s.replaceToken, s.insertRefreshSt, s.spendRefresh, s.touchKey}
 }
 
 var _ authkit.Store = (*Store)(nil)
@@ -80,15 +89,22 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	s.r.SetMaxOpenConns(8)
 	s.r.SetMaxIdleConns(8)
 	for _, p := range []struct {
+		db  *sql.DB
 		st  **sql.Stmt
 		sql string
 	}{
-		{&s.keyBySecret, `SELECT ` + keyCols + `, s.hash, s.sealed, s.created_at, s.expires_at FROM key_secrets s JOIN keys k ON k.id = s.key_id WHERE s.hash = ?`},
-		{&s.keyByID, `SELECT ` + keyCols + ` FROM keys k WHERE k.id = ?`},
-		{&s.sessionByID, `SELECT ` + sessionCols + ` FROM sessions WHERE id = ?`},
-		{&s.loginSession, `SELECT ` + sessionCols + ` FROM sessions WHERE key_id = ? AND name = ? AND kind = 'login' AND revoked_at = 0`},
+		{s.r, &s.keyBySecret, `SELECT ` + keyCols + `, s.hash, s.sealed, s.created_at, s.expires_at FROM key_secrets s JOIN keys k ON k.id = s.key_id WHERE s.hash = ?`},
+		{s.r, &s.keyByID, `SELECT ` + keyCols + ` FROM keys k WHERE k.id = ?`},
+		{s.r, &s.sessionByID, `SELECT ` + sessionCols + ` FROM sessions WHERE id = ?`},
+		{s.r, &s.loginSession, `SELECT ` + sessionCols + ` FROM sessions WHERE key_id = ? AND name = ? AND kind = 'login' AND revoked_at = 0`},
+		{s.r, &s.refreshByHash, `SELECT hash, session_id, key_id, created_at, expires_at, spent_at, child_sealed FROM refresh_tokens WHERE hash = ?`},
+		{s.w, &s.insertSession, `INSERT INTO sessions (` + sessionCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
+		{s.w, &s.replaceToken, `UPDATE sessions SET token_sealed = ?, token_id = ?, token_expires_at = ?, expires_at = ? WHERE id = ? AND revoked_at = 0 AND token_id = ?`},
+		{s.w, &s.insertRefreshSt, `INSERT INTO refresh_tokens (hash, session_id, key_id, created_at, expires_at, spent_at, child_sealed) VALUES (?, ?, ?, ?, ?, ?, ?)`},
+		{s.w, &s.spendRefresh, `UPDATE refresh_tokens SET spent_at = ?, child_sealed = ? WHERE hash = ? AND spent_at = 0`},
+		{s.w, &s.touchKey, `UPDATE keys SET last_used_at = ? WHERE id = ? AND last_used_at < ?`},
 	} {
-		if *p.st, err = s.r.PrepareContext(ctx, p.sql); err != nil {
+		if *p.st, err = p.db.PrepareContext(ctx, p.sql); err != nil {
 			s.Close()
 			return nil, fmt.Errorf("sqlite: prepare: %w", err)
 		}
@@ -98,7 +114,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 
 // Close closes the database.
 func (s *Store) Close() error {
-	for _, st := range []*sql.Stmt{s.keyBySecret, s.keyByID, s.sessionByID, s.loginSession} {
+	for _, st := range s.stmts() {
 		if st != nil {
 			st.Close()
 		}
@@ -384,7 +400,7 @@ func (s *Store) RevokeKey(ctx context.Context, owner, id string, at time.Time) e
 // TouchKey implements authkit.KeyStore.
 func (s *Store) TouchKey(ctx context.Context, id string, at time.Time) error {
 	return s.write(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `UPDATE keys SET last_used_at = ? WHERE id = ? AND last_used_at < ?`, micro(at), id, micro(at))
+		_, err := tx.StmtContext(ctx, s.touchKey).ExecContext(ctx, micro(at), id, micro(at))
 		return err
 	})
 }
@@ -408,7 +424,7 @@ func scanSession(sc scanner) (*authkit.Session, error) {
 // CreateSession implements authkit.SessionStore.
 func (s *Store) CreateSession(ctx context.Context, x *authkit.Session) error {
 	return s.write(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO sessions (`+sessionCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		_, err := tx.StmtContext(ctx, s.insertSession).ExecContext(ctx,
 			x.ID, string(x.Kind), x.KeyID, x.Owner, x.Name, joinScopes(x.Scopes), micro(x.CreatedAt), micro(x.ExpiresAt), micro(x.RevokedAt),
 			x.TokenSealed, x.TokenID, micro(x.TokenExpiresAt))
 		if err != nil {
@@ -445,8 +461,7 @@ func (s *Store) LoginSession(ctx context.Context, keyID, name string) (*authkit.
 // ReplaceSessionToken implements authkit.SessionStore.
 func (s *Store) ReplaceSessionToken(ctx context.Context, id, prevTokenID string, sealed []byte, tokenID string, tokenExpiresAt, expiresAt time.Time) error {
 	return s.write(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE sessions SET token_sealed = ?, token_id = ?, token_expires_at = ?, expires_at = ?
-			WHERE id = ? AND revoked_at = 0 AND token_id = ?`, sealed, tokenID, micro(tokenExpiresAt), micro(expiresAt), id, prevTokenID)
+		res, err := tx.StmtContext(ctx, s.replaceToken).ExecContext(ctx, sealed, tokenID, micro(tokenExpiresAt), micro(expiresAt), id, prevTokenID)
 		if err != nil {
 			return fmt.Errorf("sqlite: replace session token: %w", err)
 		}
@@ -503,11 +518,11 @@ func (s *Store) RevokeSession(ctx context.Context, owner, id string, at time.Tim
 
 // CreateRefreshToken implements authkit.RefreshStore.
 func (s *Store) CreateRefreshToken(ctx context.Context, t *authkit.RefreshToken) error {
-	return s.write(ctx, func(tx *sql.Tx) error { return insertRefresh(ctx, tx, t) })
+	return s.write(ctx, func(tx *sql.Tx) error { return s.insertRefresh(ctx, tx, t) })
 }
 
-func insertRefresh(ctx context.Context, tx *sql.Tx, t *authkit.RefreshToken) error {
-	_, err := tx.ExecContext(ctx, `INSERT INTO refresh_tokens (hash, session_id, key_id, created_at, expires_at, spent_at, child_sealed) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+func (s *Store) insertRefresh(ctx context.Context, tx *sql.Tx, t *authkit.RefreshToken) error {
+	_, err := tx.StmtContext(ctx, s.insertRefreshSt).ExecContext(ctx,
 		t.Hash, t.SessionID, t.KeyID, micro(t.CreatedAt), micro(t.ExpiresAt), micro(t.SpentAt), t.ChildSealed)
 	if err != nil {
 		return fmt.Errorf("sqlite: refresh token: %w", mapErr(err))
@@ -519,7 +534,7 @@ func insertRefresh(ctx context.Context, tx *sql.Tx, t *authkit.RefreshToken) err
 func (s *Store) RefreshToken(ctx context.Context, hash []byte) (*authkit.RefreshToken, error) {
 	var t authkit.RefreshToken
 	var created, expires, spent int64
-	err := s.r.QueryRowContext(ctx, `SELECT hash, session_id, key_id, created_at, expires_at, spent_at, child_sealed FROM refresh_tokens WHERE hash = ?`, hash).
+	err := s.refreshByHash.QueryRowContext(ctx, hash).
 		Scan(&t.Hash, &t.SessionID, &t.KeyID, &created, &expires, &spent, &t.ChildSealed)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, notFound("refresh token")
@@ -534,7 +549,7 @@ func (s *Store) RefreshToken(ctx context.Context, hash []byte) (*authkit.Refresh
 // SpendRefreshToken implements authkit.RefreshStore.
 func (s *Store) SpendRefreshToken(ctx context.Context, hash []byte, at time.Time, childSealed []byte, child *authkit.RefreshToken) error {
 	return s.write(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE refresh_tokens SET spent_at = ?, child_sealed = ? WHERE hash = ? AND spent_at = 0`, micro(at), childSealed, hash)
+		res, err := tx.StmtContext(ctx, s.spendRefresh).ExecContext(ctx, micro(at), childSealed, hash)
 		if err != nil {
 			return fmt.Errorf("sqlite: spend refresh token: %w", err)
 		}
@@ -546,7 +561,7 @@ func (s *Store) SpendRefreshToken(ctx context.Context, hash []byte, at time.Time
 			return fmt.Errorf("sqlite: refresh token spent already: %w", authkit.ErrConflict)
 		}
 		if child != nil {
-			return insertRefresh(ctx, tx, child)
+			return s.insertRefresh(ctx, tx, child)
 		}
 		return nil
 	})
