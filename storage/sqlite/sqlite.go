@@ -45,7 +45,9 @@ type Store struct {
 	w, r *sql.DB // one writer connection; a pool of readers
 
 	// Statements of the hot paths (verification, login, refresh), prepared
-	// once: reads on the reader pool, writes on the writer connection.
+	// once: reads on the reader pool, writes on the writer connection. The
+	// point reads run under context.WithoutCancel: they take microseconds,
+	// and a cancelable context costs the driver a goroutine per query.
 	keyBySecret, keyByID, sessionByID, loginSession, refreshByHash       *sql.Stmt
 	insertSession, replaceToken, insertRefreshSt, spendRefresh, touchKey *sql.Stmt
 }
@@ -177,13 +179,22 @@ func (s *Store) apply(ctx context.Context, version int, name string) error {
 }
 
 // write runs fn in a write transaction: begin → fn → commit.
-func (s *Store) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
+//
+// A write, once begun, runs to its end even if ctx is canceled: it is short,
+// and a context without a Done channel spares the driver a goroutine per
+// statement (modernc.org/sqlite watches a cancelable context with one).
+// Waiting for the writer connection still honours ctx.
+func (s *Store) write(ctx context.Context, fn func(ctx context.Context, tx *sql.Tx) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	ctx = context.WithoutCancel(ctx)
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("sqlite: begin: %w", err)
 	}
 	defer tx.Rollback()
-	if err := fn(tx); err != nil {
+	if err := fn(ctx, tx); err != nil {
 		return err
 	}
 	if err := tx.Commit(); err != nil {
@@ -251,7 +262,7 @@ func scanKey(sc scanner, extra ...any) (*authkit.Key, error) {
 
 // CreateKey implements authkit.KeyStore.
 func (s *Store) CreateKey(ctx context.Context, k *authkit.Key, sec *authkit.KeySecret) error {
-	return s.write(ctx, func(tx *sql.Tx) error {
+	return s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO keys (id, owner, handle, alias, env, scopes, hint, recoverable, created_at, expires_at, last_used_at, revoked_at)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			k.ID, k.Owner, k.Handle, k.Alias, string(k.Env), joinScopes(k.Scopes), k.Hint, k.Recoverable,
@@ -276,7 +287,7 @@ func insertSecret(ctx context.Context, tx *sql.Tx, keyID string, sec *authkit.Ke
 func (s *Store) KeyBySecret(ctx context.Context, hash []byte) (*authkit.Key, *authkit.KeySecret, error) {
 	var sec authkit.KeySecret
 	var created, expires int64
-	k, err := scanKey(s.keyBySecret.QueryRowContext(ctx, hash), &sec.Hash, &sec.Sealed, &created, &expires)
+	k, err := scanKey(s.keyBySecret.QueryRowContext(context.WithoutCancel(ctx), hash), &sec.Hash, &sec.Sealed, &created, &expires)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil, notFound("key secret")
 	}
@@ -289,7 +300,7 @@ func (s *Store) KeyBySecret(ctx context.Context, hash []byte) (*authkit.Key, *au
 
 // KeyByID implements authkit.KeyStore.
 func (s *Store) KeyByID(ctx context.Context, id string) (*authkit.Key, error) {
-	k, err := scanKey(s.keyByID.QueryRowContext(ctx, id))
+	k, err := scanKey(s.keyByID.QueryRowContext(context.WithoutCancel(ctx), id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, notFound("key")
 	}
@@ -356,7 +367,7 @@ func (s *Store) CurrentKeySecret(ctx context.Context, owner, id string) (*authki
 
 // RotateKey implements authkit.KeyStore.
 func (s *Store) RotateKey(ctx context.Context, owner, id string, next *authkit.KeySecret, graceUntil time.Time) error {
-	return s.write(ctx, func(tx *sql.Tx) error {
+	return s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		if err := liveKey(ctx, tx, owner, id); err != nil {
 			return err
 		}
@@ -381,7 +392,7 @@ func liveKey(ctx context.Context, tx *sql.Tx, owner, id string) error {
 
 // RevokeKey implements authkit.KeyStore.
 func (s *Store) RevokeKey(ctx context.Context, owner, id string, at time.Time) error {
-	err := s.write(ctx, func(tx *sql.Tx) error {
+	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE keys SET revoked_at = ? WHERE owner = ? AND id = ? AND revoked_at = 0`, micro(at), owner, id)
 		if err != nil {
 			return fmt.Errorf("sqlite: revoke key: %w", err)
@@ -399,7 +410,7 @@ func (s *Store) RevokeKey(ctx context.Context, owner, id string, at time.Time) e
 
 // TouchKey implements authkit.KeyStore.
 func (s *Store) TouchKey(ctx context.Context, id string, at time.Time) error {
-	return s.write(ctx, func(tx *sql.Tx) error {
+	return s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		_, err := tx.StmtContext(ctx, s.touchKey).ExecContext(ctx, micro(at), id, micro(at))
 		return err
 	})
@@ -423,7 +434,7 @@ func scanSession(sc scanner) (*authkit.Session, error) {
 
 // CreateSession implements authkit.SessionStore.
 func (s *Store) CreateSession(ctx context.Context, x *authkit.Session) error {
-	return s.write(ctx, func(tx *sql.Tx) error {
+	return s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		_, err := tx.StmtContext(ctx, s.insertSession).ExecContext(ctx,
 			x.ID, string(x.Kind), x.KeyID, x.Owner, x.Name, joinScopes(x.Scopes), micro(x.CreatedAt), micro(x.ExpiresAt), micro(x.RevokedAt),
 			x.TokenSealed, x.TokenID, micro(x.TokenExpiresAt))
@@ -436,7 +447,7 @@ func (s *Store) CreateSession(ctx context.Context, x *authkit.Session) error {
 
 // Session implements authkit.SessionStore.
 func (s *Store) Session(ctx context.Context, id string) (*authkit.Session, error) {
-	x, err := scanSession(s.sessionByID.QueryRowContext(ctx, id))
+	x, err := scanSession(s.sessionByID.QueryRowContext(context.WithoutCancel(ctx), id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, notFound("session")
 	}
@@ -448,7 +459,7 @@ func (s *Store) Session(ctx context.Context, id string) (*authkit.Session, error
 
 // LoginSession implements authkit.SessionStore.
 func (s *Store) LoginSession(ctx context.Context, keyID, name string) (*authkit.Session, error) {
-	x, err := scanSession(s.loginSession.QueryRowContext(ctx, keyID, name))
+	x, err := scanSession(s.loginSession.QueryRowContext(context.WithoutCancel(ctx), keyID, name))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, notFound("login session")
 	}
@@ -460,7 +471,7 @@ func (s *Store) LoginSession(ctx context.Context, keyID, name string) (*authkit.
 
 // ReplaceSessionToken implements authkit.SessionStore.
 func (s *Store) ReplaceSessionToken(ctx context.Context, id, prevTokenID string, sealed []byte, tokenID string, tokenExpiresAt, expiresAt time.Time) error {
-	return s.write(ctx, func(tx *sql.Tx) error {
+	return s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		res, err := tx.StmtContext(ctx, s.replaceToken).ExecContext(ctx, sealed, tokenID, micro(tokenExpiresAt), micro(expiresAt), id, prevTokenID)
 		if err != nil {
 			return fmt.Errorf("sqlite: replace session token: %w", err)
@@ -496,7 +507,7 @@ func (s *Store) ListSessions(ctx context.Context, owner string, p authkit.Page) 
 
 // RevokeSession implements authkit.SessionStore.
 func (s *Store) RevokeSession(ctx context.Context, owner, id string, at time.Time) error {
-	err := s.write(ctx, func(tx *sql.Tx) error {
+	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		var one int
 		err := tx.QueryRowContext(ctx, `SELECT 1 FROM sessions WHERE owner = ? AND id = ?`, owner, id).Scan(&one)
 		if errors.Is(err, sql.ErrNoRows) {
@@ -518,7 +529,7 @@ func (s *Store) RevokeSession(ctx context.Context, owner, id string, at time.Tim
 
 // CreateRefreshToken implements authkit.RefreshStore.
 func (s *Store) CreateRefreshToken(ctx context.Context, t *authkit.RefreshToken) error {
-	return s.write(ctx, func(tx *sql.Tx) error { return s.insertRefresh(ctx, tx, t) })
+	return s.write(ctx, func(ctx context.Context, tx *sql.Tx) error { return s.insertRefresh(ctx, tx, t) })
 }
 
 func (s *Store) insertRefresh(ctx context.Context, tx *sql.Tx, t *authkit.RefreshToken) error {
@@ -534,7 +545,7 @@ func (s *Store) insertRefresh(ctx context.Context, tx *sql.Tx, t *authkit.Refres
 func (s *Store) RefreshToken(ctx context.Context, hash []byte) (*authkit.RefreshToken, error) {
 	var t authkit.RefreshToken
 	var created, expires, spent int64
-	err := s.refreshByHash.QueryRowContext(ctx, hash).
+	err := s.refreshByHash.QueryRowContext(context.WithoutCancel(ctx), hash).
 		Scan(&t.Hash, &t.SessionID, &t.KeyID, &created, &expires, &spent, &t.ChildSealed)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, notFound("refresh token")
@@ -548,7 +559,7 @@ func (s *Store) RefreshToken(ctx context.Context, hash []byte) (*authkit.Refresh
 
 // SpendRefreshToken implements authkit.RefreshStore.
 func (s *Store) SpendRefreshToken(ctx context.Context, hash []byte, at time.Time, childSealed []byte, child *authkit.RefreshToken) error {
-	return s.write(ctx, func(tx *sql.Tx) error {
+	return s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		res, err := tx.StmtContext(ctx, s.spendRefresh).ExecContext(ctx, micro(at), childSealed, hash)
 		if err != nil {
 			return fmt.Errorf("sqlite: spend refresh token: %w", err)
@@ -571,7 +582,7 @@ func (s *Store) SpendRefreshToken(ctx context.Context, hash []byte, at time.Time
 
 // CreateSigningKey implements authkit.SigningKeyStore.
 func (s *Store) CreateSigningKey(ctx context.Context, k *authkit.SigningKey) error {
-	return s.write(ctx, func(tx *sql.Tx) error {
+	return s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO signing_keys (id, algorithm, sealed, public, created_at, retired_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
 			k.ID, k.Algorithm, k.Sealed, k.Public, micro(k.CreatedAt), micro(k.RetiredAt), micro(k.ExpiresAt))
 		if err != nil {
@@ -603,7 +614,7 @@ func (s *Store) SigningKeys(ctx context.Context) ([]*authkit.SigningKey, error) 
 
 // RetireSigningKey implements authkit.SigningKeyStore.
 func (s *Store) RetireSigningKey(ctx context.Context, id string, retiredAt, expiresAt time.Time) error {
-	return s.write(ctx, func(tx *sql.Tx) error {
+	return s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE signing_keys SET retired_at = ?, expires_at = ? WHERE id = ?`, micro(retiredAt), micro(expiresAt), id)
 		if err != nil {
 			return fmt.Errorf("sqlite: retire signing key: %w", err)
@@ -633,7 +644,7 @@ func (s *Store) Cleanup(ctx context.Context, now time.Time) (int, error) {
 	} {
 		for {
 			var deleted int64
-			err := s.write(ctx, func(tx *sql.Tx) error {
+			err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 				res, err := tx.ExecContext(ctx, q, n)
 				if err != nil {
 					return err
