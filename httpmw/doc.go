@@ -30,6 +30,21 @@
 // Introspect, Revoke) and JWKS. Mount them on any mux; examples/server
 // mounts them at the paths of the five guides.
 //
+// # The integration page
+//
+// [Page] serves a self-contained key-management page (HTML, script and
+// style embedded; no CDN) for an app's signed-in users: list, create (the
+// secret shown once, with a copy button), rotate with a grace period,
+// delete after a confirmation, list and revoke sessions. It calls the key
+// and session handlers above from its own origin, under [PageCSP]. Mount it
+// and those handlers behind the app's user authentication, and wrap the
+// handlers in [CSRF] when that authentication travels by itself (cookies,
+// or Basic remembered by the browser: see Auth.BasicChallenge).
+//
+//	signedIn := func(h http.Handler) http.Handler { return httpmw.CSRF()(users.Authenticate(h)) }
+//	mux.Handle("GET /integration/", signedIn(httpmw.Page(httpmw.PageOptions{})))
+//	mux.Handle("POST /user/keys", signedIn(srv.CreateKey(ko)))
+//
 // # Limits
 //
 // Bodies are capped at [DefaultMaxBody] (413 beyond it); JSON members of the

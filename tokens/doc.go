@@ -30,6 +30,16 @@
 // (trusted for [Config.LivenessTTL]). Revocations published by the store's
 // [authkit.Notifier] take effect at once in both, so a revoked key or
 // session fails at the next Verify in this process even for a cached token.
+// A cached token is answered in about 0.2 µs with no allocation;
+// [Service.VerifyPrincipal] hands back the request principal built when the
+// token was first verified, so that httpmw allocates nothing for it.
+//
+// Every JWS operation goes through go-jose: Issue signs with it, and Verify
+// checks each signature with its DetachedVerify, after go-jose has parsed
+// and checked the token's header once (a header seen before, byte for byte,
+// is not parsed again). What go-jose still does on every call, re-reading
+// the protected header from its JSON, is most of what a new token costs over
+// the bare signature check (bench/README.md has the figures).
 //
 // # Security
 //
