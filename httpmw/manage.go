@@ -1,6 +1,7 @@
 package httpmw
 
 import (
+	"errors"
 	"net/http"
 	"strconv"
 	"time"
@@ -287,16 +288,32 @@ func (s *Server) ListSessions(o SessionOptions) http.Handler {
 			rs.error(w, r, err)
 			return
 		}
-		handles := map[string]string{}
+		// A session of a deleted or expired key is dead (its tokens are
+		// refused): it is left out, as a revoked one is.
+		type keyInfo struct {
+			handle string
+			live   bool
+		}
+		keyOf := map[string]keyInfo{}
 		out := make([]sessionJSON, 0, len(ss))
 		for _, x := range ss {
-			h, seen := handles[x.KeyID]
+			ki, seen := keyOf[x.KeyID]
 			if !seen {
-				if k, err := s.Keys.Get(r.Context(), own, x.KeyID); err == nil {
-					h = k.Handle
+				k, err := s.Keys.Get(r.Context(), own, x.KeyID)
+				switch {
+				case err == nil:
+					ki = keyInfo{handle: k.Handle, live: k.Check(s.Clock.Now()) == nil}
+				case errors.Is(err, authkit.ErrNotFound), errors.Is(err, authkit.ErrRevoked):
+				default:
+					rs.error(w, r, err)
+					return
 				}
-				handles[x.KeyID] = h
+				keyOf[x.KeyID] = ki
 			}
+			if !ki.live {
+				continue
+			}
+			h := ki.handle
 			sc := x.Scopes
 			if sc == nil {
 				sc = []string{}

@@ -259,6 +259,7 @@ func TestBrowser_IntegrationPage(t *testing.T) {
 		chromedp.Click(chromedp.CSS(`#confirm-dialog .confirm`)),
 		chromedp.WaitNotPresent(chromedp.CSS(`tr[data-handle="browser-key"]`)),
 		chromedp.WaitVisible(chromedp.ID("keys-empty")),
+		chromedp.WaitVisible(chromedp.ID("sessions-empty")), // its sessions died with it
 	)
 	is.Equal(e.do(req{method: "POST", path: "/auth/api-key", body: `{"apiKey":"` + rotated + `"}`}).status, 401)
 
