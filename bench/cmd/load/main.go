@@ -1,0 +1,410 @@
+// Command load measures the example server over HTTP on this machine. It
+// builds examples/server (go build, in the authkit module), starts it on
+// 127.0.0.1 at a free port with a fresh SQLite file in a temporary folder,
+// creates a user's key and an access token through the server's own API (the
+// README's keytoken and api.video flows), then, for -d each, with -c
+// workers over keep-alive connections, measures (interleaved, see -rounds):
+//
+//   - GET /videos with `Authorization: Bearer <access token>` (authkit's
+//     middleware, a warm token, and the app's handler),
+//   - GET /healthz (the same server and logging, no authentication),
+//   - POST /auth/login with the key and a new session_id each time (the
+//     login guide: a key check, a new session row in SQLite, a new token).
+//
+// It prints a markdown table. Each route gets -d in all, split into
+// -rounds slices run in turn, and at most -n requests; the server is
+// stopped at the end. Only 127.0.0.1 is ever contacted.
+//
+//	go run ./cmd/load [-d 5s] [-rounds 5] [-c 8] [-n 2000000] [-server path]
+//
+// Rate limiting: the server's Limiter (httpmw.Limiter, 10 per minute per
+// client address by default) counts only failed credentials, so successful
+// logins are never limited; a failure during the run is reported as an
+// error, and past 10 the server would answer 429 for a minute. The example
+// server has no flag to change the Limiter.
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "load:", err)
+		os.Exit(1)
+	}
+}
+
+type options struct {
+	dur     time.Duration
+	rounds  int
+	warmup  time.Duration
+	workers int
+	max     int64
+	server  string
+}
+
+func run() error {
+	var o options
+	flag.DurationVar(&o.dur, "d", 5*time.Second, "duration of each phase")
+	flag.IntVar(&o.rounds, "rounds", 5, "interleaved rounds the duration of each route is split into")
+	flag.DurationVar(&o.warmup, "warmup", 500*time.Millisecond, "unmeasured warm-up before each phase")
+	flag.IntVar(&o.workers, "c", 4*runtime.GOMAXPROCS(0), "concurrent workers (keep-alive connections)")
+	flag.Int64Var(&o.max, "n", 2_000_000, "at most this many requests per phase")
+	flag.StringVar(&o.server, "server", "", "a prebuilt examples/server binary (default: go build it)")
+	flag.Parse()
+	if o.dur <= 0 || o.dur > 10*time.Minute || o.workers < 1 || o.workers > 1024 || o.rounds < 1 || o.rounds > 100 || o.max < int64(o.rounds) {
+		return errors.New("want 0 < -d <= 10m, 1 <= -c <= 1024, 1 <= -rounds <= 100, -n >= -rounds")
+	}
+
+	tmp, err := os.MkdirTemp("", "authkit-load-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+
+	bin := o.server
+	if bin == "" {
+		if bin, err = build(tmp); err != nil {
+			return err
+		}
+	}
+	port, err := freePort()
+	if err != nil {
+		return err
+	}
+	addr := "127.0.0.1:" + strconv.Itoa(port)
+	base := "http://" + addr
+	password := randHex(16)
+
+	var stderr bytes.Buffer
+	cmd := exec.Command(bin, "-addr", addr, "-db", filepath.Join(tmp, "authkit.db"),
+		"-secret-file", filepath.Join(tmp, "authkit.secret"), "-user", "bench:"+password, "-issuer", base)
+	cmd.Stdout = nil // one log line per request: to /dev/null
+	cmd.Stderr = &stderr
+	cmd.Env = append(os.Environ(), "AUTHKIT_SECRET=") // the secret file, not a stray variable
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	defer func() {
+		cmd.Process.Signal(os.Interrupt)
+		done := make(chan struct{})
+		go func() { cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			cmd.Process.Kill()
+			<-done
+		}
+	}()
+
+	client := &http.Client{
+		Timeout: 10 * time.Second,
+		Transport: &http.Transport{
+			MaxIdleConns: o.workers, MaxIdleConnsPerHost: o.workers, MaxConnsPerHost: o.workers,
+			IdleConnTimeout: time.Minute, DisableCompression: true,
+		},
+	}
+	if err := waitHealthy(client, base, 30*time.Second); err != nil {
+		return fmt.Errorf("%w; server stderr: %s", err, stderr.String())
+	}
+
+	// The keytoken guide: the user creates a key; api.video: key → bearer token.
+	var created struct {
+		Token string `json:"token"`
+	}
+	if err := call(client, http.MethodPost, base+"/user/keys", "bench", password, "",
+		map[string]any{"handle": "load"}, http.StatusCreated, &created); err != nil {
+		return err
+	}
+	var exch struct {
+		AccessToken string `json:"access_token"`
+	}
+	if err := call(client, http.MethodPost, base+"/auth/api-key", "", "", "",
+		map[string]any{"apiKey": created.Token}, http.StatusOK, &exch); err != nil {
+		return err
+	}
+	if created.Token == "" || exch.AccessToken == "" {
+		return errors.New("no key or access token from the server")
+	}
+	if err := call(client, http.MethodGet, base+"/videos", "", "", exch.AccessToken, nil, http.StatusOK, nil); err != nil {
+		return err
+	}
+
+	bearer := "Bearer " + exch.AccessToken
+	videos := func(int, int64) (*http.Request, error) {
+		r, err := http.NewRequest(http.MethodGet, base+"/videos", nil)
+		if err == nil {
+			r.Header.Set("Authorization", bearer)
+		}
+		return r, err
+	}
+	healthz := func(int, int64) (*http.Request, error) {
+		return http.NewRequest(http.MethodGet, base+"/healthz", nil)
+	}
+	run := randHex(4)
+	login := func(worker int, n int64) (*http.Request, error) {
+		body := `{"api_key":"` + created.Token + `","session_id":"load-` + run + `-` +
+			strconv.Itoa(worker) + `-` + strconv.FormatInt(n, 10) + `"}`
+		r, err := http.NewRequest(http.MethodPost, base+"/auth/login", strings.NewReader(body))
+		if err == nil {
+			r.Header.Set("Content-Type", "application/json")
+		}
+		return r, err
+	}
+
+	// The phases are interleaved: -rounds rounds of each route in turn, each
+	// for -d/-rounds, so that a change in the machine's speed during the run
+	// (other work, a VM's neighbours) weighs on all routes alike.
+	phases := []struct {
+		name string
+		mk   func(int, int64) (*http.Request, error)
+	}{
+		{"GET /videos (bearer token)", videos},
+		{"GET /healthz", healthz},
+		{"POST /auth/login (new session id)", login},
+	}
+	if o.warmup > 0 {
+		for _, p := range phases {
+			phase(client, p.mk, o.workers, o.warmup, o.max)
+		}
+	}
+	type row struct {
+		name string
+		res  result
+	}
+	rows := make([]row, len(phases))
+	var ratios []float64 // /videos ÷ /healthz in each round
+	slice := o.dur / time.Duration(o.rounds)
+	for range o.rounds {
+		var rates [2]float64
+		for i, p := range phases {
+			r := phase(client, p.mk, o.workers, slice, o.max/int64(o.rounds))
+			rows[i].name = p.name
+			rows[i].res.add(r)
+			if i < 2 {
+				rates[i] = r.rate()
+			}
+		}
+		ratios = append(ratios, rates[0]/rates[1])
+	}
+	for i := range rows {
+		rows[i].res.finish()
+	}
+
+	fmt.Printf("example server, SQLite, %d workers, %s per route in %d interleaved rounds, GOMAXPROCS %d, %d CPUs (server and load share them)\n\n",
+		o.workers, o.dur, o.rounds, runtime.GOMAXPROCS(0), runtime.NumCPU())
+	fmt.Println("| route | requests | errors | req/s | p50 | p99 |")
+	fmt.Println("| --- | ---: | ---: | ---: | ---: | ---: |")
+	for _, r := range rows {
+		fmt.Printf("| %s | %d | %d | %.0f | %s | %s |\n", r.name, r.res.ok, r.res.errs, r.res.rate(),
+			r.res.p50.Round(time.Microsecond), r.res.p99.Round(time.Microsecond))
+	}
+	slices.Sort(ratios)
+	fmt.Printf("\n/videos ÷ /healthz: %.2f (per round: %.2f to %.2f)\n", rows[0].res.rate()/rows[1].res.rate(), ratios[0], ratios[len(ratios)-1])
+	for _, r := range rows {
+		if r.res.firstErr != "" {
+			fmt.Printf("first error on %s: %s\n", r.name, r.res.firstErr)
+		}
+	}
+	return nil
+}
+
+type result struct {
+	ok, errs int64
+	elapsed  time.Duration
+	lat      []time.Duration
+	p50, p99 time.Duration
+	firstErr string
+}
+
+// add merges r (a round) into x.
+func (x *result) add(r result) {
+	x.ok += r.ok
+	x.errs += r.errs
+	x.elapsed += r.elapsed
+	x.lat = append(x.lat, r.lat...)
+	if x.firstErr == "" {
+		x.firstErr = r.firstErr
+	}
+}
+
+// finish computes the percentiles.
+func (x *result) finish() {
+	slices.Sort(x.lat)
+	if len(x.lat) > 0 {
+		x.p50, x.p99 = x.lat[len(x.lat)/2], x.lat[len(x.lat)*99/100]
+	}
+}
+
+func (r result) rate() float64 { return float64(r.ok) / r.elapsed.Seconds() }
+
+// phase runs workers that send mk's requests until d has passed or max
+// requests were sent, and counts 200 answers.
+func phase(client *http.Client, mk func(worker int, n int64) (*http.Request, error), workers int, d time.Duration, max int64) result {
+	var sent, ok, errs atomic.Int64
+	var mu sync.Mutex
+	var firstErr string
+	lat := make([][]time.Duration, workers)
+	start := time.Now()
+	deadline := start.Add(d)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			buf := make([]byte, 32<<10)
+			for n := int64(0); ; n++ {
+				if sent.Add(1) > max || time.Now().After(deadline) {
+					return
+				}
+				t0 := time.Now()
+				err := do(client, mk, w, n, buf)
+				lat[w] = append(lat[w], time.Since(t0))
+				if err != nil {
+					errs.Add(1)
+					mu.Lock()
+					if firstErr == "" {
+						firstErr = err.Error()
+					}
+					mu.Unlock()
+					continue
+				}
+				ok.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	return result{ok: ok.Load(), errs: errs.Load(), elapsed: time.Since(start), lat: slices.Concat(lat...), firstErr: firstErr}
+}
+
+func do(client *http.Client, mk func(int, int64) (*http.Request, error), w int, n int64, buf []byte) error {
+	req, err := mk(w, n)
+	if err != nil {
+		return err
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if _, err := io.CopyBuffer(io.Discard, resp.Body, buf); err != nil {
+		return err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s %s: status %d", req.Method, req.URL.Path, resp.StatusCode)
+	}
+	return nil
+}
+
+// build compiles examples/server in the authkit module (found with go list,
+// so that the server builds with authkit's own go.mod and go.sum).
+func build(dir string) (string, error) {
+	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "github.com/authkit/authkit").Output()
+	if err != nil {
+		return "", fmt.Errorf("find the authkit module: %w", err)
+	}
+	root := strings.TrimSpace(string(out))
+	bin := filepath.Join(dir, "server")
+	cmd := exec.Command("go", "build", "-o", bin, "github.com/authkit/authkit/examples/server")
+	cmd.Dir = root
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Run(); err != nil {
+		return "", fmt.Errorf("go build examples/server: %w", err)
+	}
+	return bin, nil
+}
+
+func freePort() (int, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port, nil
+}
+
+func waitHealthy(client *http.Client, base string, limit time.Duration) error {
+	deadline := time.Now().Add(limit)
+	for time.Now().Before(deadline) {
+		resp, err := client.Get(base + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return fmt.Errorf("server not healthy after %s", limit)
+}
+
+// call sends one JSON request (with Basic user:password or a bearer token
+// if given) and decodes the answer into out if it has status want.
+func call(client *http.Client, method, url, user, password, token string, body any, want int, out any) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return err
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, url, rd)
+	if err != nil {
+		return err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if user != "" {
+		req.SetBasicAuth(user, password)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode != want {
+		return fmt.Errorf("%s %s: status %d, want %d: %s", method, req.URL.Path, resp.StatusCode, want, b)
+	}
+	if out != nil {
+		return json.Unmarshal(b, out)
+	}
+	return nil
+}
+
+func randHex(n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
