@@ -79,6 +79,15 @@ func (f fields) str(name string) (string, error) {
 }
 
 // int returns the integer member name and whether it was present.
+// required is str for a member that must be there and not empty.
+func (f fields) required(name string) (string, error) {
+	v, err := f.str(name)
+	if err == nil && v == "" {
+		err = badRequest(name + " is required")
+	}
+	return v, err
+}
+
 func (f fields) int(name string) (int64, bool, error) {
 	raw, ok := f[name]
 	if !ok || string(raw) == "null" {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -56,6 +57,7 @@ func newFx(t *testing.T, limiter *httpmw.Limiter) *fx {
 	mux := http.NewServeMux()
 	mux.Handle("POST /token", s.Exchange(httpmw.ExchangeOptions{KeyField: "key"}))
 	mux.Handle("POST /oauth/token", s.OAuthToken())
+	mux.Handle("POST /oauth/introspect", s.Introspect())
 	mux.Handle("GET /r", auth.Verify(auth.Require("read")(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p, _ := authkit.FromContext(r.Context())
 		w.Write([]byte(p.Owner + " " + string(p.Method)))
@@ -217,4 +219,31 @@ func (f *fx) exchange(t *testing.T) string {
 		t.Fatalf("exchange: %d %v", res.StatusCode, err)
 	}
 	return body["access_token"].(string)
+}
+
+// TestLimiter_OAuthEndpointsShareTheBlock: wrong client secrets sent to any
+// OAuth endpoint count towards the block, and a blocked address is refused
+// on all of them, introspection too (it verifies the client's key).
+func TestLimiter_OAuthEndpointsShareTheBlock(t *testing.T) {
+	is := is.New(t)
+	f := newFx(t, &httpmw.Limiter{Limit: 3, Window: time.Minute})
+	form := func(secret string) string {
+		return url.Values{"client_id": {f.key.ID}, "client_secret": {secret}, "token": {"x"}, "grant_type": {"client_credentials"}}.Encode()
+	}
+	post := func(path, body string) *http.Response {
+		r, _ := http.NewRequest("POST", f.srv.URL+path, strings.NewReader(body))
+		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		res, err := http.DefaultClient.Do(r)
+		is.NoErr(err)
+		res.Body.Close()
+		return res
+	}
+	is.Equal(post("/oauth/introspect", form(f.secret)).StatusCode, 200)
+	for range 3 {
+		res := post("/oauth/introspect", form("ak_live_"+strings.Repeat("0", 36)))
+		is.Equal(res.StatusCode, 401)
+		is.True(strings.Contains(res.Header.Values("WWW-Authenticate")[1], "Basic realm="))
+	}
+	is.Equal(post("/oauth/introspect", form(f.secret)).StatusCode, 429) // even the right secret, once blocked
+	is.Equal(post("/oauth/token", form(f.secret)).StatusCode, 429)
 }

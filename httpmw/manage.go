@@ -66,14 +66,17 @@ func toKeyJSON(k *authkit.Key, token string) keyJSON {
 	return j
 }
 
-// owner returns the principal's owner, or answers 401.
-func owner(w http.ResponseWriter, r *http.Request, rs responder) (string, bool) {
-	p, ok := authkit.FromContext(r.Context())
-	if !ok || p.Owner == "" {
-		rs.writeError(w, errNoCredential)
-		return "", false
-	}
-	return p.Owner, true
+// owned returns the handler that runs fn for the principal's owner, or
+// answers 401 when the request carries none.
+func owned(rs responder, fn func(w http.ResponseWriter, r *http.Request, own string)) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p, ok := authkit.FromContext(r.Context())
+		if !ok || p.Owner == "" {
+			rs.writeError(w, errNoCredential)
+			return
+		}
+		fn(w, r, p.Owner)
+	})
 }
 
 // CreateKey returns the handler that creates a key from
@@ -86,11 +89,7 @@ func (s *Server) CreateKey(o KeyOptions) http.Handler {
 	if maxExp <= 0 {
 		maxExp = 10 * 365 * 24 * time.Hour
 	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		own, ok := owner(w, r, rs)
-		if !ok {
-			return
-		}
+	return owned(rs, func(w http.ResponseWriter, r *http.Request, own string) {
 		f, err := decodeJSON(w, r, s.MaxBody)
 		if err != nil {
 			rs.error(w, r, err)
@@ -139,11 +138,7 @@ func (s *Server) CreateKey(o KeyOptions) http.Handler {
 // {"keys":[…], "next":"<id>"} with next empty on the last page.
 func (s *Server) ListKeys(o KeyOptions) http.Handler {
 	rs := s.responder(o.Envelope, 0)
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		own, ok := owner(w, r, rs)
-		if !ok {
-			return
-		}
+	return owned(rs, func(w http.ResponseWriter, r *http.Request, own string) {
 		page, err := pageFrom(r)
 		if err != nil {
 			rs.error(w, r, err)
@@ -159,7 +154,7 @@ func (s *Server) ListKeys(o KeyOptions) http.Handler {
 			out[i] = toKeyJSON(k, "")
 		}
 		next := ""
-		if len(ks) == page.Size() {
+		if len(ks) == page.Size() { // a full page: there may be more
 			next = ks[len(ks)-1].ID
 		}
 		rs.json(w, http.StatusOK, "", map[string]any{"keys": out, "next": next})
@@ -170,11 +165,7 @@ func (s *Server) ListKeys(o KeyOptions) http.Handler {
 // handle, with its secret as "token" when the key is recoverable.
 func (s *Server) GetKey(o KeyOptions) http.Handler {
 	rs := s.responder(o.Envelope, 0)
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		own, ok := owner(w, r, rs)
-		if !ok {
-			return
-		}
+	return owned(rs, func(w http.ResponseWriter, r *http.Request, own string) {
 		k, err := s.Keys.GetByHandle(r.Context(), own, r.PathValue(o.param()))
 		if err != nil {
 			rs.error(w, r, err)
@@ -196,11 +187,7 @@ func (s *Server) GetKey(o KeyOptions) http.Handler {
 // handle: 204, and the key and every token issued from it stop working.
 func (s *Server) DeleteKey(o KeyOptions) http.Handler {
 	rs := s.responder(o.Envelope, 0)
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		own, ok := owner(w, r, rs)
-		if !ok {
-			return
-		}
+	return owned(rs, func(w http.ResponseWriter, r *http.Request, own string) {
 		k, err := s.Keys.GetByHandle(r.Context(), own, r.PathValue(o.param()))
 		if err == nil {
 			err = s.Keys.Delete(r.Context(), own, k.ID)
@@ -218,11 +205,7 @@ func (s *Server) DeleteKey(o KeyOptions) http.Handler {
 // that long (0, the default, ends it at once). 200 with the new "token".
 func (s *Server) RotateKey(o KeyOptions) http.Handler {
 	rs := s.responder(o.Envelope, 0)
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		own, ok := owner(w, r, rs)
-		if !ok {
-			return
-		}
+	return owned(rs, func(w http.ResponseWriter, r *http.Request, own string) {
 		f, err := decodeJSON(w, r, s.MaxBody)
 		if err != nil {
 			rs.error(w, r, err)
@@ -273,11 +256,7 @@ type sessionJSON struct {
 // sessions, a page at a time like ListKeys: {"sessions":[…], "next":"…"}.
 func (s *Server) ListSessions(o SessionOptions) http.Handler {
 	rs := s.responder(o.Envelope, 0)
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		own, ok := owner(w, r, rs)
-		if !ok {
-			return
-		}
+	return owned(rs, func(w http.ResponseWriter, r *http.Request, own string) {
 		page, err := pageFrom(r)
 		if err != nil {
 			rs.error(w, r, err)
@@ -336,11 +315,7 @@ func (s *Server) RevokeSession(o SessionOptions) http.Handler {
 	if param == "" {
 		param = "id"
 	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		own, ok := owner(w, r, rs)
-		if !ok {
-			return
-		}
+	return owned(rs, func(w http.ResponseWriter, r *http.Request, own string) {
 		if err := s.Sessions.Revoke(r.Context(), own, r.PathValue(param)); err != nil {
 			rs.error(w, r, err)
 			return

@@ -38,29 +38,49 @@ func (s *Server) client(r *http.Request, form url.Values) (*authkit.Key, *Error)
 	return k, nil
 }
 
+// oauthResponder is the responder of the OAuth endpoints: Plain bodies,
+// and a Basic challenge beside the Bearer one on 401 (RFC 6749 §5.2: the
+// client authenticates with HTTP Basic).
+func (s *Server) oauthResponder() responder {
+	rs := s.responder(nil, 0)
+	rs.basic = true
+	return rs
+}
+
+// oauthClient starts a request to an OAuth endpoint: 429 when the client's
+// address is blocked for failed credentials, else the form body and the
+// authenticated client, a failed authentication counting towards the
+// block. On failure it has answered and returns false.
+func (s *Server) oauthClient(w http.ResponseWriter, r *http.Request, rs responder) (url.Values, *authkit.Key, bool) {
+	if blocked, d := s.limiter().Blocked(r); blocked {
+		rs.writeError(w, tooMany(d))
+		return nil, nil, false
+	}
+	form, err := decodeForm(w, r, s.MaxBody)
+	if err != nil {
+		rs.error(w, r, err)
+		return nil, nil, false
+	}
+	k, e := s.client(r, form)
+	if e != nil {
+		if e == errInvalidClient {
+			s.limiter().Fail(r)
+		}
+		rs.writeError(w, e)
+		return nil, nil, false
+	}
+	return form, k, true
+}
+
 // OAuthToken returns the RFC 6749 token endpoint (`POST /oauth/token`) for
 // the client_credentials and refresh_token grants. The response carries a
 // refresh token for client_credentials too, so that a client can renew
 // without sending its key again.
 func (s *Server) OAuthToken() http.Handler {
-	rs := s.responder(nil, 0)
+	rs := s.oauthResponder()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if blocked, d := s.limiter().Blocked(r); blocked {
-			rs.writeError(w, tooMany(d))
-			return
-		}
-		form, err := decodeForm(w, r, s.MaxBody)
-		if err != nil {
-			rs.error(w, r, err)
-			return
-		}
-		k, e := s.client(r, form)
-		if e != nil {
-			if e == errInvalidClient {
-				s.limiter().Fail(r)
-				w.Header().Set("WWW-Authenticate", `Basic realm="`+quote(s.realm())+`"`)
-			}
-			rs.writeError(w, e)
+		form, k, ok := s.oauthClient(w, r, rs)
+		if !ok {
 			return
 		}
 		fields := OAuthFields
@@ -113,32 +133,16 @@ func (s *Server) OAuthToken() http.Handler {
 	})
 }
 
-func (s *Server) realm() string {
-	if s.Realm == "" {
-		return "authkit"
-	}
-	return s.Realm
-}
-
 // Introspect returns the RFC 7662 endpoint (`POST /oauth/introspect`). The
 // caller authenticates as a client; it learns about tokens of its own owner
 // only. A dead, unknown or foreign token is answered {"active":false} and
 // nothing more.
 func (s *Server) Introspect() http.Handler {
-	rs := s.responder(nil, 0)
+	rs := s.oauthResponder()
 	inactive := map[string]any{"active": false}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		form, err := decodeForm(w, r, s.MaxBody)
-		if err != nil {
-			rs.error(w, r, err)
-			return
-		}
-		k, e := s.client(r, form)
-		if e != nil {
-			if e == errInvalidClient {
-				s.limiter().Fail(r)
-			}
-			rs.writeError(w, e)
+		form, k, ok := s.oauthClient(w, r, rs)
+		if !ok {
 			return
 		}
 		tok := form.Get("token")
@@ -179,19 +183,10 @@ func (s *Server) Introspect() http.Handler {
 // refresh token or an access token revokes its whole session. It answers
 // 200 for unknown, invalid and foreign tokens alike (RFC 7009 §2.2).
 func (s *Server) Revoke() http.Handler {
-	rs := s.responder(nil, 0)
+	rs := s.oauthResponder()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		form, err := decodeForm(w, r, s.MaxBody)
-		if err != nil {
-			rs.error(w, r, err)
-			return
-		}
-		k, e := s.client(r, form)
-		if e != nil {
-			if e == errInvalidClient {
-				s.limiter().Fail(r)
-			}
-			rs.writeError(w, e)
+		form, k, ok := s.oauthClient(w, r, rs)
+		if !ok {
 			return
 		}
 		tok := form.Get("token")

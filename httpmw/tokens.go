@@ -34,13 +34,8 @@ type ExchangeOptions struct {
 func (s *Server) Exchange(o ExchangeOptions) http.Handler {
 	rs := s.responder(o.Envelope, 0)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if blocked, d := s.limiter().Blocked(r); blocked {
-			rs.writeError(w, tooMany(d))
-			return
-		}
-		f, err := decodeJSON(w, r, s.MaxBody)
-		if err != nil {
-			rs.error(w, r, err)
+		f, ok := s.credentialBody(w, r, rs)
+		if !ok {
 			return
 		}
 		ttl, err := ttlFrom(f, o.TTLField, o.TTL, o.MaxTTL)
@@ -50,12 +45,8 @@ func (s *Server) Exchange(o ExchangeOptions) http.Handler {
 		}
 		var secret string
 		if o.KeyField != "" {
-			if secret, err = f.str(o.KeyField); err != nil {
+			if secret, err = f.required(o.KeyField); err != nil {
 				rs.error(w, r, err)
-				return
-			}
-			if secret == "" {
-				rs.error(w, r, badRequest(o.KeyField+" is required"))
 				return
 			}
 		} else {
@@ -102,22 +93,13 @@ func (s *Server) Refresh(o RefreshOptions) http.Handler {
 		field = "refresh_token"
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if blocked, d := s.limiter().Blocked(r); blocked {
-			rs.writeError(w, tooMany(d))
+		f, ok := s.credentialBody(w, r, rs)
+		if !ok {
 			return
 		}
-		f, err := decodeJSON(w, r, s.MaxBody)
+		rt, err := f.required(field)
 		if err != nil {
 			rs.error(w, r, err)
-			return
-		}
-		rt, err := f.str(field)
-		if err != nil {
-			rs.error(w, r, err)
-			return
-		}
-		if rt == "" {
-			rs.error(w, r, badRequest(field+" is required"))
 			return
 		}
 		g, err := s.Sessions.Refresh(r.Context(), rt, o.TTL)
@@ -152,16 +134,11 @@ func (s *Server) Login(o LoginOptions) http.Handler {
 		sf = "session_id"
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if blocked, d := s.limiter().Blocked(r); blocked {
-			rs.writeError(w, tooMany(d))
+		f, ok := s.credentialBody(w, r, rs)
+		if !ok {
 			return
 		}
-		f, err := decodeJSON(w, r, s.MaxBody)
-		if err != nil {
-			rs.error(w, r, err)
-			return
-		}
-		secret, err := f.str(kf)
+		secret, err := f.required(kf)
 		if err != nil {
 			rs.error(w, r, err)
 			return
@@ -169,10 +146,6 @@ func (s *Server) Login(o LoginOptions) http.Handler {
 		sid, err := f.str(sf)
 		if err != nil {
 			rs.error(w, r, err)
-			return
-		}
-		if secret == "" {
-			rs.error(w, r, badRequest(kf+" is required"))
 			return
 		}
 		if len(sid) > 128 {
@@ -196,6 +169,22 @@ func (s *Server) Login(o LoginOptions) http.Handler {
 
 // credentialFailed answers a failed credential on a token endpoint with 401
 // and counts it against the client's address.
+// credentialBody starts a request to a token endpoint: 429 when the
+// client's address is blocked for failed credentials, else its JSON body.
+// On failure it has answered and returns false.
+func (s *Server) credentialBody(w http.ResponseWriter, r *http.Request, rs responder) (fields, bool) {
+	if blocked, d := s.limiter().Blocked(r); blocked {
+		rs.writeError(w, tooMany(d))
+		return nil, false
+	}
+	f, err := decodeJSON(w, r, s.MaxBody)
+	if err != nil {
+		rs.error(w, r, err)
+		return nil, false
+	}
+	return f, true
+}
+
 func (s *Server) credentialFailed(w http.ResponseWriter, r *http.Request, rs responder, err error) {
 	e := ErrorFor(err)
 	if e == errInternal {

@@ -220,55 +220,47 @@ func (s *Service) alive(ctx context.Context, c *authkit.Claims, now time.Time) e
 }
 
 func (s *Service) keyAlive(ctx context.Context, id string, now time.Time) error {
-	lk := liveKey{kind: authkit.RevokedKey, id: id}
-	switch s.live.state(lk, now) {
-	case stateAlive:
-		return nil
-	case stateDead:
-		return errKeyRevoked
-	}
-	k, err := s.store.KeyByID(ctx, id)
-	switch {
-	case errors.Is(err, authkit.ErrNotFound):
-		return errKeyRevoked
-	case err != nil:
-		return fmt.Errorf("tokens: check key: %w", err)
-	}
-	switch err := k.Check(now); {
-	case errors.Is(err, authkit.ErrRevoked):
-		return errKeyRevoked
-	case errors.Is(err, authkit.ErrExpired):
-		return errKeyExpired
-	case err != nil:
-		return fmt.Errorf("tokens: check key: %w", err)
-	}
-	s.live.markAlive(lk, now, k.ExpiresAt)
-	return nil
+	return s.checkAlive(ctx, liveKey{kind: authkit.RevokedKey, id: id}, now, errKeyRevoked, errKeyExpired, "key",
+		func(ctx context.Context, id string) (time.Time, error) {
+			k, err := s.store.KeyByID(ctx, id)
+			if err != nil {
+				return time.Time{}, err
+			}
+			return k.ExpiresAt, k.Check(now)
+		})
 }
 
 func (s *Service) sessionAlive(ctx context.Context, id string, now time.Time) error {
-	lk := liveKey{kind: authkit.RevokedSession, id: id}
+	return s.checkAlive(ctx, liveKey{kind: authkit.RevokedSession, id: id}, now, errSessRevoked, errSessExpired, "session",
+		func(ctx context.Context, id string) (time.Time, error) {
+			sess, err := s.store.Session(ctx, id)
+			if err != nil {
+				return time.Time{}, err
+			}
+			return sess.ExpiresAt, sess.Check(now)
+		})
+}
+
+// checkAlive answers from the liveness cache, or loads the key or session
+// (load returns its expiry and its Check) and remembers it alive until
+// then. Missing or revoked is revoked; expired is expired.
+func (s *Service) checkAlive(ctx context.Context, lk liveKey, now time.Time, revoked, expired error, what string,
+	load func(ctx context.Context, id string) (time.Time, error)) error {
 	switch s.live.state(lk, now) {
 	case stateAlive:
 		return nil
 	case stateDead:
-		return errSessRevoked
+		return revoked
 	}
-	sess, err := s.store.Session(ctx, id)
+	expiresAt, err := load(ctx, lk.id)
 	switch {
-	case errors.Is(err, authkit.ErrNotFound):
-		return errSessRevoked
-	case err != nil:
-		return fmt.Errorf("tokens: check session: %w", err)
-	}
-	switch err := sess.Check(now); {
-	case errors.Is(err, authkit.ErrRevoked):
-		return errSessRevoked
+	case errors.Is(err, authkit.ErrNotFound), errors.Is(err, authkit.ErrRevoked):
+		return revoked
 	case errors.Is(err, authkit.ErrExpired):
-		return errSessExpired
+		return expired
 	case err != nil:
-		return fmt.Errorf("tokens: check session: %w", err)
+		return fmt.Errorf("tokens: check %s: %w", what, err)
 	}
-	s.live.markAlive(lk, now, sess.ExpiresAt)
+	s.live.markAlive(lk, now, expiresAt)
 	return nil
 }

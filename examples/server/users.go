@@ -87,24 +87,19 @@ func (u *Users) EnsureDemo(ctx context.Context) (string, error) {
 }
 
 func (u *Users) byName(ctx context.Context, name string) (*User, error) {
-	var us User
-	var created int64
-	err := u.db.QueryRowContext(ctx, `SELECT id, username, created_at FROM example_users WHERE username = $1`, name).Scan(&us.ID, &us.Username, &created)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, authkit.ErrNotFound
-	}
-	if err != nil {
-		return nil, err
-	}
-	us.CreatedAt = time.UnixMicro(created).UTC()
-	return &us, nil
+	return u.one(ctx, `username = $1`, name)
 }
 
 // ByID returns the user with id.
 func (u *Users) ByID(ctx context.Context, id string) (*User, error) {
+	return u.one(ctx, `id = $1`, id)
+}
+
+// one returns the user that where (a condition on one column) names.
+func (u *Users) one(ctx context.Context, where string, arg string) (*User, error) {
 	var us User
 	var created int64
-	err := u.db.QueryRowContext(ctx, `SELECT id, username, created_at FROM example_users WHERE id = $1`, id).Scan(&us.ID, &us.Username, &created)
+	err := u.db.QueryRowContext(ctx, `SELECT id, username, created_at FROM example_users WHERE `+where, arg).Scan(&us.ID, &us.Username, &created)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, authkit.ErrNotFound
 	}

@@ -175,20 +175,9 @@ func (s *Store) KeyByHandle(ctx context.Context, owner, handle string) (*authkit
 func (s *Store) ListKeys(ctx context.Context, owner string, p authkit.Page) ([]*authkit.Key, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	var out []*authkit.Key
-	for _, k := range s.keys {
-		if k.Owner == owner && k.RevokedAt.IsZero() && k.ID > p.After {
-			out = append(out, k)
-		}
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
-	if len(out) > p.Size() {
-		out = out[:p.Size()]
-	}
-	for i, k := range out {
-		out[i] = cloneKey(k)
-	}
-	return out, nil
+	return page(s.keys, p, func(k *authkit.Key) (string, bool) {
+		return k.ID, k.Owner == owner && k.RevokedAt.IsZero()
+	}, cloneKey), nil
 }
 
 // CurrentKeySecret implements authkit.KeyStore.
@@ -317,20 +306,9 @@ func (s *Store) ReplaceSessionToken(ctx context.Context, id, prevTokenID string,
 func (s *Store) ListSessions(ctx context.Context, owner string, p authkit.Page) ([]*authkit.Session, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	var out []*authkit.Session
-	for _, sess := range s.sessions {
-		if sess.Owner == owner && sess.RevokedAt.IsZero() && sess.ID > p.After {
-			out = append(out, sess)
-		}
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
-	if len(out) > p.Size() {
-		out = out[:p.Size()]
-	}
-	for i, x := range out {
-		out[i] = cloneSession(x)
-	}
-	return out, nil
+	return page(s.sessions, p, func(x *authkit.Session) (string, bool) {
+		return x.ID, x.Owner == owner && x.RevokedAt.IsZero()
+	}, cloneSession), nil
 }
 
 // RevokeSession implements authkit.SessionStore.
@@ -481,3 +459,25 @@ func (s *Store) Cleanup(ctx context.Context, now time.Time) (int, error) {
 
 // Close implements authkit.Store; it does nothing.
 func (s *Store) Close() error { return nil }
+
+// page returns, as clones, the records of m that match, with IDs after
+// p.After, in ID order, at most p.Size() of them.
+func page[T any](m map[string]*T, p authkit.Page, match func(*T) (id string, ok bool), clone func(*T) *T) []*T {
+	type rec struct {
+		id string
+		x  *T
+	}
+	var found []rec
+	for _, x := range m {
+		if id, ok := match(x); ok && id > p.After {
+			found = append(found, rec{id, x})
+		}
+	}
+	sort.Slice(found, func(i, j int) bool { return found[i].id < found[j].id })
+	found = found[:min(len(found), p.Size())]
+	out := make([]*T, len(found))
+	for i, r := range found {
+		out[i] = clone(r.x)
+	}
+	return out
+}
