@@ -1,13 +1,14 @@
 package authkit
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 	"time"
 )
 
-// Env is the environment a key belongs to, written into its secret:
-// api.video's production and sandbox keys.
+// Env is the environment a key belongs to, written into its secret: live
+// keys act on real data, test keys on a sandbox.
 type Env string
 
 // The environments.
@@ -19,8 +20,9 @@ const (
 // Valid reports whether e is one of the known environments.
 func (e Env) Valid() bool { return e == EnvLive || e == EnvTest }
 
-// Key is an application key: what every guide calls the API key. Its secret
-// is shown once, at creation; the Key itself never holds it.
+// Key is an application key: the credential a customer's program presents,
+// by itself or exchanged for access tokens. Its secret is shown once, at
+// creation; the Key itself never holds it.
 type Key struct {
 	ID          string    // UUIDv7, so that IDs sort by creation time
 	Owner       string    // the user or tenant that owns the key
@@ -51,6 +53,36 @@ func (k *Key) Check(now time.Time) error {
 // HasScope reports whether the key was granted scope.
 func (k *Key) HasScope(scope string) bool { return slices.Contains(k.Scopes, scope) }
 
+// Allows returns nil if the key was granted every one of scopes, else an
+// error wrapping [ErrForbidden] that names the first it was not. This is the
+// one scope-subset rule: a token, a session or an OAuth grant never holds a
+// scope its key lacks.
+func (k *Key) Allows(scopes []string) error {
+	for _, s := range scopes {
+		if !slices.Contains(k.Scopes, s) {
+			return fmt.Errorf("authkit: the key does not hold scope %q: %w", s, ErrForbidden)
+		}
+	}
+	return nil
+}
+
+// Principal returns the principal of a request that presented the key
+// itself (Method [MethodKey]).
+func (k *Key) Principal() Principal {
+	return Principal{&principal{owner: k.Owner, keyID: k.ID, env: k.Env, scope: strings.Join(k.Scopes, " "), method: MethodKey}}
+}
+
+// KeyRequest describes a new key.
+type KeyRequest struct {
+	Owner       string    // required: the user or tenant
+	Handle      string    // required: 1–64 of [a-z0-9_-], unique per owner among live keys
+	Alias       string    // optional: at most 128 bytes of printable UTF-8
+	Env         Env       // "" means live
+	Scopes      []string  // checked with [CheckScopes]; deduplicated and sorted
+	ExpiresAt   time.Time // zero: never expires; must be in the future
+	Recoverable bool      // keep the secret sealed so that its owner can read it again
+}
+
 // KeySecret is the stored form of one secret of a [Key]: a keyed hash, never
 // the secret itself. A key has one current secret; after a rotation with a
 // grace period it also has superseded ones until their ExpiresAt.
@@ -70,8 +102,9 @@ const (
 	// SessionLogin is opened by the login flow for a (key, session id) pair,
 	// and keeps its current access token so that it can hand it back.
 	SessionLogin SessionKind = "login"
-	// SessionGrant is opened by each key exchange (Inlive, api.video, OAuth
-	// client credentials): it is the family of one refresh-token chain.
+	// SessionGrant is opened by each key exchange (a key for a token pair,
+	// or OAuth client credentials): it is the family of one refresh-token
+	// chain.
 	SessionGrant SessionKind = "grant"
 )
 
@@ -157,12 +190,12 @@ func (c *Claims) ExpiresAt() time.Time { return time.Unix(c.Expiry, 0).UTC() }
 func (c *Claims) Scopes() []string { return strings.Fields(c.Scope) }
 
 // Principal returns the principal the claims describe (Method
-// MethodAccessToken, Claims c).
-func (c *Claims) Principal() *Principal {
-	return &Principal{
-		Owner: c.Subject, KeyID: c.ClientID, Env: c.Env, Scopes: c.Scopes(),
-		SessionID: c.SessionID, Method: MethodAccessToken, Claims: c,
-	}
+// [MethodAccessToken]). It holds a copy of c.
+func (c *Claims) Principal() Principal {
+	return Principal{&principal{
+		owner: c.Subject, keyID: c.ClientID, env: c.Env, scope: c.Scope,
+		sessionID: c.SessionID, method: MethodAccessToken, claims: *c,
+	}}
 }
 
 // AuthMethod says how a request was authenticated.
@@ -178,23 +211,109 @@ const (
 // Principal is who made a request, as the authentication middleware found
 // it. It travels in the request context: see [NewContext] and [FromContext].
 //
-// A Principal from the request context may be shared by every request that
-// presents the same token (see [PrincipalVerifier]): read it, never modify
-// it.
+// A Principal is an immutable value: it is read through methods that return
+// copies, and a copy of it shares nothing anyone can write. The middleware
+// builds one when a token is first verified and hands the same one to every
+// request that presents the token, without allocating; no handler can
+// change what another request sees. Build one with [Claims.Principal],
+// [Key.Principal] or [UserPrincipal]; the zero Principal is no one.
 type Principal struct {
-	Owner     string     // the user or tenant
-	KeyID     string     // the application key, if any
-	Env       Env        // the key's environment, if any
-	Scopes    []string   // what the credential may do
-	SessionID string     // the session of an access token
-	Method    AuthMethod // how the credential was presented
-	Claims    *Claims    // the verified claims when Method is MethodAccessToken
+	p *principal
+}
+
+type principal struct {
+	owner     string
+	keyID     string
+	env       Env
+	scope     string // space-separated
+	sessionID string
+	method    AuthMethod
+	claims    Claims // the verified claims when method is MethodAccessToken
+}
+
+// none is what the zero Principal reads as.
+var none principal
+
+func (p Principal) get() *principal {
+	if p.p == nil {
+		return &none
+	}
+	return p.p
+}
+
+// UserPrincipal returns the principal of one of the app's own users, signed
+// in through the app's own authentication (Method [MethodUser]). It holds
+// every scope.
+func UserPrincipal(owner string) Principal {
+	return Principal{&principal{owner: owner, method: MethodUser}}
+}
+
+// IsZero reports whether p is the zero Principal: no one.
+func (p Principal) IsZero() bool { return p.p == nil }
+
+// Owner returns the user or tenant the request acts for.
+func (p Principal) Owner() string { return p.get().owner }
+
+// KeyID returns the application key's ID, or "" for a user.
+func (p Principal) KeyID() string { return p.get().keyID }
+
+// Env returns the key's environment, or "" for a user.
+func (p Principal) Env() Env { return p.get().env }
+
+// SessionID returns the session of an access token, or "".
+func (p Principal) SessionID() string { return p.get().sessionID }
+
+// Method returns how the credential was presented ("" for no one).
+func (p Principal) Method() AuthMethod { return p.get().method }
+
+// Scopes returns what the credential may do, in a new slice.
+func (p Principal) Scopes() []string { return strings.Fields(p.get().scope) }
+
+// Claims returns a copy of the verified claims of an access token, and
+// false for any other credential.
+func (p Principal) Claims() (Claims, bool) {
+	x := p.get()
+	return x.claims, x.method == MethodAccessToken
 }
 
 // HasScope reports whether the principal holds scope. A user principal
 // (the owner signed in with the app's own credentials) holds every scope.
-func (p *Principal) HasScope(scope string) bool {
-	return p.Method == MethodUser || slices.Contains(p.Scopes, scope)
+// It does not allocate.
+func (p Principal) HasScope(scope string) bool {
+	x := p.get()
+	if x.method == MethodUser {
+		return true
+	}
+	rest := x.scope
+	for rest != "" {
+		var f string
+		f, rest, _ = strings.Cut(rest, " ")
+		if f == scope && f != "" {
+			return true
+		}
+	}
+	return false
+}
+
+// Grant is what a key exchange, a refresh or a login gives a client.
+type Grant struct {
+	AccessToken  string
+	Claims       *Claims       // the access token's claims; the caller owns them
+	ExpiresAt    time.Time     // of the access token
+	TTL          time.Duration // its lifetime as issued
+	RefreshToken string        // "" when the flow issues none (login)
+	Session      *Session      // the session the tokens belong to
+}
+
+// ExpiresIn returns how long the access token has left at now, in whole
+// seconds rounded up, never more than TTL: what an expires_in member says.
+func (g *Grant) ExpiresIn(now time.Time) time.Duration {
+	d := g.ExpiresAt.Sub(now)
+	if d < 0 {
+		return 0
+	}
+	d = (d + time.Second - 1) / time.Second * time.Second
+	return min(d, g.TTL)
 }
 
 // CheckScopes reports a [*FieldError] for the first scope that is empty,

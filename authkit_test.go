@@ -127,14 +127,82 @@ func TestPrincipalContext(t *testing.T) {
 	is := is.New(t)
 	_, ok := authkit.FromContext(context.Background())
 	is.True(!ok)
-	p := &authkit.Principal{Owner: "u1", Scopes: []string{"videos:read"}, Method: authkit.MethodAccessToken}
+	c := &authkit.Claims{Subject: "u1", ClientID: "k1", SessionID: "s1", Scope: "videos:read", Env: authkit.EnvLive}
+	p := c.Principal()
 	got, ok := authkit.FromContext(authkit.NewContext(context.Background(), p))
 	is.True(ok)
 	is.Equal(got, p)
+	is.Equal(got.Owner(), "u1")
+	is.Equal(got.KeyID(), "k1")
+	is.Equal(got.SessionID(), "s1")
+	is.Equal(got.Method(), authkit.MethodAccessToken)
 	is.True(got.HasScope("videos:read"))
 	is.True(!got.HasScope("videos:write"))
-	user := &authkit.Principal{Owner: "u1", Method: authkit.MethodUser}
+	is.True(!got.HasScope("videos"))
+	is.True(!got.HasScope(""))
+	claims, ok := got.Claims()
+	is.True(ok)
+	is.Equal(claims.Subject, "u1")
+	user := authkit.UserPrincipal("u1")
 	is.True(user.HasScope("anything"))
+	_, ok = user.Claims()
+	is.True(!ok)
+	_, ok = authkit.FromContext(authkit.NewContext(authkit.NewContext(context.Background(), p), authkit.Principal{}))
+	is.True(!ok) // the zero principal hides an outer one
+	var zero authkit.Principal
+	is.Equal(zero.Owner(), "")
+	is.True(!zero.HasScope("x"))
+	is.True(zero.IsZero())
+}
+
+// TestPrincipal_CopiesCannotChangeIt: what a handler gets from a Principal
+// are copies; changing them leaves the Principal (shared by every request
+// with the same token) as it was.
+func TestPrincipal_CopiesCannotChangeIt(t *testing.T) {
+	is := is.New(t)
+	c := &authkit.Claims{Subject: "u1", Scope: "videos:read videos:write"}
+	p := c.Principal()
+	c.Subject, c.Scope = "mallory", "admin" // the claims it was built from
+	sc := p.Scopes()
+	sc[0] = "admin"
+	_ = append(sc[:1], "admin")
+	cl, _ := p.Claims()
+	cl.Subject, cl.Scope = "mallory", "admin"
+	q := p
+	q = authkit.UserPrincipal("mallory") // a copy is the handler's own
+	_ = q
+	is.Equal(p.Owner(), "u1")
+	is.Equal(p.Scopes(), []string{"videos:read", "videos:write"})
+	is.True(!p.HasScope("admin"))
+	again, _ := p.Claims()
+	is.Equal(again.Subject, "u1")
+	is.Equal(again.Scope, "videos:read videos:write")
+
+	k := &authkit.Key{ID: "k1", Owner: "u2", Scopes: []string{"a", "b"}, Env: authkit.EnvTest}
+	kp := k.Principal()
+	k.Scopes[0] = "admin"
+	is.Equal(kp.Scopes(), []string{"a", "b"})
+	is.Equal(kp.Method(), authkit.MethodKey)
+	is.Equal(kp.Env(), authkit.EnvTest)
+}
+
+func TestKeyAllows_IsTheScopeSubsetRule(t *testing.T) {
+	is := is.New(t)
+	k := &authkit.Key{Scopes: []string{"a", "b"}}
+	is.NoErr(k.Allows(nil))
+	is.NoErr(k.Allows([]string{"b", "a"}))
+	err := k.Allows([]string{"a", "c"})
+	is.True(errors.Is(err, authkit.ErrForbidden))
+	is.True(strings.Contains(err.Error(), `"c"`))
+}
+
+func TestGrantExpiresIn_RoundsUpAndNeverExceedsTTL(t *testing.T) {
+	is := is.New(t)
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	g := &authkit.Grant{ExpiresAt: now.Add(3599*time.Second + time.Millisecond), TTL: time.Hour}
+	is.Equal(g.ExpiresIn(now), time.Hour)
+	is.Equal(g.ExpiresIn(now.Add(-time.Minute)), time.Hour)
+	is.Equal(g.ExpiresIn(now.Add(2*time.Hour)), time.Duration(0))
 }
 
 func TestBroadcaster_DeliversUntilCancel(t *testing.T) {
@@ -155,12 +223,11 @@ func TestPageSize(t *testing.T) {
 	is.Equal(authkit.Page{Limit: 1 << 20}.Size(), authkit.MaxPageLimit)
 }
 
-func TestClock_NilIsSystemUTCAndFakeAdvances(t *testing.T) {
+func TestClock_NilIsSystemUTC(t *testing.T) {
 	is := is.New(t)
 	var c authkit.Clock
 	is.Equal(c.Now().Location(), time.UTC)
-	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	f := authkit.NewFakeClock(start)
-	f.Advance(time.Hour)
-	is.Equal(f.Clock().Now(), start.Add(time.Hour))
+	at := time.Date(2026, 1, 1, 0, 0, 0, 1500, time.FixedZone("x", 3600))
+	c = func() time.Time { return at }
+	is.Equal(c.Now(), at.UTC().Truncate(time.Microsecond))
 }

@@ -229,12 +229,19 @@ func (b *Broadcaster) Publish(r Revocation) {
 }
 
 // KeyVerifier turns a key's secret into its [Key]. keys.Service implements
-// it; the sessions and HTTP layers take it.
+// it; the sessions and HTTP layers take it. It must be safe for concurrent
+// use.
 type KeyVerifier interface {
+	// LooksLikeKey reports whether s is shaped like one of this verifier's
+	// keys, without any I/O, so that middleware can tell a key from an
+	// access token.
+	LooksLikeKey(s string) bool
+
 	// VerifyKey returns the live key whose secret is secret. Returns an error
 	// wrapping ErrInvalid for a string that is not a well-formed key (no
 	// store is asked), ErrNotFound for an unknown key, ErrRevoked or
-	// ErrExpired for a dead one. It must be safe for concurrent use.
+	// ErrExpired for a dead one, and any other error (a store failure)
+	// wrapped as it is.
 	VerifyKey(ctx context.Context, secret string) (*Key, error)
 }
 
@@ -242,15 +249,16 @@ type KeyVerifier interface {
 type TokenRequest struct {
 	Key       *Key          // the key the token is issued for (its owner becomes sub)
 	SessionID string        // the session the token belongs to (sid)
-	Scopes    []string      // the token's scopes: the key's, or a subset of them
+	Scopes    []string      // the token's scopes: nil for the key's, else a subset of them
 	TTL       time.Duration // the lifetime; 0 means the issuer's default, and the issuer's maximum bounds it
 }
 
 // TokenIssuer issues signed access tokens. tokens.Service implements it.
 // It must be safe for concurrent use.
 type TokenIssuer interface {
-	// Issue returns a signed access token and its claims. Returns an error
-	// wrapping ErrInvalid for a TTL below one second or above the maximum.
+	// Issue returns a signed access token and its claims, which the caller
+	// owns. Returns an error wrapping ErrInvalid for a TTL below one second
+	// or above the maximum, ErrForbidden for a scope the key lacks.
 	Issue(ctx context.Context, r TokenRequest) (token string, c *Claims, err error)
 }
 
@@ -258,17 +266,10 @@ type TokenIssuer interface {
 // It must be safe for concurrent use.
 type TokenVerifier interface {
 	// Verify checks token's signature, its claims and that its key and
-	// session are still alive. Returns an error wrapping ErrExpired for an
-	// expired token, ErrRevoked for a token of a deleted key or revoked
-	// session, and ErrUnauthenticated for anything else that is wrong.
-	Verify(ctx context.Context, token string) (*Claims, error)
-}
-
-// PrincipalVerifier is a TokenVerifier that also returns the token's
-// [Principal], built once per token and shared by every request that
-// presents it, so that the middleware allocates nothing for it. The
-// Principal and its Claims are read-only. tokens.Service implements it.
-type PrincipalVerifier interface {
-	TokenVerifier
-	VerifyPrincipal(ctx context.Context, token string) (*Principal, error)
+	// session are still alive, and returns the request's [Principal] (with
+	// the claims: Principal.Claims). Returns an error wrapping ErrExpired for
+	// an expired token, ErrRevoked for a token of a deleted key or revoked
+	// session, ErrUnauthenticated for anything else that is wrong with the
+	// token, and any other error (a store failure) wrapped as it is.
+	Verify(ctx context.Context, token string) (Principal, error)
 }

@@ -8,10 +8,8 @@ import (
 
 	"github.com/authkit/authkit"
 	"github.com/authkit/authkit/httpmw"
-	"github.com/authkit/authkit/keys"
-	"github.com/authkit/authkit/sessions"
+	"github.com/authkit/authkit/server"
 	"github.com/authkit/authkit/storage/memory"
-	"github.com/authkit/authkit/tokens"
 )
 
 // BenchmarkMiddleware measures what authkit adds to every protected
@@ -22,27 +20,24 @@ import (
 //	go test -run '^$' -bench Middleware -benchmem ./httpmw
 func BenchmarkMiddleware(b *testing.B) {
 	ctx := context.Background()
-	store := memory.New()
 	sec, _ := authkit.NewSecret([]byte("httpmw-bench-secret-0123456789abcdefgh"))
-	ks, _ := keys.New(keys.Config{Store: store, Secret: sec})
-	ts, err := tokens.New(ctx, tokens.Config{Store: store, Secret: sec})
+	ak, err := server.New(ctx, server.Config{Store: memory.New(), Secret: sec})
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer ts.Close()
-	sm, _ := sessions.New(sessions.Config{Store: store, Tokens: ts, Secret: sec})
-	k, _, err := ks.Create(ctx, keys.CreateRequest{Owner: "o", Handle: "k", Scopes: []string{"videos:read"}})
+	defer ak.Close()
+	k, _, err := ak.Keys.Create(ctx, authkit.KeyRequest{Owner: "o", Handle: "k", Scopes: []string{"videos:read"}})
 	if err != nil {
 		b.Fatal(err)
 	}
-	g, err := sm.Exchange(ctx, k, 0, nil)
+	g, err := ak.Sessions.Exchange(ctx, k, 0, nil)
 	if err != nil {
 		b.Fatal(err)
 	}
 	authz := "Bearer " + g.AccessToken
 
 	ok := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusOK) })
-	auth := &httpmw.Auth{Tokens: ts}
+	auth := ak.Auth(httpmw.AcceptBearerToken)
 	for _, c := range []struct {
 		name string
 		h    http.Handler

@@ -10,7 +10,7 @@ import (
 // remembered by the browser. It is net/http's [http.CrossOriginProtection]
 // (the Sec-Fetch-Site header, or Origin against Host where a browser sends
 // no Sec-Fetch-Site), answering 403 {"error":"cross_origin_request"} in
-// the Plain envelope. Requests with neither header, such as those of API
+// the [Plain] envelope. Requests with neither header, such as those of API
 // clients, curl and servers, pass: they carry no ambient credential.
 //
 // trustedOrigins ("https://admin.example.com") are other origins allowed to
@@ -23,9 +23,8 @@ func CSRF(trustedOrigins ...string) func(http.Handler) http.Handler {
 			panic("httpmw.CSRF: " + err.Error())
 		}
 	}
-	rs := responder{}
 	p.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		rs.writeError(w, errCrossOrigin)
+		Responder{}.Error(w, r, errCrossOrigin)
 	}))
 	return p.Handler
 }

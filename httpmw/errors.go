@@ -12,7 +12,8 @@ import (
 )
 
 // Error is an HTTP error as authkit answers it: a status, an RFC 6750 /
-// RFC 6749 error code and a description safe to show the client.
+// RFC 6749 error code and a description safe to show the client. Handlers
+// may return their own; [ErrorFor] passes an *Error through unchanged.
 type Error struct {
 	Status      int    // HTTP status
 	Code        string // "invalid_request", "invalid_token", "insufficient_scope", ...
@@ -27,23 +28,27 @@ type Error struct {
 
 func (e *Error) Error() string { return e.Code + ": " + e.Description }
 
-// errBodyTooLarge and friends are the HTTP layer's own errors.
+// The middleware's own errors.
 var (
-	errBodyTooLarge = &Error{Status: http.StatusRequestEntityTooLarge, Code: "invalid_request", Description: "request body too large"}
-	errNoCredential = &Error{Status: http.StatusUnauthorized, Code: "", Description: "authentication required", Challenge: true}
-	errInternal     = &Error{Status: http.StatusInternalServerError, Code: "server_error", Description: "internal error"}
+	errNoCredential  = &Error{Status: http.StatusUnauthorized, Description: "authentication required", Challenge: true}
+	errBadCredential = &Error{Status: http.StatusUnauthorized, Code: "invalid_token", Description: "the credential is not valid", Challenge: true}
+	errInternal      = &Error{Status: http.StatusInternalServerError, Code: "server_error", Description: "internal error"}
 )
 
-// badRequest returns a 400 invalid_request error.
-func badRequest(desc string) *Error {
-	return &Error{Status: http.StatusBadRequest, Code: "invalid_request", Description: desc}
-}
-
 // ErrorFor maps an error from the authkit packages to its HTTP form. This is
-// the one table of statuses: ErrInvalid 400, ErrUnauthenticated, ErrRevoked
-// and ErrExpired 401 invalid_token (ErrExpired marked Expired), ErrForbidden
-// 403, ErrNotFound 404, ErrConflict 409. Anything else is a 500 whose text
-// never reaches the client.
+// the one table of statuses:
+//
+//	*Error                                  itself
+//	authkit.ErrInvalid (*FieldError)        400 invalid_request, naming the field
+//	authkit.ErrExpired                      401 invalid_token, Expired set
+//	authkit.ErrRevoked, ErrUnauthenticated  401 invalid_token
+//	authkit.ErrForbidden                    403 forbidden
+//	authkit.ErrNotFound                     404 not_found
+//	authkit.ErrConflict                     409 conflict
+//	anything else                           500 server_error, "internal error"
+//
+// The text of an unmapped error never reaches the client: [Responder.Error]
+// logs it.
 func ErrorFor(err error) *Error {
 	var he *Error
 	if errors.As(err, &he) {
@@ -52,15 +57,15 @@ func ErrorFor(err error) *Error {
 	var fe *authkit.FieldError
 	switch {
 	case errors.As(err, &fe):
-		return badRequest(fe.Field + ": " + fe.Reason)
+		return &Error{Status: http.StatusBadRequest, Code: "invalid_request", Description: fe.Field + ": " + fe.Reason}
 	case errors.Is(err, authkit.ErrInvalid):
-		return badRequest("malformed request")
+		return &Error{Status: http.StatusBadRequest, Code: "invalid_request", Description: "malformed request"}
 	case errors.Is(err, authkit.ErrExpired):
 		return &Error{Status: http.StatusUnauthorized, Code: "invalid_token", Description: "the credential has expired", Expired: true, Challenge: true}
 	case errors.Is(err, authkit.ErrRevoked):
 		return &Error{Status: http.StatusUnauthorized, Code: "invalid_token", Description: "the credential was revoked", Challenge: true}
 	case errors.Is(err, authkit.ErrUnauthenticated):
-		return &Error{Status: http.StatusUnauthorized, Code: "invalid_token", Description: "the credential is not valid", Challenge: true}
+		return errBadCredential
 	case errors.Is(err, authkit.ErrForbidden):
 		return &Error{Status: http.StatusForbidden, Code: "forbidden", Description: "not allowed"}
 	case errors.Is(err, authkit.ErrNotFound):
@@ -71,12 +76,14 @@ func ErrorFor(err error) *Error {
 	return errInternal
 }
 
-// Envelope shapes every JSON body a handler writes. status is the HTTP
+// Envelope shapes every JSON body a [Responder] writes. status is the HTTP
 // status; for an error, data is nil and e is set.
 type Envelope func(status int, message string, data any, e *Error) any
 
 // Plain is the default [Envelope]: data as it is; errors as
-// {"error":…, "error_description":…} (RFC 6749 §5.2, RFC 6750 §3).
+// {"error":…, "error_description":…} (RFC 6749 §5.2, RFC 6750 §3). A 401
+// that answers a request without credentials carries no error code (RFC
+// 6750 §3.1), and so no "error" member.
 func Plain(status int, message string, data any, e *Error) any {
 	if e != nil {
 		return errorBody{Error: e.Code, Description: e.Description, Scope: e.Scope}
@@ -84,30 +91,30 @@ func Plain(status int, message string, data any, e *Error) any {
 	return data
 }
 
-// Inlive is the [Envelope] of Inlive's API:
-// {"code":200,"ok":true,"message":"…","data":{…}}. Errors carry the RFC 6750
-// fields beside the envelope's.
-func Inlive(status int, message string, data any, e *Error) any {
+// DataEnvelope is the [Envelope] that wraps every body as
+// {"code":<status>,"ok":<status < 300>,"message":…,"data":…}. Errors carry
+// the RFC 6750 members beside the envelope's.
+func DataEnvelope(status int, message string, data any, e *Error) any {
 	if e != nil {
-		return inliveError{Code: status, OK: false, Message: e.Description, Error: e.Code, Description: e.Description}
+		return dataError{Code: status, OK: false, Message: e.Description, Error: e.Code, Description: e.Description}
 	}
-	return inliveBody{Code: status, OK: status < 300, Message: message, Data: data}
+	return dataBody{Code: status, OK: status < 300, Message: message, Data: data}
 }
 
 type errorBody struct {
-	Error       string `json:"error"`
+	Error       string `json:"error,omitempty"`
 	Description string `json:"error_description,omitempty"`
 	Scope       string `json:"scope,omitempty"`
 }
 
-type inliveBody struct {
+type dataBody struct {
 	Code    int    `json:"code"`
 	OK      bool   `json:"ok"`
 	Message string `json:"message"`
 	Data    any    `json:"data"`
 }
 
-type inliveError struct {
+type dataError struct {
 	Code        int    `json:"code"`
 	OK          bool   `json:"ok"`
 	Message     string `json:"message"`
@@ -115,61 +122,80 @@ type inliveError struct {
 	Description string `json:"error_description,omitempty"`
 }
 
-// responder writes JSON bodies and errors in one shape.
-type responder struct {
-	envelope      Envelope
-	realm         string
-	basic         bool // also challenge with Basic on 401s
-	expiredStatus int
-	logger        *slog.Logger
+// Responder writes JSON bodies and errors in one shape: the middleware and
+// every authkit handler write through one, and an app's own handlers can
+// use one to answer in the same shape. The zero value writes [Plain] bodies
+// with the realm "authkit", 401 for expired credentials, and logs to
+// slog.Default(). A Responder is a value; copy it freely.
+type Responder struct {
+	// Envelope is the shape of every body; nil means [Plain].
+	Envelope Envelope
+	// Realm is the realm of WWW-Authenticate challenges; default "authkit".
+	Realm string
+	// BasicChallenge adds `WWW-Authenticate: Basic realm=…` to 401s beside
+	// the Bearer challenge, for routes whose callers sign in with HTTP Basic
+	// (an app's users in a browser, OAuth clients).
+	BasicChallenge bool
+	// ExpiredStatus is the status for an expired credential: 401 by
+	// default, 403 for clients that expect it. Either way the response
+	// carries X-Access-Token-Expired: true.
+	ExpiredStatus int
+	// Logger receives unmapped errors (answered 500); default slog.Default().
+	Logger *slog.Logger
 }
 
-func (rs responder) json(w http.ResponseWriter, status int, message string, data any) {
-	env := rs.envelope
-	if env == nil {
-		env = Plain
-	}
-	writeJSON(w, status, env(status, message, data, nil))
+// JSON writes data with status, in the Responder's envelope.
+func (rs Responder) JSON(w http.ResponseWriter, status int, message string, data any) {
+	writeJSON(w, status, rs.envelope()(status, message, data, nil))
 }
 
-// error writes err, logging it when it is unmapped (a 500).
-func (rs responder) error(w http.ResponseWriter, r *http.Request, err error) {
+// Error writes err as [ErrorFor] maps it, with the headers it calls for
+// (WWW-Authenticate, X-Access-Token-Expired, Retry-After, no-store). An
+// unmapped error is logged with the request's method and path and answered
+// 500 "internal error": its text never reaches the client.
+func (rs Responder) Error(w http.ResponseWriter, r *http.Request, err error) {
 	e := ErrorFor(err)
 	if e == errInternal {
-		logger := rs.logger
+		logger := rs.Logger
 		if logger == nil {
 			logger = slog.Default()
 		}
 		logger.ErrorContext(r.Context(), "authkit: internal error", "method", r.Method, "path", r.URL.Path, "err", err)
 	}
-	rs.writeError(w, e)
-}
-
-func (rs responder) writeError(w http.ResponseWriter, e *Error) {
 	status := e.Status
 	h := w.Header()
 	if e.Expired {
 		h.Set("X-Access-Token-Expired", "true")
 		h.Add("Access-Control-Expose-Headers", "X-Access-Token-Expired")
-		if rs.expiredStatus != 0 {
-			status = rs.expiredStatus
+		if rs.ExpiredStatus != 0 {
+			status = rs.ExpiredStatus
 		}
 	}
 	if e.Challenge || status == http.StatusUnauthorized {
-		h.Set("WWW-Authenticate", challenge(rs.realm, e))
-		if rs.basic && status == http.StatusUnauthorized {
-			h.Add("WWW-Authenticate", basicChallenge(rs.realm))
+		h.Set("WWW-Authenticate", challenge(rs.Realm, e))
+		if rs.BasicChallenge && status == http.StatusUnauthorized {
+			h.Add("WWW-Authenticate", `Basic realm="`+quote(rs.realm())+`", charset="UTF-8"`)
 		}
 	}
 	if e.RetryAfter > 0 {
 		h.Set("Retry-After", strconv.Itoa(e.RetryAfter))
 	}
-	env := rs.envelope
-	if env == nil {
-		env = Plain
-	}
 	h.Set("Cache-Control", "no-store")
-	writeJSON(w, status, env(status, e.Description, nil, e))
+	writeJSON(w, status, rs.envelope()(status, e.Description, nil, e))
+}
+
+func (rs Responder) envelope() Envelope {
+	if rs.Envelope == nil {
+		return Plain
+	}
+	return rs.Envelope
+}
+
+func (rs Responder) realm() string {
+	if rs.Realm == "" {
+		return "authkit"
+	}
+	return rs.Realm
 }
 
 // challenge builds an RFC 6750 §3 WWW-Authenticate value. With no error code
@@ -200,16 +226,9 @@ func challenge(realm string, e *Error) string {
 	return b.String()
 }
 
-// basicChallenge is the RFC 7617 challenge for the same realm.
-func basicChallenge(realm string) string {
-	if realm == "" {
-		realm = "authkit"
-	}
-	return `Basic realm="` + quote(realm) + `", charset="UTF-8"`
-}
-
 // quote drops the characters RFC 6750 does not allow inside its quoted
-// strings (%x20-21 / %x23-5B / %x5D-7E).
+// strings (%x20-21 / %x23-5B / %x5D-7E), so that s can go into a challenge
+// or an error description.
 func quote(s string) string {
 	return strings.Map(func(r rune) rune {
 		if r < 0x20 || r > 0x7e || r == '"' || r == '\\' {

@@ -25,7 +25,7 @@ func FromBearer(r *http.Request) string {
 }
 
 // FromBare returns the value of an `Authorization: <token>` header that has
-// no scheme (api.video's guide sends the access token that way).
+// no scheme (some clients send an access token that way).
 func FromBare(r *http.Request) string {
 	h := strings.TrimSpace(r.Header.Get("Authorization"))
 	if h == "" || strings.ContainsAny(h, " \t") {
@@ -35,7 +35,7 @@ func FromBare(r *http.Request) string {
 }
 
 // FromBasicUser returns the user name of `Authorization: Basic` credentials
-// whose password is empty (api.video's `curl -u apikey:`).
+// whose password is empty (`curl -u <key>:`).
 func FromBasicUser(r *http.Request) string {
 	u, p, ok := BasicAuth(r)
 	if !ok || p != "" {

@@ -4,116 +4,20 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
-	"path/filepath"
+	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/matryer/is"
+
 	"github.com/authkit/authkit"
 	"github.com/authkit/authkit/httpmw"
-	"github.com/authkit/authkit/keys"
-	"github.com/authkit/authkit/sessions"
-	"github.com/authkit/authkit/storage/sqlite"
-	"github.com/authkit/authkit/tokens"
-	"github.com/matryer/is"
 )
-
-type fx struct {
-	srv    *httptest.Server
-	keys   *keys.Service
-	tokens *tokens.Service
-	clock  *authkit.FakeClock
-	key    *authkit.Key
-	secret string
-}
-
-// newFx mounts a few handlers on a mux over a real SQLite store.
-func newFx(t *testing.T, limiter *httpmw.Limiter) *fx {
-	t.Helper()
-	ctx := context.Background()
-	store, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "h.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
-	sec, _ := authkit.NewSecret([]byte("httpmw-test-secret-0123456789abcdefgh"))
-	f := &fx{clock: authkit.NewFakeClock(time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC))}
-	f.keys, _ = keys.New(keys.Config{Store: store, Secret: sec, Clock: f.clock.Now})
-	f.tokens, err = tokens.New(ctx, tokens.Config{Store: store, Secret: sec, Clock: f.clock.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(f.tokens.Close)
-	sm, _ := sessions.New(sessions.Config{Store: store, Tokens: f.tokens, Secret: sec, Clock: f.clock.Now})
-	f.key, f.secret, err = f.keys.Create(ctx, keys.CreateRequest{Owner: "o", Handle: "k", Scopes: []string{"read"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := &httpmw.Server{Keys: f.keys, Tokens: f.tokens, Sessions: sm, Limiter: limiter, MaxBody: 1 << 10}
-	auth := &httpmw.Auth{Tokens: f.tokens, Keys: f.keys, LooksLikeKey: f.keys.Looks, Accept: httpmw.AcceptBearerToken | httpmw.AcceptBasicKey}
-	mux := http.NewServeMux()
-	mux.Handle("POST /token", s.Exchange(httpmw.ExchangeOptions{KeyField: "key"}))
-	mux.Handle("POST /oauth/token", s.OAuthToken())
-	mux.Handle("POST /oauth/introspect", s.Introspect())
-	mux.Handle("GET /r", auth.Verify(auth.Require("read")(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		p, _ := authkit.FromContext(r.Context())
-		w.Write([]byte(p.Owner + " " + string(p.Method)))
-	}))))
-	mux.Handle("GET /w", auth.Authenticate(auth.Require("write")(http.NotFoundHandler())))
-	f.srv = httptest.NewServer(mux)
-	t.Cleanup(f.srv.Close)
-	return f
-}
-
-func (f *fx) do(t *testing.T, method, path, auth, body string) *http.Response {
-	t.Helper()
-	r, _ := http.NewRequest(method, f.srv.URL+path, strings.NewReader(body))
-	if auth != "" {
-		r.Header.Set("Authorization", auth)
-	}
-	if body != "" {
-		r.Header.Set("Content-Type", "application/json")
-	}
-	res, err := http.DefaultClient.Do(r)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { res.Body.Close() })
-	return res
-}
-
-func TestLimiter_TooManyFailuresIs429WithRetryAfter(t *testing.T) {
-	is := is.New(t)
-	f := newFx(t, &httpmw.Limiter{Limit: 3, Window: time.Minute})
-	bad := `{"key":"ak_live_` + strings.Repeat("0", 36) + `"}`
-	for range 3 {
-		is.Equal(f.do(t, "POST", "/token", "", bad).StatusCode, 401)
-	}
-	res := f.do(t, "POST", "/token", "", `{"key":"`+f.secret+`"}`) // even a good key, once blocked
-	is.Equal(res.StatusCode, 429)
-	is.True(res.Header.Get("Retry-After") != "")
-}
-
-func TestBody_OverTheCapIs413(t *testing.T) {
-	is := is.New(t)
-	f := newFx(t, nil)
-	res := f.do(t, "POST", "/token", "", `{"key":"`+strings.Repeat("x", 2<<10)+`"}`)
-	is.Equal(res.StatusCode, 413)
-	var body map[string]string
-	is.NoErr(json.NewDecoder(res.Body).Decode(&body))
-	is.Equal(body["error"], "invalid_request")
-}
-
-func TestBody_WrongTypesAre400(t *testing.T) {
-	is := is.New(t)
-	f := newFx(t, nil)
-	for _, b := range []string{`{"key":5}`, `[1]`, `{`, `{"key":"a"}{}`} {
-		is.Equal(f.do(t, "POST", "/token", "", b).StatusCode, 400)
-	}
-}
 
 func TestAuth_BasicKeyAndBearerTokenAndScopes(t *testing.T) {
 	is := is.New(t)
@@ -139,23 +43,6 @@ func TestAuth_BasicKeyAndBearerTokenAndScopes(t *testing.T) {
 	res = f.do(t, "GET", "/r", "Bearer "+at, "")
 	is.Equal(res.StatusCode, 401)
 	is.Equal(res.Header.Get("X-Access-Token-Expired"), "true")
-}
-
-func TestOAuth_BasicCredentialsAreURLDecoded(t *testing.T) {
-	is := is.New(t)
-	f := newFx(t, nil)
-	// RFC 6749 §2.3.1: client id and secret are form-urlencoded before Basic.
-	id := strings.ReplaceAll(f.key.ID, "-", "%2D")
-	res := f.do(t, "POST", "/oauth/token", "Basic "+base64.StdEncoding.EncodeToString([]byte(id+":"+f.secret)), "")
-	is.Equal(res.StatusCode, 400) // no form body: the client is fine, the request is not
-	r, _ := http.NewRequest("POST", f.srv.URL+"/oauth/token", strings.NewReader("grant_type=client_credentials"))
-	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	r.Header.Set("Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte(id+":"+f.secret)))
-	res2, err := http.DefaultClient.Do(r)
-	is.NoErr(err)
-	defer res2.Body.Close()
-	is.Equal(res2.StatusCode, 200)
-	is.Equal(res2.Header.Get("Cache-Control"), "no-store")
 }
 
 func TestErrorFor_UnmappedIs500WithoutItsText(t *testing.T) {
@@ -191,8 +78,8 @@ func TestVerify_InnerFailureHidesOuterPrincipal(t *testing.T) {
 	is := is.New(t)
 	f := newFx(t, nil)
 	g := f.exchange(t)
-	outer := &httpmw.Auth{Tokens: f.tokens}
-	inner := &httpmw.Auth{Tokens: f.tokens, Keys: f.keys, LooksLikeKey: f.keys.Looks, Accept: httpmw.AcceptBasicKey}
+	outer := f.ak.Auth(0)
+	inner := f.ak.Auth(httpmw.AcceptBasicKey)
 	ok := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(200) })
 	for _, c := range []struct {
 		h    http.Handler
@@ -210,40 +97,127 @@ func TestVerify_InnerFailureHidesOuterPrincipal(t *testing.T) {
 	}
 }
 
-// exchange trades the fixture's key for an access token at POST /token.
-func (f *fx) exchange(t *testing.T) string {
-	t.Helper()
-	res := f.do(t, "POST", "/token", "", `{"key":"`+f.secret+`"}`)
-	var body map[string]any
-	if err := json.NewDecoder(res.Body).Decode(&body); err != nil || res.StatusCode != 200 {
-		t.Fatalf("exchange: %d %v", res.StatusCode, err)
-	}
-	return body["access_token"].(string)
-}
-
-// TestLimiter_OAuthEndpointsShareTheBlock: wrong client secrets sent to any
-// OAuth endpoint count towards the block, and a blocked address is refused
-// on all of them, introspection too (it verifies the client's key).
-func TestLimiter_OAuthEndpointsShareTheBlock(t *testing.T) {
+func TestCSRF_RefusesCrossOriginBrowserWrites(t *testing.T) {
 	is := is.New(t)
-	f := newFx(t, &httpmw.Limiter{Limit: 3, Window: time.Minute})
-	form := func(secret string) string {
-		return url.Values{"client_id": {f.key.ID}, "client_secret": {secret}, "token": {"x"}, "grant_type": {"client_credentials"}}.Encode()
-	}
-	post := func(path, body string) *http.Response {
-		r, _ := http.NewRequest("POST", f.srv.URL+path, strings.NewReader(body))
-		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	ok := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(204) })
+	h := httpmw.CSRF("https://admin.example.com")(ok)
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+
+	send := func(method string, hdr map[string]string) *http.Response {
+		r, _ := http.NewRequest(method, srv.URL+"/user/keys", strings.NewReader(`{}`))
+		for k, v := range hdr {
+			r.Header.Set(k, v)
+		}
 		res, err := http.DefaultClient.Do(r)
 		is.NoErr(err)
-		res.Body.Close()
 		return res
 	}
-	is.Equal(post("/oauth/introspect", form(f.secret)).StatusCode, 200)
-	for range 3 {
-		res := post("/oauth/introspect", form("ak_live_"+strings.Repeat("0", 36)))
-		is.Equal(res.StatusCode, 401)
-		is.True(strings.Contains(res.Header.Values("WWW-Authenticate")[1], "Basic realm="))
+	// A browser on another site: refused with a JSON body.
+	res := send("POST", map[string]string{"Sec-Fetch-Site": "cross-site", "Origin": "https://evil.example"})
+	is.Equal(res.StatusCode, 403)
+	var body map[string]string
+	is.NoErr(json.NewDecoder(res.Body).Decode(&body))
+	res.Body.Close()
+	is.Equal(body["error"], "cross_origin_request")
+	is.Equal(res.Header.Get("Content-Type"), "application/json")
+	// An older browser with only Origin, from elsewhere: refused.
+	res = send("DELETE", map[string]string{"Origin": "https://evil.example"})
+	res.Body.Close()
+	is.Equal(res.StatusCode, 403)
+	// The page itself (same origin), an API client (no header), a trusted
+	// origin, and a cross-site GET (safe method): let through.
+	for _, c := range []struct {
+		method string
+		hdr    map[string]string
+	}{
+		{"POST", map[string]string{"Sec-Fetch-Site": "same-origin"}},
+		{"POST", nil},
+		{"POST", map[string]string{"Origin": "https://admin.example.com", "Sec-Fetch-Site": "cross-site"}},
+		{"GET", map[string]string{"Sec-Fetch-Site": "cross-site"}},
+	} {
+		res := send(c.method, c.hdr)
+		res.Body.Close()
+		is.Equal(res.StatusCode, 204)
 	}
-	is.Equal(post("/oauth/introspect", form(f.secret)).StatusCode, 429) // even the right secret, once blocked
-	is.Equal(post("/oauth/token", form(f.secret)).StatusCode, 429)
+}
+
+// TestAuth_AcceptingWhatItCannotVerifyPanicsAtMount: a route that accepts a
+// kind of credential its Auth has no verifier for is a configuration error,
+// refused when the middleware is built, not a 401 on every request.
+func TestAuth_AcceptingWhatItCannotVerifyPanicsAtMount(t *testing.T) {
+	f := newFx(t, nil)
+	for _, c := range []struct {
+		name string
+		auth *httpmw.Auth
+		want string
+	}{
+		{"zero Auth", &httpmw.Auth{}, "no Tokens verifier"},
+		{"keys without Keys", &httpmw.Auth{Tokens: f.ak.Tokens, Accept: httpmw.AcceptBearerKey}, "no Keys verifier"},
+		{"users without Users", &httpmw.Auth{Accept: httpmw.AcceptUser}, "no Users authenticator"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			is := is.New(t)
+			defer func() {
+				r := recover()
+				is.True(r != nil)
+				is.True(strings.Contains(fmt.Sprint(r), c.want))
+			}()
+			c.auth.Verify(http.NotFoundHandler())
+		})
+	}
+}
+
+// TestPrincipal_HandlerCannotChangeWhatTheNextRequestSees: a handler does
+// everything it can to the principal of a cached token; the next request
+// with the same token sees the principal as it was.
+func TestPrincipal_HandlerCannotChangeWhatTheNextRequestSees(t *testing.T) {
+	is := is.New(t)
+	f := newFx(t, nil)
+	at := f.exchange(t)
+	auth := f.ak.Auth(0)
+	var seen []string
+	h := auth.Authenticate(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p, _ := authkit.FromContext(r.Context())
+		seen = append(seen, p.Owner()+"|"+strings.Join(p.Scopes(), ",")+"|"+fmt.Sprint(p.HasScope("admin")))
+		sc := p.Scopes()
+		sc[0] = "admin"
+		_ = append(sc, "admin")
+		c, _ := p.Claims()
+		c.Subject, c.Scope = "mallory", "admin"
+		p = authkit.UserPrincipal("mallory") // only this handler's copy
+		_ = p
+		*r = *r.WithContext(authkit.NewContext(r.Context(), authkit.UserPrincipal("mallory")))
+	}))
+	for range 3 {
+		req := httptest.NewRequest("GET", "/", nil)
+		req.Header.Set("Authorization", "Bearer "+at)
+		h.ServeHTTP(httptest.NewRecorder(), req)
+	}
+	is.Equal(seen, []string{"o|read|false", "o|read|false", "o|read|false"})
+}
+
+// TestMiddleware_LinksNoTemplateNoHandlers: a program that only
+// authenticates requests (httpmw and a verifier) links no html/template,
+// no page, no handlers and no storage: `go list -deps` says so.
+func TestMiddleware_LinksNoTemplateNoHandlers(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the go command")
+	}
+	is := is.New(t)
+	out, err := exec.Command("go", "list", "-deps", "github.com/authkit/authkit/httpmw").CombinedOutput()
+	is.NoErr(err)
+	deps := strings.Fields(string(out))
+	is.True(slices.Contains(deps, "net/http"))
+	for _, bad := range []string{"html/template", "text/template", "github.com/authkit/authkit/page",
+		"github.com/authkit/authkit/handlers", "github.com/authkit/authkit/keys", "github.com/authkit/authkit/tokens",
+		"database/sql", "github.com/go-jose/go-jose/v4"} {
+		if slices.Contains(deps, bad) {
+			t.Errorf("httpmw links %s", bad)
+		}
+	}
+	out, err = exec.Command("go", "list", "-deps", "-f", "{{if not .Standard}}{{.ImportPath}}{{end}}", "github.com/authkit/authkit/httpmw").CombinedOutput()
+	is.NoErr(err)
+	is.Equal(strings.Fields(string(out)), []string{"github.com/authkit/authkit", "github.com/authkit/authkit/httpmw"}) // the root and itself, nothing else
+
 }

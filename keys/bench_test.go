@@ -24,7 +24,7 @@ func BenchmarkVerifyKey(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			_, secret, err := svc.Create(ctx, keys.CreateRequest{Owner: "a", Handle: "bench"})
+			_, secret, err := svc.Create(ctx, authkit.KeyRequest{Owner: "a", Handle: "bench"})
 			if err != nil {
 				b.Fatal(err)
 			}

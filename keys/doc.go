@@ -1,7 +1,7 @@
 // Package keys creates, verifies, lists, rotates, reveals and deletes
-// application keys: Inlive's application key, the keytoken API's long-lived
-// key token, api.video's API key and the login API's api_key are all one
-// [authkit.Key].
+// application keys ([authkit.Key]): the long-lived credential a customer's
+// program presents, by itself (as a bearer token or a Basic user name) or
+// exchanged for short-lived access tokens.
 //
 // # Which names to use
 //
@@ -10,7 +10,7 @@
 //   - [Service.Create] gives a customer a key; its secret is returned once.
 //   - [Service.VerifyKey] turns a presented secret into its key, on every
 //     request that carries one ([Service] implements [authkit.KeyVerifier]).
-//   - [Service.Looks] tells, without any I/O, whether a credential is shaped
+//   - [Service.LooksLikeKey] tells, without any I/O, whether a credential is shaped
 //     like one of this service's keys, so that middleware can tell a key from
 //     a JWT.
 //   - [Service.Get], [Service.GetByHandle], [Service.List] and

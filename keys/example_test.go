@@ -16,7 +16,7 @@ func ExampleService_Create() {
 	secret, _ := authkit.NewSecret([]byte("example-secret-from-config-0123456789"))
 	svc, _ := keys.New(keys.Config{Store: memory.New(), Secret: secret})
 
-	k, key, err := svc.Create(context.Background(), keys.CreateRequest{
+	k, key, err := svc.Create(context.Background(), authkit.KeyRequest{
 		Owner: "tenant-1", Handle: "ci-bot", Scopes: []string{"videos:read"},
 	})
 	if err != nil {
@@ -34,7 +34,7 @@ func ExampleService_VerifyKey() {
 	secret, _ := authkit.NewSecret([]byte("example-secret-from-config-0123456789"))
 	svc, _ := keys.New(keys.Config{Store: memory.New(), Secret: secret})
 	ctx := context.Background()
-	_, key, _ := svc.Create(ctx, keys.CreateRequest{Owner: "tenant-1", Handle: "ci-bot"})
+	_, key, _ := svc.Create(ctx, authkit.KeyRequest{Owner: "tenant-1", Handle: "ci-bot"})
 
 	k, err := svc.VerifyKey(ctx, key)
 	fmt.Println(k.Owner, err)
@@ -47,10 +47,10 @@ func ExampleService_VerifyKey() {
 
 func ExampleService_Rotate() {
 	secret, _ := authkit.NewSecret([]byte("example-secret-from-config-0123456789"))
-	clock := authkit.NewFakeClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
-	svc, _ := keys.New(keys.Config{Store: memory.New(), Secret: secret, Clock: clock.Clock()})
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC) // a clock the example moves
+	svc, _ := keys.New(keys.Config{Store: memory.New(), Secret: secret, Clock: func() time.Time { return now }})
 	ctx := context.Background()
-	k, old, _ := svc.Create(ctx, keys.CreateRequest{Owner: "tenant-1", Handle: "ci-bot"})
+	k, old, _ := svc.Create(ctx, authkit.KeyRequest{Owner: "tenant-1", Handle: "ci-bot"})
 
 	// A new secret; the old one keeps working for an hour while clients move.
 	fresh, _ := svc.Rotate(ctx, "tenant-1", k.ID, time.Hour)
@@ -58,7 +58,7 @@ func ExampleService_Rotate() {
 	_, errNew := svc.VerifyKey(ctx, fresh)
 	fmt.Println(errOld, errNew)
 
-	clock.Advance(time.Hour)
+	now = now.Add(time.Hour)
 	_, errOld = svc.VerifyKey(ctx, old)
 	fmt.Println(errors.Is(errOld, authkit.ErrRevoked))
 	// Output:
@@ -72,11 +72,11 @@ func ExampleService_Reveal() {
 	ctx := context.Background()
 
 	// The keytoken flow: the owner reads the key back later to get its token.
-	k, key, _ := svc.Create(ctx, keys.CreateRequest{Owner: "tenant-1", Handle: "laptop", Recoverable: true})
+	k, key, _ := svc.Create(ctx, authkit.KeyRequest{Owner: "tenant-1", Handle: "laptop", Recoverable: true})
 	again, _ := svc.Reveal(ctx, "tenant-1", k.ID)
 	fmt.Println(again == key)
 
-	plain, _, _ := svc.Create(ctx, keys.CreateRequest{Owner: "tenant-1", Handle: "ci-bot"})
+	plain, _, _ := svc.Create(ctx, authkit.KeyRequest{Owner: "tenant-1", Handle: "ci-bot"})
 	_, err := svc.Reveal(ctx, "tenant-1", plain.ID)
 	fmt.Println(errors.Is(err, authkit.ErrForbidden))
 	// Output:

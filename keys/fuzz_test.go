@@ -27,7 +27,7 @@ func wellFormed(s string, env authkit.Env) bool {
 
 func fuzzSeeds(f *testing.F, svc *keys.Service) {
 	for _, env := range []authkit.Env{authkit.EnvLive, authkit.EnvTest} {
-		_, good, err := svc.Create(ctx, keys.CreateRequest{Owner: "a", Handle: "h-" + string(env), Env: env})
+		_, good, err := svc.Create(ctx, authkit.KeyRequest{Owner: "a", Handle: "h-" + string(env), Env: env})
 		if err != nil {
 			f.Fatal(err)
 		}
@@ -44,7 +44,7 @@ func fuzzSeeds(f *testing.F, svc *keys.Service) {
 }
 
 // FuzzParse checks the key parser: it never panics, refuses with
-// ErrInvalid, and accepts only well-formed keys that Looks also accepts.
+// ErrInvalid, and accepts only well-formed keys that LooksLikeKey also accepts.
 func FuzzParse(f *testing.F) {
 	svc, err := keys.New(keys.Config{Store: memory.New(), Secret: testSecret(f)})
 	if err != nil {
@@ -57,7 +57,7 @@ func FuzzParse(f *testing.F) {
 			if !errors.Is(err, authkit.ErrInvalid) {
 				t.Fatalf("Parse error does not wrap ErrInvalid: %v", err)
 			}
-			if svc.Looks(s) {
+			if svc.LooksLikeKey(s) {
 				t.Fatalf("Looks accepts what Parse refuses: %q", s)
 			}
 			return
@@ -65,7 +65,7 @@ func FuzzParse(f *testing.F) {
 		if !wellFormed(s, env) {
 			t.Fatalf("Parse accepted malformed %q as %q", s, env)
 		}
-		if !svc.Looks(s) {
+		if !svc.LooksLikeKey(s) {
 			t.Fatalf("Looks refuses what Parse accepts: %q", s)
 		}
 	})
@@ -88,11 +88,11 @@ func FuzzVerifyKey(f *testing.F) {
 				t.Fatalf("VerifyKey accepted %q", s)
 			}
 		case errors.Is(err, authkit.ErrInvalid):
-			if svc.Looks(s) {
+			if svc.LooksLikeKey(s) {
 				t.Fatalf("well-formed %q refused as invalid", s)
 			}
 		case errors.Is(err, authkit.ErrNotFound):
-			if !svc.Looks(s) {
+			if !svc.LooksLikeKey(s) {
 				t.Fatalf("malformed %q reached the store", s)
 			}
 		default:

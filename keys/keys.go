@@ -42,8 +42,12 @@ type Service struct {
 	touchIv time.Duration
 
 	touchMu sync.Mutex
-	touched map[string]time.Time // key ID → when this service last wrote (or saw) its LastUsedAt
+	touched map[string]time.Time // key ID → when this service last wrote its LastUsedAt; bounded
+	prune   int                  // prune touched when it grows past this
 }
+
+// maxTouched bounds the map of recent LastUsedAt writes.
+const maxTouched = 100_000
 
 var _ authkit.KeyVerifier = (*Service)(nil)
 
@@ -74,7 +78,7 @@ func New(cfg Config) (*Service, error) {
 	return &Service{
 		store: cfg.Store, hasher: seal.NewHasher(cfg.Secret.Derive("authkit/keys/hash")), sealer: sealer,
 		prefix: p, live: p + "_live_", test: p + "_test_", clock: cfg.Clock, touchIv: iv,
-		touched: map[string]time.Time{},
+		touched: map[string]time.Time{}, prune: 1024,
 	}, nil
 }
 
@@ -91,22 +95,11 @@ func validPrefix(p string) bool {
 	return true
 }
 
-// CreateRequest describes a new key.
-type CreateRequest struct {
-	Owner       string      // required: the user or tenant
-	Handle      string      // required: 1–64 of [a-z0-9_-], unique per owner
-	Alias       string      // optional: at most 128 bytes of printable UTF-8
-	Env         authkit.Env // "" means live
-	Scopes      []string    // checked with authkit.CheckScopes; deduplicated and sorted
-	ExpiresAt   time.Time   // zero: never expires; must be in the future
-	Recoverable bool        // keep the secret sealed so that Reveal can give it back
-}
-
 // Create makes a key and returns it with its secret, which is not stored
 // and is shown this once (unless the key is recoverable). Returns an error
 // wrapping authkit.ErrInvalid (a [*authkit.FieldError] naming the field) for
 // bad input, authkit.ErrConflict for a handle the owner already uses.
-func (s *Service) Create(ctx context.Context, r CreateRequest) (*authkit.Key, string, error) {
+func (s *Service) Create(ctx context.Context, r authkit.KeyRequest) (*authkit.Key, string, error) {
 	now := s.clock.Now()
 	if r.Owner == "" || len(r.Owner) > 256 {
 		return nil, "", authkit.Invalid("owner", "required, at most 256 bytes")
@@ -189,10 +182,10 @@ func CheckHandle(h string) error {
 	return nil
 }
 
-// Looks reports whether secret is shaped like one of this service's keys
-// (prefix, env, length and checksum), without asking the store. Middleware
-// uses it to tell a key from an access token.
-func (s *Service) Looks(secret string) bool {
+// LooksLikeKey reports whether secret is shaped like one of this service's
+// keys (prefix, env, length and checksum), without asking the store.
+// Middleware uses it to tell a key from an access token.
+func (s *Service) LooksLikeKey(secret string) bool {
 	return opaque.Valid(secret, s.live) || opaque.Valid(secret, s.test)
 }
 
@@ -257,6 +250,20 @@ func (s *Service) touch(ctx context.Context, k *authkit.Key, now time.Time) {
 		return
 	}
 	s.touched[k.ID] = now
+	if len(s.touched) > s.prune {
+		// Entries older than the interval decide nothing: forget them. If
+		// the map is still large (many keys used within one interval),
+		// forget it all: a few keys get LastUsedAt written twice.
+		for id, at := range s.touched {
+			if now.Sub(at) >= s.touchIv {
+				delete(s.touched, id)
+			}
+		}
+		if len(s.touched) > maxTouched/2 {
+			clear(s.touched)
+		}
+		s.prune = max(1024, 2*len(s.touched))
+	}
 	s.touchMu.Unlock()
 	// Best effort: a failed write only leaves LastUsedAt older.
 	if err := s.store.TouchKey(ctx, k.ID, now); err == nil {

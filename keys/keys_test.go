@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/authkit/authkit"
+	"github.com/authkit/authkit/internal/fakeclock"
 	"github.com/authkit/authkit/keys"
 	"github.com/authkit/authkit/storage/memory"
 	"github.com/matryer/is"
@@ -40,12 +41,12 @@ var testStores = []struct {
 type fixture struct {
 	svc   *keys.Service
 	store authkit.Store
-	clock *authkit.FakeClock
+	clock *fakeclock.Clock
 }
 
 func newFixture(t testing.TB, store authkit.Store) fixture {
-	clock := authkit.NewFakeClock(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
-	svc, err := keys.New(keys.Config{Store: store, Secret: testSecret(t), Clock: clock.Clock()})
+	clock := fakeclock.New(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
+	svc, err := keys.New(keys.Config{Store: store, Secret: testSecret(t), Clock: clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,7 +60,7 @@ func eachStore(t *testing.T, fn func(t *testing.T, f fixture)) {
 	}
 }
 
-func mustCreate(t *testing.T, f fixture, r keys.CreateRequest) (*authkit.Key, string) {
+func mustCreate(t *testing.T, f fixture, r authkit.KeyRequest) (*authkit.Key, string) {
 	t.Helper()
 	k, secret, err := f.svc.Create(ctx, r)
 	if err != nil {
@@ -71,7 +72,7 @@ func mustCreate(t *testing.T, f fixture, r keys.CreateRequest) (*authkit.Key, st
 func TestCreate_ReturnsSecretOnceAndVerifies(t *testing.T) {
 	eachStore(t, func(t *testing.T, f fixture) {
 		is := is.New(t)
-		k, secret, err := f.svc.Create(ctx, keys.CreateRequest{
+		k, secret, err := f.svc.Create(ctx, authkit.KeyRequest{
 			Owner: "alice", Handle: "ci-bot", Alias: "CI ✓", Scopes: []string{"videos:write", "videos:read", "videos:read"},
 		})
 		is.NoErr(err)
@@ -86,7 +87,7 @@ func TestCreate_ReturnsSecretOnceAndVerifies(t *testing.T) {
 		is.True(k.CreatedAt.Equal(f.clock.Now()))
 		is.Equal(k.CreatedAt.Location(), time.UTC)
 		is.True(k.ExpiresAt.IsZero())
-		is.True(f.svc.Looks(secret))
+		is.True(f.svc.LooksLikeKey(secret))
 
 		got, err := f.svc.VerifyKey(ctx, secret)
 		is.NoErr(err)
@@ -111,7 +112,7 @@ func TestCreate_ReturnsSecretOnceAndVerifies(t *testing.T) {
 func TestCreate_TestEnvKey(t *testing.T) {
 	eachStore(t, func(t *testing.T, f fixture) {
 		is := is.New(t)
-		k, secret := mustCreate(t, f, keys.CreateRequest{Owner: "alice", Handle: "sandbox", Env: authkit.EnvTest})
+		k, secret := mustCreate(t, f, authkit.KeyRequest{Owner: "alice", Handle: "sandbox", Env: authkit.EnvTest})
 		is.True(strings.HasPrefix(secret, "ak_test_"))
 		is.True(strings.HasPrefix(k.Hint, "ak_test_"))
 		env, err := f.svc.Parse(secret)
@@ -128,7 +129,7 @@ func TestCreate_ExpiryIsKeptInUTC(t *testing.T) {
 		is := is.New(t)
 		paris := time.FixedZone("CET", 3600)
 		exp := f.clock.Now().Add(48 * time.Hour).In(paris).Add(123 * time.Nanosecond)
-		k, _ := mustCreate(t, f, keys.CreateRequest{Owner: "a", Handle: "h", ExpiresAt: exp})
+		k, _ := mustCreate(t, f, authkit.KeyRequest{Owner: "a", Handle: "h", ExpiresAt: exp})
 		is.Equal(k.ExpiresAt.Location(), time.UTC)
 		is.True(k.ExpiresAt.Equal(exp.Truncate(time.Microsecond)))
 		got, err := f.svc.Get(ctx, "a", k.ID)
@@ -141,32 +142,32 @@ func TestCreate_BadInputNamesTheFieldAndWritesNothing(t *testing.T) {
 	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 	for _, tc := range []struct {
 		name  string
-		req   keys.CreateRequest
+		req   authkit.KeyRequest
 		field string
 	}{
-		{"no owner", keys.CreateRequest{Handle: "h"}, "owner"},
-		{"empty handle", keys.CreateRequest{Owner: "a"}, "handle"},
-		{"handle of 65", keys.CreateRequest{Owner: "a", Handle: strings.Repeat("h", 65)}, "handle"},
-		{"upper-case handle", keys.CreateRequest{Owner: "a", Handle: "CI"}, "handle"},
-		{"handle with space", keys.CreateRequest{Owner: "a", Handle: "c i"}, "handle"},
-		{"handle with dot", keys.CreateRequest{Owner: "a", Handle: "c.i"}, "handle"},
-		{"handle with non-ASCII", keys.CreateRequest{Owner: "a", Handle: "clé"}, "handle"},
-		{"alias of 129 bytes", keys.CreateRequest{Owner: "a", Handle: "h", Alias: strings.Repeat("x", 129)}, "alias"},
-		{"alias with newline", keys.CreateRequest{Owner: "a", Handle: "h", Alias: "a\nb"}, "alias"},
-		{"alias with C1 control", keys.CreateRequest{Owner: "a", Handle: "h", Alias: "a\u0085b"}, "alias"},
-		{"alias not UTF-8", keys.CreateRequest{Owner: "a", Handle: "h", Alias: "a\xffb"}, "alias"},
-		{"unknown env", keys.CreateRequest{Owner: "a", Handle: "h", Env: "prod"}, "env"},
-		{"scope with space", keys.CreateRequest{Owner: "a", Handle: "h", Scopes: []string{"videos read"}}, "scopes"},
-		{"empty scope", keys.CreateRequest{Owner: "a", Handle: "h", Scopes: []string{""}}, "scopes"},
-		{"expiry in the past", keys.CreateRequest{Owner: "a", Handle: "h", ExpiresAt: now.Add(-time.Second)}, "expires_at"},
-		{"expiry now", keys.CreateRequest{Owner: "a", Handle: "h", ExpiresAt: now}, "expires_at"},
-		{"expiry within the microsecond", keys.CreateRequest{Owner: "a", Handle: "h", ExpiresAt: now.Add(500 * time.Nanosecond)}, "expires_at"},
+		{"no owner", authkit.KeyRequest{Handle: "h"}, "owner"},
+		{"empty handle", authkit.KeyRequest{Owner: "a"}, "handle"},
+		{"handle of 65", authkit.KeyRequest{Owner: "a", Handle: strings.Repeat("h", 65)}, "handle"},
+		{"upper-case handle", authkit.KeyRequest{Owner: "a", Handle: "CI"}, "handle"},
+		{"handle with space", authkit.KeyRequest{Owner: "a", Handle: "c i"}, "handle"},
+		{"handle with dot", authkit.KeyRequest{Owner: "a", Handle: "c.i"}, "handle"},
+		{"handle with non-ASCII", authkit.KeyRequest{Owner: "a", Handle: "clé"}, "handle"},
+		{"alias of 129 bytes", authkit.KeyRequest{Owner: "a", Handle: "h", Alias: strings.Repeat("x", 129)}, "alias"},
+		{"alias with newline", authkit.KeyRequest{Owner: "a", Handle: "h", Alias: "a\nb"}, "alias"},
+		{"alias with C1 control", authkit.KeyRequest{Owner: "a", Handle: "h", Alias: "a\u0085b"}, "alias"},
+		{"alias not UTF-8", authkit.KeyRequest{Owner: "a", Handle: "h", Alias: "a\xffb"}, "alias"},
+		{"unknown env", authkit.KeyRequest{Owner: "a", Handle: "h", Env: "prod"}, "env"},
+		{"scope with space", authkit.KeyRequest{Owner: "a", Handle: "h", Scopes: []string{"videos read"}}, "scopes"},
+		{"empty scope", authkit.KeyRequest{Owner: "a", Handle: "h", Scopes: []string{""}}, "scopes"},
+		{"expiry in the past", authkit.KeyRequest{Owner: "a", Handle: "h", ExpiresAt: now.Add(-time.Second)}, "expires_at"},
+		{"expiry now", authkit.KeyRequest{Owner: "a", Handle: "h", ExpiresAt: now}, "expires_at"},
+		{"expiry within the microsecond", authkit.KeyRequest{Owner: "a", Handle: "h", ExpiresAt: now.Add(500 * time.Nanosecond)}, "expires_at"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			is := is.New(t)
 			// The store fails the test if it is called at all: nothing is
 			// half-written because nothing is written.
-			svc, err := keys.New(keys.Config{Store: failStore{t}, Secret: testSecret(t), Clock: authkit.NewFakeClock(now).Clock()})
+			svc, err := keys.New(keys.Config{Store: failStore{t}, Secret: testSecret(t), Clock: fakeclock.New(now).Now})
 			is.NoErr(err)
 			k, secret, err := svc.Create(ctx, tc.req)
 			is.True(errors.Is(err, authkit.ErrInvalid))
@@ -182,9 +183,9 @@ func TestCreate_BadInputNamesTheFieldAndWritesNothing(t *testing.T) {
 func TestCreate_EdgeInputsAreAccepted(t *testing.T) {
 	eachStore(t, func(t *testing.T, f fixture) {
 		is := is.New(t)
-		k, _ := mustCreate(t, f, keys.CreateRequest{Owner: "a", Handle: strings.Repeat("z", 64), Alias: strings.Repeat("é", 64)})
+		k, _ := mustCreate(t, f, authkit.KeyRequest{Owner: "a", Handle: strings.Repeat("z", 64), Alias: strings.Repeat("é", 64)})
 		is.Equal(len(k.Handle), 64)
-		k, _ = mustCreate(t, f, keys.CreateRequest{Owner: "a", Handle: "a_b-0", Scopes: []string{}})
+		k, _ = mustCreate(t, f, authkit.KeyRequest{Owner: "a", Handle: "a_b-0", Scopes: []string{}})
 		is.Equal(len(k.Scopes), 0)
 	})
 }
@@ -192,12 +193,12 @@ func TestCreate_EdgeInputsAreAccepted(t *testing.T) {
 func TestCreate_DuplicateHandleConflictsUntilDeleted(t *testing.T) {
 	eachStore(t, func(t *testing.T, f fixture) {
 		is := is.New(t)
-		k, _ := mustCreate(t, f, keys.CreateRequest{Owner: "alice", Handle: "ci"})
-		_, _, err := f.svc.Create(ctx, keys.CreateRequest{Owner: "alice", Handle: "ci"})
+		k, _ := mustCreate(t, f, authkit.KeyRequest{Owner: "alice", Handle: "ci"})
+		_, _, err := f.svc.Create(ctx, authkit.KeyRequest{Owner: "alice", Handle: "ci"})
 		is.True(errors.Is(err, authkit.ErrConflict))
-		mustCreate(t, f, keys.CreateRequest{Owner: "bob", Handle: "ci"}) // handles are per owner
+		mustCreate(t, f, authkit.KeyRequest{Owner: "bob", Handle: "ci"}) // handles are per owner
 		is.NoErr(f.svc.Delete(ctx, "alice", k.ID))
-		mustCreate(t, f, keys.CreateRequest{Owner: "alice", Handle: "ci"}) // free again
+		mustCreate(t, f, authkit.KeyRequest{Owner: "alice", Handle: "ci"}) // free again
 	})
 }
 
@@ -261,12 +262,12 @@ var _ authkit.KeyStore = failStore{}
 
 func TestVerifyKey_MalformedNeverReachesTheStore(t *testing.T) {
 	f := newFixture(t, memory.New())
-	_, good := mustCreate(t, f, keys.CreateRequest{Owner: "a", Handle: "h"})
+	_, good := mustCreate(t, f, authkit.KeyRequest{Owner: "a", Handle: "h"})
 	acme, err := keys.New(keys.Config{Store: memory.New(), Secret: testSecret(t), Prefix: "acme"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, otherPrefix, err := acme.Create(ctx, keys.CreateRequest{Owner: "a", Handle: "h"})
+	_, otherPrefix, err := acme.Create(ctx, authkit.KeyRequest{Owner: "a", Handle: "h"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -310,7 +311,7 @@ func TestVerifyKey_MalformedNeverReachesTheStore(t *testing.T) {
 			if s != "" {
 				is.True(!strings.Contains(err.Error(), s)) // the secret is not in the error
 			}
-			is.True(!svc.Looks(s))
+			is.True(!svc.LooksLikeKey(s))
 			_, err = svc.Parse(s)
 			is.True(errors.Is(err, authkit.ErrInvalid))
 		})
@@ -321,12 +322,12 @@ func TestVerifyKey_UnknownDeletedExpired(t *testing.T) {
 	eachStore(t, func(t *testing.T, f fixture) {
 		is := is.New(t)
 		other := newFixture(t, memory.New()) // same secret, another store: a well-formed unknown key
-		_, unknown := mustCreate(t, other, keys.CreateRequest{Owner: "a", Handle: "h"})
+		_, unknown := mustCreate(t, other, authkit.KeyRequest{Owner: "a", Handle: "h"})
 		_, err := f.svc.VerifyKey(ctx, unknown)
 		is.True(errors.Is(err, authkit.ErrNotFound))
 		is.True(!strings.Contains(err.Error(), unknown))
 
-		k, secret := mustCreate(t, f, keys.CreateRequest{Owner: "a", Handle: "del"})
+		k, secret := mustCreate(t, f, authkit.KeyRequest{Owner: "a", Handle: "del"})
 		is.NoErr(f.svc.Delete(ctx, "a", k.ID))
 		_, err = f.svc.VerifyKey(ctx, secret)
 		is.True(errors.Is(err, authkit.ErrRevoked))
@@ -336,7 +337,7 @@ func TestVerifyKey_UnknownDeletedExpired(t *testing.T) {
 		is.True(errors.Is(err, authkit.ErrNotFound))
 		is.True(errors.Is(f.svc.Delete(ctx, "a", k.ID), authkit.ErrNotFound)) // deleting twice
 
-		_, secret = mustCreate(t, f, keys.CreateRequest{Owner: "a", Handle: "exp", ExpiresAt: f.clock.Now().Add(time.Hour)})
+		_, secret = mustCreate(t, f, authkit.KeyRequest{Owner: "a", Handle: "exp", ExpiresAt: f.clock.Now().Add(time.Hour)})
 		_, err = f.svc.VerifyKey(ctx, secret)
 		is.NoErr(err)
 		f.clock.Advance(time.Hour - time.Microsecond)
@@ -351,7 +352,7 @@ func TestVerifyKey_UnknownDeletedExpired(t *testing.T) {
 func TestVerifyKey_OtherServerSecretDoesNotKnowTheKey(t *testing.T) {
 	eachStore(t, func(t *testing.T, f fixture) {
 		is := is.New(t)
-		_, secret := mustCreate(t, f, keys.CreateRequest{Owner: "a", Handle: "h"})
+		_, secret := mustCreate(t, f, authkit.KeyRequest{Owner: "a", Handle: "h"})
 		svc, err := keys.New(keys.Config{Store: f.store, Secret: secretFrom(t, "another-server-secret-0123456789abcdef")})
 		is.NoErr(err)
 		_, err = svc.VerifyKey(ctx, secret)
@@ -362,7 +363,7 @@ func TestVerifyKey_OtherServerSecretDoesNotKnowTheKey(t *testing.T) {
 func TestRotate_OldSecretWorksDuringGrace(t *testing.T) {
 	eachStore(t, func(t *testing.T, f fixture) {
 		is := is.New(t)
-		k, old := mustCreate(t, f, keys.CreateRequest{Owner: "a", Handle: "h", Env: authkit.EnvTest})
+		k, old := mustCreate(t, f, authkit.KeyRequest{Owner: "a", Handle: "h", Env: authkit.EnvTest})
 		fresh, err := f.svc.Rotate(ctx, "a", k.ID, time.Minute)
 		is.NoErr(err)
 		is.True(fresh != old)
@@ -386,7 +387,7 @@ func TestRotate_OldSecretWorksDuringGrace(t *testing.T) {
 func TestRotate_ZeroGraceStopsTheOldSecretAtOnce(t *testing.T) {
 	eachStore(t, func(t *testing.T, f fixture) {
 		is := is.New(t)
-		k, old := mustCreate(t, f, keys.CreateRequest{Owner: "a", Handle: "h"})
+		k, old := mustCreate(t, f, authkit.KeyRequest{Owner: "a", Handle: "h"})
 		fresh, err := f.svc.Rotate(ctx, "a", k.ID, 0)
 		is.NoErr(err)
 		_, err = f.svc.VerifyKey(ctx, old)
@@ -399,7 +400,7 @@ func TestRotate_ZeroGraceStopsTheOldSecretAtOnce(t *testing.T) {
 func TestRotate_TwiceInGraceKeepsBothOlderSecretsUntilTheNewGraceEnds(t *testing.T) {
 	eachStore(t, func(t *testing.T, f fixture) {
 		is := is.New(t)
-		k, first := mustCreate(t, f, keys.CreateRequest{Owner: "a", Handle: "h"})
+		k, first := mustCreate(t, f, authkit.KeyRequest{Owner: "a", Handle: "h"})
 		second, err := f.svc.Rotate(ctx, "a", k.ID, time.Hour)
 		is.NoErr(err)
 		f.clock.Advance(time.Minute)
@@ -433,7 +434,7 @@ func TestRotate_NegativeGraceIsInvalidAndAsksNoStore(t *testing.T) {
 func TestRotate_DeletedKeyIsNotFound(t *testing.T) {
 	eachStore(t, func(t *testing.T, f fixture) {
 		is := is.New(t)
-		k, _ := mustCreate(t, f, keys.CreateRequest{Owner: "a", Handle: "h"})
+		k, _ := mustCreate(t, f, authkit.KeyRequest{Owner: "a", Handle: "h"})
 		is.NoErr(f.svc.Delete(ctx, "a", k.ID))
 		_, err := f.svc.Rotate(ctx, "a", k.ID, time.Minute)
 		is.True(errors.Is(err, authkit.ErrNotFound))
@@ -443,7 +444,7 @@ func TestRotate_DeletedKeyIsNotFound(t *testing.T) {
 func TestReveal_RecoverableKeyGivesBackItsCurrentSecret(t *testing.T) {
 	eachStore(t, func(t *testing.T, f fixture) {
 		is := is.New(t)
-		k, secret := mustCreate(t, f, keys.CreateRequest{Owner: "a", Handle: "h", Recoverable: true})
+		k, secret := mustCreate(t, f, authkit.KeyRequest{Owner: "a", Handle: "h", Recoverable: true})
 		is.True(k.Recoverable)
 		got, err := f.svc.Reveal(ctx, "a", k.ID)
 		is.NoErr(err)
@@ -464,7 +465,7 @@ func TestReveal_RecoverableKeyGivesBackItsCurrentSecret(t *testing.T) {
 func TestReveal_PlainKeyIsForbidden(t *testing.T) {
 	eachStore(t, func(t *testing.T, f fixture) {
 		is := is.New(t)
-		k, _ := mustCreate(t, f, keys.CreateRequest{Owner: "a", Handle: "h"})
+		k, _ := mustCreate(t, f, authkit.KeyRequest{Owner: "a", Handle: "h"})
 		_, err := f.svc.Rotate(ctx, "a", k.ID, 0) // a rotated plain key stays plain
 		is.NoErr(err)
 		_, err = f.svc.Reveal(ctx, "a", k.ID)
@@ -475,7 +476,7 @@ func TestReveal_PlainKeyIsForbidden(t *testing.T) {
 func TestReveal_OtherServerSecretCannotOpen(t *testing.T) {
 	eachStore(t, func(t *testing.T, f fixture) {
 		is := is.New(t)
-		k, _ := mustCreate(t, f, keys.CreateRequest{Owner: "a", Handle: "h", Recoverable: true})
+		k, _ := mustCreate(t, f, authkit.KeyRequest{Owner: "a", Handle: "h", Recoverable: true})
 		svc, err := keys.New(keys.Config{Store: f.store, Secret: secretFrom(t, "another-server-secret-0123456789abcdef")})
 		is.NoErr(err)
 		_, err = svc.Reveal(ctx, "a", k.ID)
@@ -486,7 +487,7 @@ func TestReveal_OtherServerSecretCannotOpen(t *testing.T) {
 func TestOwnerIsolation_AnotherOwnersKeyIsNotFound(t *testing.T) {
 	eachStore(t, func(t *testing.T, f fixture) {
 		is := is.New(t)
-		k, secret := mustCreate(t, f, keys.CreateRequest{Owner: "alice", Handle: "h", Recoverable: true})
+		k, secret := mustCreate(t, f, authkit.KeyRequest{Owner: "alice", Handle: "h", Recoverable: true})
 		_, err := f.svc.Get(ctx, "bob", k.ID)
 		is.True(errors.Is(err, authkit.ErrNotFound))
 		_, err = f.svc.GetByHandle(ctx, "bob", "h")
@@ -515,10 +516,10 @@ func TestList_PagesTheOwnersLiveKeysInCreationOrder(t *testing.T) {
 		is := is.New(t)
 		var ids []string
 		for _, h := range []string{"c", "a", "b", "d"} {
-			k, _ := mustCreate(t, f, keys.CreateRequest{Owner: "alice", Handle: h})
+			k, _ := mustCreate(t, f, authkit.KeyRequest{Owner: "alice", Handle: h})
 			ids = append(ids, k.ID)
 		}
-		mustCreate(t, f, keys.CreateRequest{Owner: "bob", Handle: "x"})
+		mustCreate(t, f, authkit.KeyRequest{Owner: "bob", Handle: "x"})
 		is.NoErr(f.svc.Delete(ctx, "alice", ids[3]))
 
 		page, err := f.svc.List(ctx, "alice", authkit.Page{Limit: 2})
@@ -538,9 +539,9 @@ func TestVerifyKey_LastUsedWrittenAtMostOncePerInterval(t *testing.T) {
 	eachStore(t, func(t *testing.T, f fixture) {
 		is := is.New(t)
 		store := &countingStore{Store: f.store}
-		svc, err := keys.New(keys.Config{Store: store, Secret: testSecret(t), Clock: f.clock.Clock()})
+		svc, err := keys.New(keys.Config{Store: store, Secret: testSecret(t), Clock: f.clock.Now})
 		is.NoErr(err)
-		k, secret, err := svc.Create(ctx, keys.CreateRequest{Owner: "a", Handle: "h"})
+		k, secret, err := svc.Create(ctx, authkit.KeyRequest{Owner: "a", Handle: "h"})
 		is.NoErr(err)
 		is.True(k.LastUsedAt.IsZero())
 		first := f.clock.Now()
@@ -569,9 +570,9 @@ func TestVerifyKey_ConcurrentVerifiesWriteLastUsedOnce(t *testing.T) {
 	eachStore(t, func(t *testing.T, f fixture) {
 		is := is.New(t)
 		store := &countingStore{Store: f.store}
-		svc, err := keys.New(keys.Config{Store: store, Secret: testSecret(t), Clock: f.clock.Clock()})
+		svc, err := keys.New(keys.Config{Store: store, Secret: testSecret(t), Clock: f.clock.Now})
 		is.NoErr(err)
-		_, secret, err := svc.Create(ctx, keys.CreateRequest{Owner: "a", Handle: "h"})
+		_, secret, err := svc.Create(ctx, authkit.KeyRequest{Owner: "a", Handle: "h"})
 		is.NoErr(err)
 		var wg sync.WaitGroup
 		errs := make(chan error, 16)
@@ -594,9 +595,9 @@ func TestVerifyKey_TouchIntervalIsConfigurable(t *testing.T) {
 	eachStore(t, func(t *testing.T, f fixture) {
 		is := is.New(t)
 		store := &countingStore{Store: f.store}
-		svc, err := keys.New(keys.Config{Store: store, Secret: testSecret(t), Clock: f.clock.Clock(), TouchInterval: time.Hour})
+		svc, err := keys.New(keys.Config{Store: store, Secret: testSecret(t), Clock: f.clock.Now, TouchInterval: time.Hour})
 		is.NoErr(err)
-		_, secret, err := svc.Create(ctx, keys.CreateRequest{Owner: "a", Handle: "h"})
+		_, secret, err := svc.Create(ctx, authkit.KeyRequest{Owner: "a", Handle: "h"})
 		is.NoErr(err)
 		for range 3 {
 			_, err := svc.VerifyKey(ctx, secret)
@@ -613,7 +614,7 @@ func TestVerifyKey_TouchIntervalIsConfigurable(t *testing.T) {
 func TestVerifyKey_RecentLastUsedFromAnotherProcessIsNotRewritten(t *testing.T) {
 	eachStore(t, func(t *testing.T, f fixture) {
 		is := is.New(t)
-		_, secret := mustCreate(t, f, keys.CreateRequest{Owner: "a", Handle: "h"})
+		_, secret := mustCreate(t, f, authkit.KeyRequest{Owner: "a", Handle: "h"})
 		_, err := f.svc.VerifyKey(ctx, secret) // this process writes LastUsedAt
 		is.NoErr(err)
 		f.clock.Advance(10 * time.Second)
@@ -621,7 +622,7 @@ func TestVerifyKey_RecentLastUsedFromAnotherProcessIsNotRewritten(t *testing.T) 
 		// A second process (a fresh Service on the same store) sees the
 		// recent write and does not repeat it.
 		store := &countingStore{Store: f.store}
-		svc, err := keys.New(keys.Config{Store: store, Secret: testSecret(t), Clock: f.clock.Clock()})
+		svc, err := keys.New(keys.Config{Store: store, Secret: testSecret(t), Clock: f.clock.Now})
 		is.NoErr(err)
 		_, err = svc.VerifyKey(ctx, secret)
 		is.NoErr(err)
@@ -633,9 +634,9 @@ func TestVerifyKey_FailedLastUsedWriteIsNotRetriedOnEveryVerify(t *testing.T) {
 	eachStore(t, func(t *testing.T, f fixture) {
 		is := is.New(t)
 		store := &countingStore{Store: f.store, fail: errors.New("disk full")}
-		svc, err := keys.New(keys.Config{Store: store, Secret: testSecret(t), Clock: f.clock.Clock()})
+		svc, err := keys.New(keys.Config{Store: store, Secret: testSecret(t), Clock: f.clock.Now})
 		is.NoErr(err)
-		_, secret, err := svc.Create(ctx, keys.CreateRequest{Owner: "a", Handle: "h"})
+		_, secret, err := svc.Create(ctx, authkit.KeyRequest{Owner: "a", Handle: "h"})
 		is.NoErr(err)
 		for range 5 {
 			_, err := svc.VerifyKey(ctx, secret) // verification itself succeeds
@@ -698,11 +699,11 @@ func TestNew_CustomPrefix(t *testing.T) {
 			is := is.New(t)
 			svc, err := keys.New(keys.Config{Store: memory.New(), Secret: testSecret(t), Prefix: prefix})
 			is.NoErr(err)
-			k, secret, err := svc.Create(ctx, keys.CreateRequest{Owner: "a", Handle: "h", Env: authkit.EnvTest})
+			k, secret, err := svc.Create(ctx, authkit.KeyRequest{Owner: "a", Handle: "h", Env: authkit.EnvTest})
 			is.NoErr(err)
 			is.True(strings.HasPrefix(secret, prefix+"_test_"))
 			is.Equal(k.Hint, secret[:len(prefix)+len("_test_")+4])
-			is.True(svc.Looks(secret))
+			is.True(svc.LooksLikeKey(secret))
 			_, err = svc.VerifyKey(ctx, secret)
 			is.NoErr(err)
 		})
@@ -712,13 +713,13 @@ func TestNew_CustomPrefix(t *testing.T) {
 func TestLooks_TellsKeysFromOtherCredentials(t *testing.T) {
 	is := is.New(t)
 	f := newFixture(t, memory.New())
-	_, live := mustCreate(t, f, keys.CreateRequest{Owner: "a", Handle: "live"})
-	_, test := mustCreate(t, f, keys.CreateRequest{Owner: "a", Handle: "test", Env: authkit.EnvTest})
-	is.True(f.svc.Looks(live))
-	is.True(f.svc.Looks(test))
-	is.True(!f.svc.Looks("eyJhbGciOiJFZERTQSIsInR5cCI6ImF0K2p3dCJ9.e30.c2ln"))
-	is.True(!f.svc.Looks("rt_" + live[len("ak_live_"):]))
-	is.True(!f.svc.Looks(strings.ToUpper(live)))
+	_, live := mustCreate(t, f, authkit.KeyRequest{Owner: "a", Handle: "live"})
+	_, test := mustCreate(t, f, authkit.KeyRequest{Owner: "a", Handle: "test", Env: authkit.EnvTest})
+	is.True(f.svc.LooksLikeKey(live))
+	is.True(f.svc.LooksLikeKey(test))
+	is.True(!f.svc.LooksLikeKey("eyJhbGciOiJFZERTQSIsInR5cCI6ImF0K2p3dCJ9.e30.c2ln"))
+	is.True(!f.svc.LooksLikeKey("rt_" + live[len("ak_live_"):]))
+	is.True(!f.svc.LooksLikeKey(strings.ToUpper(live)))
 }
 
 func TestCheckHandle(t *testing.T) {

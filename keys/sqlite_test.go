@@ -71,7 +71,7 @@ func TestSQLite_NoSecretInTheDatabaseFiles(t *testing.T) {
 		if i >= 2 {
 			env = authkit.EnvTest
 		}
-		k, secret := mustCreate(t, f, keys.CreateRequest{Owner: "alice", Handle: fmt.Sprintf("handle-%d", i), Env: env, Recoverable: recoverable})
+		k, secret := mustCreate(t, f, authkit.KeyRequest{Owner: "alice", Handle: fmt.Sprintf("handle-%d", i), Env: env, Recoverable: recoverable})
 		secrets = append(secrets, secret)
 		hints = append(hints, k.Hint)
 		_, err := f.svc.VerifyKey(ctx, secret)
@@ -121,13 +121,13 @@ func TestSQLite_KeysSurviveReopening(t *testing.T) {
 	store, err := sqlite.Open(ctx, path)
 	is.NoErr(err)
 	f := newFixture(t, store)
-	k, secret := mustCreate(t, f, keys.CreateRequest{Owner: "alice", Handle: "h", Recoverable: true, Scopes: []string{"b", "a"}})
+	k, secret := mustCreate(t, f, authkit.KeyRequest{Owner: "alice", Handle: "h", Recoverable: true, Scopes: []string{"b", "a"}})
 	is.NoErr(store.Close())
 
 	store, err = sqlite.Open(ctx, path)
 	is.NoErr(err)
 	defer store.Close()
-	svc, err := keys.New(keys.Config{Store: store, Secret: testSecret(t), Clock: f.clock.Clock()})
+	svc, err := keys.New(keys.Config{Store: store, Secret: testSecret(t), Clock: f.clock.Now})
 	is.NoErr(err)
 	got, err := svc.VerifyKey(ctx, secret)
 	is.NoErr(err)

@@ -23,7 +23,7 @@ func ExampleManager_Login() {
 	defer ts.Close()
 	m, _ := sessions.New(sessions.Config{Store: store, Tokens: ts, Secret: secret})
 
-	_, apiKey, _ := ks.Create(ctx, keys.CreateRequest{Owner: "tenant-1", Handle: "worker"})
+	_, apiKey, _ := ks.Create(ctx, authkit.KeyRequest{Owner: "tenant-1", Handle: "worker"})
 	key, _ := ks.VerifyKey(ctx, apiKey) // what httpmw does with the api_key field
 
 	first, _ := m.Login(ctx, key, "")
@@ -56,7 +56,7 @@ func ExampleManager_Refresh() {
 	ts, _ := tokens.New(ctx, tokens.Config{Store: store, Secret: secret})
 	defer ts.Close()
 	m, _ := sessions.New(sessions.Config{Store: store, Tokens: ts, Secret: secret})
-	k, _, _ := ks.Create(ctx, keys.CreateRequest{Owner: "tenant-1", Handle: "app"})
+	k, _, _ := ks.Create(ctx, authkit.KeyRequest{Owner: "tenant-1", Handle: "app"})
 
 	g, _ := m.Exchange(ctx, k, 0, nil)
 	next, _ := m.Refresh(ctx, g.RefreshToken, 0)

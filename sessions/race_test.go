@@ -96,7 +96,7 @@ func TestConcurrency_200GoroutinesMixingEveryOperation(t *testing.T) {
 						}
 						continue
 					}
-					ss, err := f.m.List(ctx, "alice", authkit.Page{Limit: 20})
+					ss, _, err := f.m.List(ctx, "alice", authkit.Page{Limit: 20})
 					if err != nil || len(ss) == 0 {
 						continue
 					}

@@ -91,34 +91,14 @@ func New(cfg Config) (*Manager, error) {
 	return m, nil
 }
 
-// Grant is what an exchange, a refresh or a login gives the client.
-type Grant struct {
-	AccessToken  string
-	Claims       *authkit.Claims
-	ExpiresAt    time.Time     // of the access token
-	TTL          time.Duration // its lifetime as issued (expires_in)
-	RefreshToken string        // "" for Login
-	Session      *authkit.Session
-}
-
-// ExpiresIn returns how long the access token has left at now, in whole
-// seconds rounded up, never more than TTL.
-func (g *Grant) ExpiresIn(now time.Time) time.Duration {
-	d := g.ExpiresAt.Sub(now)
-	if d < 0 {
-		return 0
-	}
-	d = (d + time.Second - 1) / time.Second * time.Second
-	return min(d, g.TTL)
-}
-
 func newID() string { return uuid.Must(uuid.NewV7()).String() }
 
 // Exchange opens a new grant session for a verified key and issues an
 // access token (ttl 0: the issuer's default) and a refresh token. scopes
-// nil means the key's; otherwise they must be a subset of the key's, or an
-// error wrapping authkit.ErrForbidden is returned.
-func (m *Manager) Exchange(ctx context.Context, key *authkit.Key, ttl time.Duration, scopes []string) (*Grant, error) {
+// nil means the key's; otherwise they must be a subset of the key's
+// ([authkit.Key.Allows]), or an error wrapping authkit.ErrForbidden is
+// returned.
+func (m *Manager) Exchange(ctx context.Context, key *authkit.Key, ttl time.Duration, scopes []string) (*authkit.Grant, error) {
 	now := m.clock.Now()
 	if err := key.Check(now); err != nil {
 		return nil, fmt.Errorf("sessions: exchange: %w", err)
@@ -126,10 +106,8 @@ func (m *Manager) Exchange(ctx context.Context, key *authkit.Key, ttl time.Durat
 	if scopes == nil {
 		scopes = key.Scopes
 	}
-	for _, s := range scopes {
-		if !key.HasScope(s) {
-			return nil, fmt.Errorf("sessions: exchange: the key does not hold scope %q: %w", s, authkit.ErrForbidden)
-		}
+	if err := key.Allows(scopes); err != nil {
+		return nil, fmt.Errorf("sessions: exchange: %w", err)
 	}
 	rtExp := now.Add(m.refreshTTL)
 	if !key.ExpiresAt.IsZero() && key.ExpiresAt.Before(rtExp) {
@@ -151,9 +129,9 @@ func (m *Manager) Exchange(ctx context.Context, key *authkit.Key, ttl time.Durat
 	return grant(tok, c, rt, sess), nil
 }
 
-func grant(tok string, c *authkit.Claims, rt string, sess *authkit.Session) *Grant {
+func grant(tok string, c *authkit.Claims, rt string, sess *authkit.Session) *authkit.Grant {
 	exp := c.ExpiresAt()
-	return &Grant{AccessToken: tok, Claims: c, ExpiresAt: exp, TTL: time.Duration(c.Expiry-c.IssuedAt) * time.Second, RefreshToken: rt, Session: sess}
+	return &authkit.Grant{AccessToken: tok, Claims: c, ExpiresAt: exp, TTL: time.Duration(c.Expiry-c.IssuedAt) * time.Second, RefreshToken: rt, Session: sess}
 }
 
 // LooksLikeRefreshToken reports whether s is shaped like one of this
@@ -173,9 +151,12 @@ type child struct {
 // Refresh spends a refresh token for a new access token (ttl 0: the
 // issuer's default) and a new refresh token in the same session. Returns
 // an error wrapping authkit.ErrUnauthenticated for an unknown or malformed
-// token, authkit.ErrExpired for an expired one, and authkit.ErrRevoked for a
-// dead session or key, or a replayed token (which also revokes the family).
-func (m *Manager) Refresh(ctx context.Context, refreshToken string, ttl time.Duration) (*Grant, error) {
+// token, authkit.ErrExpired for an expired one (or one of an expired
+// session or key), and authkit.ErrRevoked for a revoked session or a
+// deleted key, or a replayed token (which also revokes the family). A store
+// failure is returned wrapped, matching none of these: it says nothing
+// about the token.
+func (m *Manager) Refresh(ctx context.Context, refreshToken string, ttl time.Duration) (*authkit.Grant, error) {
 	if !m.LooksLikeRefreshToken(refreshToken) {
 		return nil, errMalformed
 	}
@@ -190,37 +171,77 @@ func (m *Manager) Refresh(ctx context.Context, refreshToken string, ttl time.Dur
 	return nil, fmt.Errorf("sessions: refresh: lost a race twice: %w", authkit.ErrConflict)
 }
 
-func (m *Manager) refreshOnce(ctx context.Context, hash []byte, ttl time.Duration) (g *Grant, retry bool, err error) {
-	now := m.clock.Now()
+// lookup reads the refresh token with hash and its session. Only a
+// not-found turns into a dead credential: an unknown token is
+// ErrUnauthenticated, a token whose session is gone ErrRevoked; any other
+// failure is returned wrapped.
+func (m *Manager) lookup(ctx context.Context, hash []byte) (*authkit.RefreshToken, *authkit.Session, error) {
 	rt, err := m.store.RefreshToken(ctx, hash)
-	if errors.Is(err, authkit.ErrNotFound) {
-		return nil, false, fmt.Errorf("sessions: refresh: unknown token: %w", authkit.ErrUnauthenticated)
-	}
-	if err != nil {
-		return nil, false, fmt.Errorf("sessions: refresh: %w", err)
-	}
-	if !seal.Equal(rt.Hash, hash) {
-		return nil, false, fmt.Errorf("sessions: refresh: unknown token: %w", authkit.ErrUnauthenticated)
+	switch {
+	case errors.Is(err, authkit.ErrNotFound):
+		return nil, nil, fmt.Errorf("sessions: unknown refresh token: %w", authkit.ErrUnauthenticated)
+	case err != nil:
+		return nil, nil, fmt.Errorf("sessions: refresh token: %w", err)
+	case !seal.Equal(rt.Hash, hash):
+		return nil, nil, fmt.Errorf("sessions: unknown refresh token: %w", authkit.ErrUnauthenticated)
 	}
 	sess, err := m.store.Session(ctx, rt.SessionID)
+	switch {
+	case errors.Is(err, authkit.ErrNotFound):
+		return nil, nil, fmt.Errorf("sessions: refresh token of a collected session: %w", authkit.ErrRevoked)
+	case err != nil:
+		return nil, nil, fmt.Errorf("sessions: refresh token session: %w", err)
+	}
+	return rt, sess, nil
+}
+
+// alive is the one liveness rule of an unspent refresh token at now, for
+// refresh and introspection alike: the token, its session and its key must
+// each be unexpired and unrevoked. It returns the key. A store failure is
+// returned wrapped, never as a dead credential.
+func (m *Manager) alive(ctx context.Context, rt *authkit.RefreshToken, sess *authkit.Session, now time.Time) (*authkit.Key, error) {
+	if !now.Before(rt.ExpiresAt) {
+		return nil, fmt.Errorf("sessions: refresh token: %w", authkit.ErrExpired)
+	}
+	if err := sess.Check(now); err != nil {
+		return nil, fmt.Errorf("sessions: refresh token session: %w", err)
+	}
+	key, err := m.keyAlive(ctx, rt.KeyID, now)
 	if err != nil {
-		return nil, false, fmt.Errorf("sessions: refresh: session: %w", authkit.ErrRevoked)
+		return nil, fmt.Errorf("sessions: refresh token: %w", err)
+	}
+	return key, nil
+}
+
+// keyAlive returns the key with id if it is alive at now: a deleted or
+// expired key (or one collected) is a dead credential, ErrRevoked or
+// ErrExpired; any other failure is returned as it is.
+func (m *Manager) keyAlive(ctx context.Context, id string, now time.Time) (*authkit.Key, error) {
+	key, err := m.store.KeyByID(ctx, id)
+	switch {
+	case errors.Is(err, authkit.ErrNotFound):
+		return nil, fmt.Errorf("key: %w", authkit.ErrRevoked)
+	case err != nil:
+		return nil, fmt.Errorf("key: %w", err)
+	}
+	if err := key.Check(now); err != nil {
+		return nil, fmt.Errorf("key: %w", err)
+	}
+	return key, nil
+}
+
+func (m *Manager) refreshOnce(ctx context.Context, hash []byte, ttl time.Duration) (g *authkit.Grant, retry bool, err error) {
+	now := m.clock.Now()
+	rt, sess, err := m.lookup(ctx, hash)
+	if err != nil {
+		return nil, false, err
 	}
 	if !rt.SpentAt.IsZero() {
 		return m.replay(ctx, rt, sess, now)
 	}
-	if !now.Before(rt.ExpiresAt) {
-		return nil, false, fmt.Errorf("sessions: refresh: %w", authkit.ErrExpired)
-	}
-	if err := sess.Check(now); err != nil {
-		return nil, false, fmt.Errorf("sessions: refresh: session: %w", authkit.ErrRevoked)
-	}
-	key, err := m.store.KeyByID(ctx, rt.KeyID)
+	key, err := m.alive(ctx, rt, sess, now)
 	if err != nil {
-		return nil, false, fmt.Errorf("sessions: refresh: key: %w", authkit.ErrRevoked)
-	}
-	if err := key.Check(now); err != nil {
-		return nil, false, fmt.Errorf("sessions: refresh: key: %w", err)
+		return nil, false, err
 	}
 	tok, c, err := m.tokens.Issue(ctx, authkit.TokenRequest{Key: key, SessionID: sess.ID, Scopes: sess.Scopes, TTL: ttl})
 	if err != nil {
@@ -248,7 +269,7 @@ func (m *Manager) refreshOnce(ctx context.Context, hash []byte, ttl time.Duratio
 
 // replay answers a spent refresh token: the same child inside the grace
 // window, else the whole family is revoked.
-func (m *Manager) replay(ctx context.Context, rt *authkit.RefreshToken, sess *authkit.Session, now time.Time) (*Grant, bool, error) {
+func (m *Manager) replay(ctx context.Context, rt *authkit.RefreshToken, sess *authkit.Session, now time.Time) (*authkit.Grant, bool, error) {
 	if m.refreshGrace > 0 && now.Before(rt.SpentAt.Add(m.refreshGrace)) && sess.Check(now) == nil {
 		if b, err := m.sealer.Open(rt.ChildSealed, rt.Hash); err == nil {
 			var ch child
@@ -268,7 +289,7 @@ func (m *Manager) replay(ctx context.Context, rt *authkit.RefreshToken, sess *au
 // ReuseMargin is left of it, else a new one. A new name opens a new session
 // with a new token; a revoked session's name opens a new session. Concurrent
 // logins to the same new pair all get the same token and one session.
-func (m *Manager) Login(ctx context.Context, key *authkit.Key, name string) (*Grant, error) {
+func (m *Manager) Login(ctx context.Context, key *authkit.Key, name string) (*authkit.Grant, error) {
 	now := m.clock.Now()
 	if err := key.Check(now); err != nil {
 		return nil, fmt.Errorf("sessions: login: %w", err)
@@ -314,7 +335,7 @@ func (m *Manager) issueLogin(ctx context.Context, key *authkit.Key, sessID strin
 	return tok, c, m.sealer.Seal(b, []byte(sessID)), nil
 }
 
-func (m *Manager) openLogin(ctx context.Context, key *authkit.Key, name string, now time.Time) (*Grant, error) {
+func (m *Manager) openLogin(ctx context.Context, key *authkit.Key, name string, now time.Time) (*authkit.Grant, error) {
 	sess := &authkit.Session{ID: newID(), Kind: authkit.SessionLogin, KeyID: key.ID, Owner: key.Owner, Name: name,
 		Scopes: slices.Clone(key.Scopes), CreatedAt: now}
 	tok, c, sealed, err := m.issueLogin(ctx, key, sess.ID)
@@ -328,7 +349,7 @@ func (m *Manager) openLogin(ctx context.Context, key *authkit.Key, name string, 
 	return grant(tok, c, "", sess), nil
 }
 
-func (m *Manager) renewLogin(ctx context.Context, key *authkit.Key, sess *authkit.Session, now time.Time) (*Grant, error) {
+func (m *Manager) renewLogin(ctx context.Context, key *authkit.Key, sess *authkit.Session, now time.Time) (*authkit.Grant, error) {
 	tok, c, sealed, err := m.issueLogin(ctx, key, sess.ID)
 	if err != nil {
 		return nil, err
@@ -340,7 +361,7 @@ func (m *Manager) renewLogin(ctx context.Context, key *authkit.Key, sess *authki
 	return grant(tok, c, "", sess), nil
 }
 
-func (m *Manager) reuse(sess *authkit.Session) (*Grant, error) {
+func (m *Manager) reuse(sess *authkit.Session) (*authkit.Grant, error) {
 	b, err := m.sealer.Open(sess.TokenSealed, []byte(sess.ID))
 	if err != nil {
 		return nil, err
@@ -352,21 +373,46 @@ func (m *Manager) reuse(sess *authkit.Session) (*Grant, error) {
 	return grant(ch.AccessToken, ch.Claims, "", sess), nil
 }
 
-// List returns a page of the owner's live sessions, oldest first.
-func (m *Manager) List(ctx context.Context, owner string, p authkit.Page) ([]*authkit.Session, error) {
+// List returns a page of the owner's live sessions, oldest first. A
+// session is live while it is unrevoked, unexpired, and its key is alive: a
+// session of a deleted or expired key is dead (its tokens are refused) and
+// left out. The page may therefore hold fewer than p's limit although more
+// follow; the next page starts after the last ID the store returned, which
+// is the second result ("" on the last page).
+func (m *Manager) List(ctx context.Context, owner string, p authkit.Page) ([]*authkit.Session, string, error) {
 	ss, err := m.store.ListSessions(ctx, owner, p)
 	if err != nil {
-		return nil, fmt.Errorf("sessions: list: %w", err)
+		return nil, "", fmt.Errorf("sessions: list: %w", err)
+	}
+	next := ""
+	if len(ss) == p.Size() { // a full page: there may be more
+		next = ss[len(ss)-1].ID
 	}
 	now := m.clock.Now()
+	keyLive := map[string]bool{}
 	out := ss[:0]
 	for _, s := range ss {
-		if now.Before(s.ExpiresAt) {
+		if !now.Before(s.ExpiresAt) {
+			continue
+		}
+		live, seen := keyLive[s.KeyID]
+		if !seen {
+			_, err := m.keyAlive(ctx, s.KeyID, now)
+			switch {
+			case err == nil:
+				live = true
+			case errors.Is(err, authkit.ErrRevoked), errors.Is(err, authkit.ErrExpired):
+			default:
+				return nil, "", fmt.Errorf("sessions: list: %w", err)
+			}
+			keyLive[s.KeyID] = live
+		}
+		if live {
 			s.TokenSealed = nil // never leaves the package
 			out = append(out, s)
 		}
 	}
-	return out, nil
+	return out, next, nil
 }
 
 // Revoke revokes the owner's session: its tokens stop verifying at once and
@@ -380,11 +426,14 @@ func (m *Manager) Revoke(ctx context.Context, owner, sessionID string) error {
 }
 
 // RevokeRefreshToken revokes the family of a refresh token (RFC 7009).
-// Unknown and malformed tokens are not an error.
+// Unknown, malformed and dead tokens are not an error; a store failure is.
 func (m *Manager) RevokeRefreshToken(ctx context.Context, refreshToken string) error {
-	_, sess, err := m.inspect(ctx, refreshToken)
-	if err != nil || sess == nil {
-		return nil
+	_, sess, err := m.InspectRefreshToken(ctx, refreshToken)
+	if err != nil {
+		if deadCredential(err) {
+			return nil
+		}
+		return err
 	}
 	if err := m.store.RevokeSession(ctx, sess.Owner, sess.ID, m.clock.Now()); err != nil && !errors.Is(err, authkit.ErrNotFound) {
 		return fmt.Errorf("sessions: revoke refresh token: %w", err)
@@ -392,45 +441,30 @@ func (m *Manager) RevokeRefreshToken(ctx context.Context, refreshToken string) e
 	return nil
 }
 
-// InspectRefreshToken returns the record and session of a live, unspent
-// refresh token (for RFC 7662 introspection). Returns an error wrapping
-// authkit.ErrUnauthenticated, ErrExpired or ErrRevoked otherwise.
-func (m *Manager) InspectRefreshToken(ctx context.Context, refreshToken string) (*authkit.RefreshToken, *authkit.Session, error) {
-	rt, sess, err := m.inspect(ctx, refreshToken)
-	if err != nil {
-		return nil, nil, err
-	}
-	now := m.clock.Now()
-	switch {
-	case !rt.SpentAt.IsZero():
-		return nil, nil, fmt.Errorf("sessions: refresh token spent: %w", authkit.ErrRevoked)
-	case !now.Before(rt.ExpiresAt):
-		return nil, nil, fmt.Errorf("sessions: refresh token: %w", authkit.ErrExpired)
-	case sess.Check(now) != nil:
-		return nil, nil, fmt.Errorf("sessions: refresh token session: %w", authkit.ErrRevoked)
-	}
-	key, err := m.store.KeyByID(ctx, rt.KeyID)
-	if err != nil || key.Check(now) != nil {
-		return nil, nil, fmt.Errorf("sessions: refresh token key: %w", authkit.ErrRevoked)
-	}
-	return rt, sess, nil
+// deadCredential reports whether err says a credential is dead (not
+// whether the store failed).
+func deadCredential(err error) bool {
+	return errors.Is(err, authkit.ErrUnauthenticated) || errors.Is(err, authkit.ErrRevoked) || errors.Is(err, authkit.ErrExpired)
 }
 
-func (m *Manager) inspect(ctx context.Context, refreshToken string) (*authkit.RefreshToken, *authkit.Session, error) {
+// InspectRefreshToken returns the record and session of a live, unspent
+// refresh token (for RFC 7662 introspection), by the same liveness rule as
+// [Manager.Refresh]. Returns an error wrapping authkit.ErrUnauthenticated,
+// ErrExpired or ErrRevoked for a dead one (a spent one is ErrRevoked), and
+// a store failure wrapped, matching none of those.
+func (m *Manager) InspectRefreshToken(ctx context.Context, refreshToken string) (*authkit.RefreshToken, *authkit.Session, error) {
 	if !m.LooksLikeRefreshToken(refreshToken) {
 		return nil, nil, errMalformed
 	}
-	h := m.hasher.Sum(refreshToken)
-	rt, err := m.store.RefreshToken(ctx, h)
+	rt, sess, err := m.lookup(ctx, m.hasher.Sum(refreshToken))
 	if err != nil {
-		if errors.Is(err, authkit.ErrNotFound) {
-			return nil, nil, fmt.Errorf("sessions: unknown refresh token: %w", authkit.ErrUnauthenticated)
-		}
 		return nil, nil, err
 	}
-	sess, err := m.store.Session(ctx, rt.SessionID)
-	if err != nil {
-		return nil, nil, fmt.Errorf("sessions: refresh token session: %w", authkit.ErrRevoked)
+	if !rt.SpentAt.IsZero() {
+		return nil, nil, fmt.Errorf("sessions: refresh token spent: %w", authkit.ErrRevoked)
+	}
+	if _, err := m.alive(ctx, rt, sess, m.clock.Now()); err != nil {
+		return nil, nil, err
 	}
 	return rt, sess, nil
 }

@@ -2,6 +2,7 @@ package tokens
 
 import (
 	"hash/maphash"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -29,8 +30,9 @@ type tokenCache struct {
 
 type cacheEntry struct {
 	token     string
-	principal *authkit.Principal // with the claims; shared, read-only
-	deadline  int64              // Unix nanoseconds: the entry is dead from then on
+	principal authkit.Principal // immutable, shared by every request with this token
+	claims    *authkit.Claims   // what liveness checks read; never handed out
+	deadline  int64             // Unix nanoseconds: the entry is dead from then on
 }
 
 func newTokenCache(size int) *tokenCache {
@@ -40,17 +42,17 @@ func newTokenCache(size int) *tokenCache {
 // hash returns the cache key of token.
 func (c *tokenCache) hash(token string) uint64 { return maphash.String(c.seed, token) }
 
-func (c *tokenCache) get(h uint64, token string) (*authkit.Principal, int64, bool) {
+func (c *tokenCache) get(h uint64, token string) (authkit.Principal, *authkit.Claims, int64, bool) {
 	c.mu.RLock()
 	e, ok := c.m[h]
 	c.mu.RUnlock()
 	if !ok || e.token != token {
-		return nil, 0, false
+		return authkit.Principal{}, nil, 0, false
 	}
-	return e.principal, e.deadline, true
+	return e.principal, e.claims, e.deadline, true
 }
 
-func (c *tokenCache) put(h uint64, token string, p *authkit.Principal, deadline int64) {
+func (c *tokenCache) put(h uint64, token string, p authkit.Principal, claims *authkit.Claims, deadline int64) {
 	// Clone: the caller's string may be a slice of a larger buffer.
 	token = strings.Clone(token)
 	c.mu.Lock()
@@ -67,7 +69,7 @@ func (c *tokenCache) put(h uint64, token string, p *authkit.Principal, deadline 
 	}
 	c.ring[c.next] = h
 	c.next = (c.next + 1) % len(c.ring)
-	c.m[h] = cacheEntry{token: token, principal: p, deadline: deadline}
+	c.m[h] = cacheEntry{token: token, principal: p, claims: claims, deadline: deadline}
 }
 
 func (c *tokenCache) remove(h uint64) {
@@ -77,8 +79,10 @@ func (c *tokenCache) remove(h uint64) {
 }
 
 // liveness remembers which keys and sessions were found alive in the store,
-// until when, and which were revoked. It is bounded: when full, a random
-// alive entry is dropped (the store is asked again for it).
+// until when, and which were revoked. Both maps are bounded: when the alive
+// map is full, an entry is dropped (the store is asked again for it); the
+// dead set forgets revocations older than keep, and past maxDead entries the
+// oldest half, since the store answers for them as well.
 type liveness struct {
 	mu    sync.RWMutex
 	alive map[liveKey]int64 // alive until, Unix nanoseconds
@@ -94,8 +98,11 @@ type liveKey struct {
 	id   string
 }
 
-// maxAlive bounds the alive map.
-const maxAlive = 100_000
+// maxAlive bounds the alive map, maxDead the set of revocations.
+const (
+	maxAlive = 100_000
+	maxDead  = 100_000
+)
 
 // evictScan is how many entries an insertion into the full alive map looks
 // at for expired ones.
@@ -173,13 +180,28 @@ func (l *liveness) revoked(r authkit.Revocation) {
 	delete(l.alive, k)
 	l.dead[k] = now
 	if len(l.dead) > l.prune {
-		limit := now - int64(l.keep)
-		for d, at := range l.dead {
-			if at < limit {
-				delete(l.dead, d)
+		l.forget(now - int64(l.keep))
+		if len(l.dead) > maxDead/2 { // a storm of revocations: keep the newer ones
+			ats := make([]int64, 0, len(l.dead))
+			for _, at := range l.dead {
+				ats = append(ats, at)
 			}
+			slices.Sort(ats)
+			l.forget(ats[len(ats)-maxDead/2] + 1)
 		}
+		// Prune again once the set has doubled: amortized O(log n) a
+		// revocation, and never more than maxDead entries.
 		l.prune = max(1024, 2*len(l.dead))
+	}
+}
+
+// forget drops the revocations noted before limit (Unix nanoseconds).
+// l.mu must be held.
+func (l *liveness) forget(limit int64) {
+	for d, at := range l.dead {
+		if at < limit {
+			delete(l.dead, d)
+		}
 	}
 }
 

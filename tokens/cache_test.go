@@ -2,11 +2,15 @@ package tokens_test
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"runtime"
 	"testing"
 
 	"github.com/matryer/is"
 
+	"github.com/authkit/authkit"
+	"github.com/authkit/authkit/storage/memory"
 	"github.com/authkit/authkit/tokens"
 )
 
@@ -50,4 +54,28 @@ func TestCache_BoundedAfterAMillionTokens(t *testing.T) {
 	grown := int64(after.HeapAlloc) - int64(before.HeapAlloc)
 	t.Logf("cache %d/%d entries after %d tokens; heap %+.1f MiB", entries, size, n, float64(grown)/(1<<20))
 	is.True(grown < 16<<20) // a thousand tokens and their claims, not a million
+}
+
+// TestLiveness_RevocationStormStaysBounded publishes 300,000 revocations
+// at one instant (none old enough to forget by age): the set of revoked
+// IDs stays bounded, and the newest revocation is still honoured.
+func TestLiveness_RevocationStormStaysBounded(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow: 300,000 revocations")
+	}
+	is := is.New(t)
+	store := memory.New()
+	f := newFixture(t, store, tokens.Config{})
+	tok, _ := f.issue(t)
+	_, err := f.svc.Verify(context.Background(), tok)
+	is.NoErr(err)
+	for i := range 300_000 {
+		store.Publish(authkit.Revocation{Kind: authkit.RevokedSession, ID: fmt.Sprint("storm-", i)})
+	}
+	store.Publish(authkit.Revocation{Kind: authkit.RevokedSession, ID: f.sess.ID})
+	_, dead := tokens.LivenessLen(f.svc)
+	t.Logf("revoked IDs held after 300,001 revocations: %d", dead)
+	is.True(dead <= 100_000)
+	_, err = f.svc.Verify(context.Background(), tok) // cached, but its session is revoked
+	is.True(errors.Is(err, authkit.ErrRevoked))
 }

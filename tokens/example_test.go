@@ -46,11 +46,12 @@ func Example() {
 		panic(err)
 	}
 
-	claims, err := svc.Verify(ctx, token)
+	p, err := svc.Verify(ctx, token) // what middleware puts in the request context
 	if err != nil {
 		panic(err)
 	}
-	fmt.Println("sub:", claims.Subject)
+	claims, _ := p.Claims()
+	fmt.Println("sub:", p.Owner())
 	fmt.Println("scope:", claims.Scope)
 	fmt.Println("iss:", claims.Issuer)
 	fmt.Println("lifetime:", claims.Expiry-claims.IssuedAt, "s")

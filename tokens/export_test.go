@@ -10,3 +10,11 @@ func CacheLen(s *Service) (entries, ring int) {
 	defer s.cache.mu.RUnlock()
 	return len(s.cache.m), len(s.cache.ring)
 }
+
+// LivenessLen tells the tests how many keys and sessions the liveness
+// cache holds as alive and as revoked.
+func LivenessLen(s *Service) (alive, dead int) {
+	s.live.mu.RLock()
+	defer s.live.mu.RUnlock()
+	return len(s.live.alive), len(s.live.dead)
+}

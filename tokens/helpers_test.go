@@ -16,6 +16,7 @@ import (
 	"github.com/matryer/is"
 
 	"github.com/authkit/authkit"
+	"github.com/authkit/authkit/internal/fakeclock"
 	"github.com/authkit/authkit/internal/seal"
 	"github.com/authkit/authkit/storage/memory"
 	"github.com/authkit/authkit/tokens"
@@ -54,7 +55,7 @@ func newSecret(t testing.TB) *authkit.Secret {
 type fixture struct {
 	store  authkit.Store
 	secret *authkit.Secret
-	clock  *authkit.FakeClock
+	clock  *fakeclock.Clock
 	cfg    tokens.Config
 	svc    *tokens.Service
 	key    *authkit.Key
@@ -64,8 +65,8 @@ type fixture struct {
 // newFixture builds a fixture; cfg's Store, Secret and Clock are filled in.
 func newFixture(t testing.TB, store authkit.Store, cfg tokens.Config) *fixture {
 	t.Helper()
-	f := &fixture{store: store, secret: newSecret(t), clock: authkit.NewFakeClock(start)}
-	cfg.Store, cfg.Secret, cfg.Clock = store, f.secret, f.clock.Clock()
+	f := &fixture{store: store, secret: newSecret(t), clock: fakeclock.New(start)}
+	cfg.Store, cfg.Secret, cfg.Clock = store, f.secret, f.clock.Now
 	f.cfg = cfg
 	f.svc = f.service(t, cfg)
 	f.key = f.newKey(t, "alice", "videos:read", "videos:write")
@@ -233,4 +234,14 @@ func b64(t testing.TB, v any) string {
 		b = string(j)
 	}
 	return base64.RawURLEncoding.EncodeToString([]byte(b))
+}
+
+// verifyClaims verifies tok with svc and returns a copy of its claims.
+func verifyClaims(ctx context.Context, svc *tokens.Service, tok string) (*authkit.Claims, error) {
+	p, err := svc.Verify(ctx, tok)
+	if err != nil {
+		return nil, err
+	}
+	c, _ := p.Claims()
+	return &c, nil
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
@@ -22,8 +21,9 @@ import (
 //
 // Returns an error wrapping [authkit.ErrInvalid] (a [*authkit.FieldError])
 // for a missing key or session ID, a TTL below one second or above MaxTTL
-// (0 means DefaultTTL), or a scope the key was not granted; one wrapping
-// [authkit.ErrRevoked] or [authkit.ErrExpired] if r.Key is dead.
+// (0 means DefaultTTL); one wrapping [authkit.ErrForbidden] for a scope the
+// key was not granted; one wrapping [authkit.ErrRevoked] or
+// [authkit.ErrExpired] if r.Key is dead.
 func (s *Service) Issue(ctx context.Context, r authkit.TokenRequest) (string, *authkit.Claims, error) {
 	if r.Key == nil || r.Key.ID == "" || r.Key.Owner == "" {
 		return "", nil, authkit.Invalid("key", "a key with an ID and an owner is required")
@@ -45,10 +45,8 @@ func (s *Service) Issue(ctx context.Context, r authkit.TokenRequest) (string, *a
 		if err := authkit.CheckScopes(scopes); err != nil {
 			return "", nil, err
 		}
-		for _, sc := range scopes {
-			if !slices.Contains(r.Key.Scopes, sc) {
-				return "", nil, authkit.Invalid("scopes", "a scope the key was not granted")
-			}
+		if err := r.Key.Allows(scopes); err != nil {
+			return "", nil, fmt.Errorf("tokens: issue: %w", err)
 		}
 	}
 	now := s.clock.Now()

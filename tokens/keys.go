@@ -33,6 +33,7 @@ type signingKey struct {
 	verify    any              // ed25519.PublicKey, *ecdsa.PublicKey or []byte
 	public    crypto.PublicKey // nil for HS256
 	signer    jose.Signer
+	createdAt time.Time
 	retiredAt time.Time
 	expiresAt time.Time
 }
@@ -106,7 +107,7 @@ func (s *Service) open(rec *authkit.SigningKey) (*signingKey, error) {
 	if err != nil {
 		return nil, fmt.Errorf("tokens: signing key %s does not open under this server secret", rec.ID)
 	}
-	k := &signingKey{id: rec.ID, alg: jose.SignatureAlgorithm(rec.Algorithm), retiredAt: rec.RetiredAt, expiresAt: rec.ExpiresAt}
+	k := &signingKey{id: rec.ID, alg: jose.SignatureAlgorithm(rec.Algorithm), createdAt: rec.CreatedAt, retiredAt: rec.RetiredAt, expiresAt: rec.ExpiresAt}
 	var signWith any
 	switch rec.Algorithm {
 	case EdDSA, ES256:
@@ -242,7 +243,29 @@ func (s *Service) key(ctx context.Context, kid string, now time.Time) (*signingK
 func (s *Service) Rotate(ctx context.Context) error {
 	s.loadMu.Lock()
 	defer s.loadMu.Unlock()
+	return s.rotateLocked(ctx, s.clock.Now())
+}
+
+// RotateIfOlder rotates, as [Service.Rotate] does, if the active signing
+// key was created more than age ago, and reports whether it did. It reads
+// the keys from the store first, so that Services sharing a store and
+// running it on the same schedule rotate once between them: a rotation by
+// one makes the others' active key new.
+func (s *Service) RotateIfOlder(ctx context.Context, age time.Duration) (bool, error) {
+	s.loadMu.Lock()
+	defer s.loadMu.Unlock()
+	if err := s.loadLocked(ctx); err != nil {
+		return false, err
+	}
 	now := s.clock.Now()
+	if a := s.ring.Load().active; a != nil && now.Sub(a.createdAt) < age {
+		return false, nil
+	}
+	return true, s.rotateLocked(ctx, now)
+}
+
+// rotateLocked is Rotate; s.loadMu must be held.
+func (s *Service) rotateLocked(ctx context.Context, now time.Time) error {
 	rec, err := s.generate(s.alg, now)
 	if err != nil {
 		return err

@@ -271,5 +271,3 @@ var (
 func unauthenticated(reason string) error {
 	return fmt.Errorf("tokens: %s: %w", reason, authkit.ErrUnauthenticated)
 }
-
-var _ authkit.PrincipalVerifier = (*Service)(nil)

@@ -24,7 +24,7 @@ func TestIssueVerify_RoundTripEachAlgorithm(t *testing.T) {
 				f := newFixture(t, b.open(t), tokens.Config{Algorithm: alg})
 				tok, issued := f.issue(t)
 
-				got, err := f.svc.Verify(context.Background(), tok)
+				got, err := verifyClaims(context.Background(), f.svc, tok)
 				is.NoErr(err)
 				is.Equal(*got, *issued)
 				is.Equal(got.Issuer, "authkit")
@@ -110,7 +110,7 @@ func TestIssue_ScopesDefaultToTheKeysAndMustBeGranted(t *testing.T) {
 		tok, c, err := f.svc.Issue(ctx, authkit.TokenRequest{Key: f.key, SessionID: f.sess.ID, Scopes: []string{"videos:read"}})
 		is.NoErr(err)
 		is.Equal(c.Scope, "videos:read")
-		v, err := f.svc.Verify(ctx, tok)
+		v, err := verifyClaims(ctx, f.svc, tok)
 		is.NoErr(err)
 		is.Equal(v.Scope, "videos:read")
 	})
@@ -123,7 +123,7 @@ func TestIssue_ScopesDefaultToTheKeysAndMustBeGranted(t *testing.T) {
 	t.Run("a scope the key lacks", func(t *testing.T) {
 		is := is.New(t)
 		_, _, err := f.svc.Issue(ctx, authkit.TokenRequest{Key: f.key, SessionID: f.sess.ID, Scopes: []string{"admin"}})
-		is.True(errors.Is(err, authkit.ErrInvalid))
+		is.True(errors.Is(err, authkit.ErrForbidden))
 	})
 	t.Run("a scope with a space", func(t *testing.T) {
 		is := is.New(t)
@@ -365,6 +365,31 @@ func TestRotate_OtherServicesSignWithTheNewKeyWithinAMinute(t *testing.T) {
 	f.clock.Advance(time.Second)
 	tok, _ = f.issue(t)
 	is.Equal(kidOf(t, tok), newKid)
+}
+
+func TestRotateIfOlder_TwoReplicasOnAScheduleRotateOnce(t *testing.T) {
+	is := is.New(t)
+	f := newFixture(t, backends[0].open(t), tokens.Config{})
+	ctx := context.Background()
+	replica := f.service(t, f.cfg)
+	first := jwksKids(t, f.svc)
+
+	rotated, err := f.svc.RotateIfOlder(ctx, time.Hour)
+	is.NoErr(err)
+	is.True(!rotated) // the first key is new
+	f.clock.Advance(time.Hour)
+	rotated, err = f.svc.RotateIfOlder(ctx, time.Hour)
+	is.NoErr(err)
+	is.True(rotated)
+	rotated, err = replica.RotateIfOlder(ctx, time.Hour) // sees the other's rotation
+	is.NoErr(err)
+	is.True(!rotated)
+	keys, err := f.store.SigningKeys(ctx)
+	is.NoErr(err)
+	is.Equal(len(keys), 2)
+	tok, _, err := replica.Issue(ctx, authkit.TokenRequest{Key: f.key, SessionID: f.sess.ID})
+	is.NoErr(err)
+	is.True(kidOf(t, tok) != first[0]) // and signs with the new key at once
 }
 
 func TestVerify_UnknownKidReloadsAtMostOncePerSecond(t *testing.T) {

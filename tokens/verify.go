@@ -17,60 +17,51 @@ import (
 // that time arithmetic on them cannot overflow.
 const maxUnix = 253402300799
 
-// Verify checks token and returns its claims. See the package documentation
-// for what is checked and in which order.
+// Verify checks token and returns the request's principal, with the
+// token's claims (Principal.Claims). See the package documentation for what
+// is checked and in which order.
 //
 // Returns an error wrapping [authkit.ErrExpired] for an expired token (or a
 // token of an expired key or session), [authkit.ErrRevoked] for a token of a
 // revoked or deleted key or session, and [authkit.ErrUnauthenticated] for
-// anything else that is wrong with it; a store failure is returned as it is.
+// anything else that is wrong with it; a store failure is returned wrapped,
+// matching none of them.
 //
-// The returned claims may be shared with other callers through the cache of
-// verified tokens: callers must not modify them.
-func (s *Service) Verify(ctx context.Context, token string) (*authkit.Claims, error) {
-	p, err := s.VerifyPrincipal(ctx, token)
-	if err != nil {
-		return nil, err
-	}
-	return p.Claims, nil
-}
-
-// VerifyPrincipal is [Service.Verify] returning the token's principal
-// (authkit.PrincipalVerifier). A token verified before is answered from the
-// cache with the principal built then: no allocation. The principal and its
-// claims are shared: read them, never modify them.
-func (s *Service) VerifyPrincipal(ctx context.Context, token string) (*authkit.Principal, error) {
+// A token verified before is answered from the cache with the principal
+// built then, without allocating. The principal is immutable, so sharing it
+// is safe.
+func (s *Service) Verify(ctx context.Context, token string) (authkit.Principal, error) {
 	if token == "" {
-		return nil, errEmpty
+		return authkit.Principal{}, errEmpty
 	}
 	if len(token) > MaxTokenLen {
-		return nil, errTooLong
+		return authkit.Principal{}, errTooLong
 	}
 	now := s.clock.Now()
 	var h uint64
 	if s.cache != nil {
 		h = s.cache.hash(token)
-		if p, deadline, ok := s.cache.get(h, token); ok {
+		if p, c, deadline, ok := s.cache.get(h, token); ok {
 			if now.UnixNano() >= deadline {
 				s.cache.remove(h)
-				return nil, errExpired
+				return authkit.Principal{}, errExpired
 			}
-			if err := s.alive(ctx, p.Claims, now); err != nil {
-				return nil, err
+			if err := s.alive(ctx, c, now); err != nil {
+				return authkit.Principal{}, err
 			}
 			return p, nil
 		}
 	}
 	c, deadline, err := s.verifySigned(ctx, token, now)
 	if err != nil {
-		return nil, err
+		return authkit.Principal{}, err
 	}
 	if err := s.alive(ctx, c, now); err != nil {
-		return nil, err
+		return authkit.Principal{}, err
 	}
 	p := c.Principal()
 	if s.cache != nil {
-		s.cache.put(h, token, p, deadline)
+		s.cache.put(h, token, p, c, deadline)
 	}
 	return p, nil
 }

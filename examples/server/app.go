@@ -11,8 +11,11 @@ import (
 	"time"
 
 	"github.com/authkit/authkit"
+	"github.com/authkit/authkit/handlers"
 	"github.com/authkit/authkit/httpmw"
 	"github.com/authkit/authkit/keys"
+	"github.com/authkit/authkit/page"
+	"github.com/authkit/authkit/server"
 	"github.com/authkit/authkit/sessions"
 	"github.com/authkit/authkit/tokens"
 	"github.com/google/uuid"
@@ -30,9 +33,11 @@ type Config struct {
 	Limiter *httpmw.Limiter
 }
 
-// App is the example server: every guide's routes on one mux.
+// App is the example server: every guide's routes on one mux, over one
+// authkit server.Server.
 type App struct {
 	cfg      Config
+	ak       *server.Server
 	Keys     *keys.Service
 	Tokens   *tokens.Service
 	Sessions *sessions.Manager
@@ -45,7 +50,8 @@ type App struct {
 	videos map[string][]video
 }
 
-// NewApp wires authkit's services and mounts the routes.
+// NewApp builds authkit with server.New (which also runs the cleanup and
+// the signing-key rotation) and mounts the routes.
 func NewApp(ctx context.Context, cfg Config) (*App, error) {
 	if cfg.Issuer == "" {
 		cfg.Issuer = "http://127.0.0.1:8080"
@@ -53,25 +59,21 @@ func NewApp(ctx context.Context, cfg Config) (*App, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	ks, err := keys.New(keys.Config{Store: cfg.Store, Secret: cfg.Secret, Clock: cfg.Clock})
+	ak, err := server.New(ctx, server.Config{
+		Store: cfg.Store, Secret: cfg.Secret, Issuer: cfg.Issuer, Clock: cfg.Clock, Logger: cfg.Logger,
+		Limiter: cfg.Limiter, LoginTTL: 2 * time.Hour, // the login guide's 7200 s
+	})
 	if err != nil {
 		return nil, err
 	}
-	ts, err := tokens.New(ctx, tokens.Config{Store: cfg.Store, Secret: cfg.Secret, Issuer: cfg.Issuer, Clock: cfg.Clock})
-	if err != nil {
-		return nil, err
-	}
-	sm, err := sessions.New(sessions.Config{Store: cfg.Store, Tokens: ts, Secret: cfg.Secret, LoginTTL: 2 * time.Hour, Clock: cfg.Clock})
-	if err != nil {
-		return nil, err
-	}
-	a := &App{cfg: cfg, Keys: ks, Tokens: ts, Sessions: sm, mux: http.NewServeMux(), rooms: map[string]room{}, videos: map[string][]video{}}
+	a := &App{cfg: cfg, ak: ak, Keys: ak.Keys, Tokens: ak.Tokens, Sessions: ak.Sessions, mux: http.NewServeMux(),
+		rooms: map[string]room{}, videos: map[string][]video{}}
 	a.mount()
 	return a, nil
 }
 
-// Close releases the services (not the store, which the caller owns).
-func (a *App) Close() { a.Tokens.Close() }
+// Close stops authkit's housekeeping (not the store, which the caller owns).
+func (a *App) Close() { a.ak.Close() }
 
 // ServeHTTP serves the app's routes.
 func (a *App) ServeHTTP(w http.ResponseWriter, r *http.Request) { a.mux.ServeHTTP(w, r) }
@@ -85,65 +87,71 @@ func (a *App) handle(pattern string, h http.Handler) {
 	a.routes = append(a.routes, pattern)
 }
 
+// The shapes of the guides this server speaks.
+var (
+	// Inlive wraps every body in {"code","ok","message","data"} and calls
+	// the lifetime "expiry_seconds"; an expired token is 403.
+	inliveFields = handlers.TokenFields{AccessToken: "access_token", RefreshToken: "refresh_token", ExpiresIn: "expiry_seconds"}
+	inlive       = httpmw.Responder{Envelope: httpmw.DataEnvelope, ExpiredStatus: http.StatusForbidden}
+)
+
 func (a *App) mount() {
-	srv := &httpmw.Server{Keys: a.Keys, Tokens: a.Tokens, Sessions: a.Sessions, Limiter: a.cfg.Limiter, Logger: a.cfg.Logger, Clock: a.cfg.Clock}
+	ep := a.ak.Endpoints
 
 	// Who may call what. Each route group accepts its guide's credentials.
 	// The example's users sign in with HTTP Basic, in a browser too (the
 	// integration page): the Basic challenge makes the browser ask once and
 	// resend, and CSRF keeps other sites from riding on those credentials.
-	user := &httpmw.Auth{Users: a.cfg.Users.Authenticate, Accept: httpmw.AcceptUser, BasicChallenge: true, Logger: a.cfg.Logger}
+	user := &httpmw.Auth{Users: a.cfg.Users.Authenticate, Accept: httpmw.AcceptUser,
+		Responder: httpmw.Responder{BasicChallenge: true, Logger: a.cfg.Logger}}
 	signedIn := func(h http.Handler) http.Handler { return httpmw.CSRF()(user.Authenticate(h)) }
-	userKeyOrToken := &httpmw.Auth{
-		Users: a.cfg.Users.Authenticate, Keys: a.Keys, LooksLikeKey: a.Keys.Looks, Tokens: a.Tokens,
-		Accept: httpmw.AcceptUser | httpmw.AcceptBearerKey | httpmw.AcceptBearerToken, Logger: a.cfg.Logger,
-	}
-	inlive := &httpmw.Auth{Tokens: a.Tokens, Keys: a.Keys, LooksLikeKey: a.Keys.Looks, Accept: httpmw.AcceptBearerToken,
-		ExpiredStatus: http.StatusForbidden, Envelope: httpmw.Inlive, Logger: a.cfg.Logger}
-	videos := &httpmw.Auth{Tokens: a.Tokens, Keys: a.Keys, LooksLikeKey: a.Keys.Looks,
-		Accept: httpmw.AcceptBasicKey | httpmw.AcceptBearerToken | httpmw.AcceptBareToken, Logger: a.cfg.Logger}
+	userKeyOrToken := a.ak.Auth(httpmw.AcceptUser | httpmw.AcceptBearerKey | httpmw.AcceptBearerToken)
+	userKeyOrToken.Users = a.cfg.Users.Authenticate
+	inliveAuth := a.ak.Auth(httpmw.AcceptBearerToken)
+	inliveAuth.Responder.Envelope, inliveAuth.Responder.ExpiredStatus = inlive.Envelope, inlive.ExpiredStatus
+	videos := a.ak.Auth(httpmw.AcceptBasicKey | httpmw.AcceptBearerToken | httpmw.AcceptBareToken)
 
 	// The keytoken guide: keys managed by a signed-in user; the key's token read back.
-	ko := httpmw.KeyOptions{Recoverable: true, DefaultScopes: videoScopes}
-	a.handle("POST /user/keys", signedIn(srv.CreateKey(ko)))
-	a.handle("GET /user/keys", signedIn(srv.ListKeys(ko)))
-	a.handle("GET /user/keys/{key}", signedIn(srv.GetKey(ko)))
-	a.handle("DELETE /user/keys/{key}", signedIn(srv.DeleteKey(ko)))
-	a.handle("POST /user/keys/{key}/rotate", signedIn(srv.RotateKey(ko)))
-	a.handle("GET /user/sessions", signedIn(srv.ListSessions(httpmw.SessionOptions{})))
-	a.handle("DELETE /user/sessions/{id}", signedIn(srv.RevokeSession(httpmw.SessionOptions{})))
+	ko := handlers.KeyOptions{Recoverable: true, DefaultScopes: videoScopes}
+	a.handle("POST /user/keys", signedIn(ep.CreateKey(ko)))
+	a.handle("GET /user/keys", signedIn(ep.ListKeys(ko)))
+	a.handle("GET /user/keys/{key}", signedIn(ep.GetKey(ko)))
+	a.handle("DELETE /user/keys/{key}", signedIn(ep.DeleteKey(ko)))
+	a.handle("POST /user/keys/{key}/rotate", signedIn(ep.RotateKey(ko)))
+	a.handle("GET /user/sessions", signedIn(ep.ListSessions(handlers.SessionOptions{})))
+	a.handle("DELETE /user/sessions/{id}", signedIn(ep.RevokeSession(handlers.SessionOptions{})))
 
 	// The integration page (Inlive's and api.video's dashboards), for the
 	// same signed-in users, over the handlers above.
-	a.handle("GET /integration/", signedIn(httpmw.Page(httpmw.PageOptions{Title: "API keys", Scopes: videoScopes})))
+	a.handle("GET /integration/", signedIn(page.New(page.Options{Title: "API keys", Scopes: videoScopes})))
 
 	// The OpenAPI document of every route here.
 	a.handle("GET /openapi.json", http.HandlerFunc(serveOpenAPI))
 	a.handle("GET /user", userKeyOrToken.Authenticate(http.HandlerFunc(a.getUser)))
 
 	// Inlive: key → access token; validate; a product API behind it.
-	a.handle("POST /v1/keys/accesstoken", srv.Exchange(httpmw.ExchangeOptions{
+	a.handle("POST /v1/keys/accesstoken", ep.Exchange(handlers.ExchangeOptions{
 		AcceptRefreshBearer: true, TTLField: "expiry_seconds", TTL: time.Hour, MaxTTL: 24 * time.Hour,
-		Fields: httpmw.InliveFields, Envelope: httpmw.Inlive, Message: "access token created",
+		Fields: inliveFields, Envelope: httpmw.DataEnvelope, Message: "access token created",
 	}))
-	a.handle("POST /v1/keys/validate", srv.Validate(httpmw.ValidateOptions{Envelope: httpmw.Inlive, ExpiredStatus: http.StatusForbidden, Message: "access token is valid"}))
-	a.handle("POST /v1/rooms/create", inlive.Authenticate(http.HandlerFunc(a.createRoom)))
-	a.handle("GET /v1/rooms/{id}", inlive.Authenticate(http.HandlerFunc(a.getRoom)))
+	a.handle("POST /v1/keys/validate", ep.Validate(handlers.ValidateOptions{Envelope: httpmw.DataEnvelope, ExpiredStatus: http.StatusForbidden, Message: "access token is valid"}))
+	a.handle("POST /v1/rooms/create", inliveAuth.Authenticate(http.HandlerFunc(a.createRoom)))
+	a.handle("GET /v1/rooms/{id}", inliveAuth.Authenticate(http.HandlerFunc(a.getRoom)))
 
 	// api.video: key → bearer pair; refresh; Basic or bearer or bare on the API.
-	a.handle("POST /auth/api-key", srv.Exchange(httpmw.ExchangeOptions{KeyField: "apiKey", TTL: time.Hour, Fields: httpmw.OAuthFields}))
-	a.handle("POST /auth/refresh", srv.Refresh(httpmw.RefreshOptions{TokenField: "refreshToken", TTL: time.Hour, Fields: httpmw.OAuthFields}))
+	a.handle("POST /auth/api-key", ep.Exchange(handlers.ExchangeOptions{KeyField: "apiKey", TTL: time.Hour, Fields: handlers.OAuthFields}))
+	a.handle("POST /auth/refresh", ep.Refresh(handlers.RefreshOptions{TokenField: "refreshToken", TTL: time.Hour, Fields: handlers.OAuthFields}))
 	a.handle("GET /videos", videos.Verify(videos.Require("videos:read")(http.HandlerFunc(a.listVideos))))
 	a.handle("POST /videos", videos.Verify(videos.Require("videos:write")(http.HandlerFunc(a.createVideo))))
 
 	// The login guide.
-	a.handle("POST /auth/login", srv.Login(httpmw.LoginOptions{}))
+	a.handle("POST /auth/login", ep.Login(handlers.LoginOptions{}))
 
 	// OAuth 2.0.
-	a.handle("POST /oauth/token", srv.OAuthToken())
-	a.handle("POST /oauth/introspect", srv.Introspect())
-	a.handle("POST /oauth/revoke", srv.Revoke())
-	a.handle("GET /.well-known/jwks.json", srv.JWKS())
+	a.handle("POST /oauth/token", ep.OAuthToken())
+	a.handle("POST /oauth/introspect", ep.Introspect())
+	a.handle("POST /oauth/revoke", ep.Revoke())
+	a.handle("GET /.well-known/jwks.json", ep.JWKS())
 
 	a.handle("GET /healthz", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
@@ -152,7 +160,7 @@ func (a *App) mount() {
 
 func (a *App) getUser(w http.ResponseWriter, r *http.Request) {
 	p, _ := authkit.FromContext(r.Context())
-	u, err := a.cfg.Users.ByID(r.Context(), p.Owner)
+	u, err := a.cfg.Users.ByID(r.Context(), p.Owner())
 	if err != nil {
 		if errors.Is(err, authkit.ErrNotFound) {
 			writeJSON(w, http.StatusNotFound, map[string]string{"error": "not_found", "error_description": "no such user"})
@@ -162,7 +170,7 @@ func (a *App) getUser(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusInternalServerError, map[string]string{"error": "server_error", "error_description": "internal error"})
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"id": u.ID, "username": u.Username, "created_at": u.CreatedAt, "auth_method": p.Method, "key_id": p.KeyID})
+	writeJSON(w, http.StatusOK, map[string]any{"id": u.ID, "username": u.Username, "created_at": u.CreatedAt, "auth_method": p.Method(), "key_id": p.KeyID()})
 }
 
 // room is Inlive's demo resource.
@@ -178,14 +186,14 @@ func (a *App) createRoom(w http.ResponseWriter, r *http.Request) {
 	var body struct {
 		Name string `json:"name"`
 	}
-	if !decodeSmall(w, r, &body, httpmw.Inlive) {
+	if !decodeSmall(w, r, &body, inlive) {
 		return
 	}
-	rm := room{ID: uuid.NewString(), Name: body.Name, CreatedAt: time.Now().UTC(), owner: p.Owner}
+	rm := room{ID: uuid.NewString(), Name: body.Name, CreatedAt: a.cfg.Clock.Now(), owner: p.Owner()}
 	a.mu.Lock()
 	a.rooms[rm.ID] = rm
 	a.mu.Unlock()
-	writeJSON(w, http.StatusCreated, httpmw.Inlive(http.StatusCreated, "room created", rm, nil))
+	inlive.JSON(w, http.StatusCreated, "room created", rm)
 }
 
 func (a *App) getRoom(w http.ResponseWriter, r *http.Request) {
@@ -193,11 +201,11 @@ func (a *App) getRoom(w http.ResponseWriter, r *http.Request) {
 	a.mu.Lock()
 	rm, ok := a.rooms[r.PathValue("id")]
 	a.mu.Unlock()
-	if !ok || rm.owner != p.Owner {
-		writeJSON(w, http.StatusNotFound, httpmw.Inlive(http.StatusNotFound, "", nil, &httpmw.Error{Status: 404, Code: "not_found", Description: "no such room"}))
+	if !ok || rm.owner != p.Owner() {
+		inlive.Error(w, r, &httpmw.Error{Status: http.StatusNotFound, Code: "not_found", Description: "no such room"})
 		return
 	}
-	writeJSON(w, http.StatusOK, httpmw.Inlive(http.StatusOK, "room", rm, nil))
+	inlive.JSON(w, http.StatusOK, "room", rm)
 }
 
 // video is api.video's demo resource.
@@ -210,7 +218,7 @@ type video struct {
 func (a *App) listVideos(w http.ResponseWriter, r *http.Request) {
 	p, _ := authkit.FromContext(r.Context())
 	a.mu.Lock()
-	vs := append([]video{}, a.videos[p.Owner]...)
+	vs := append([]video{}, a.videos[p.Owner()]...)
 	a.mu.Unlock()
 	writeJSON(w, http.StatusOK, map[string]any{"data": vs})
 }
@@ -220,23 +228,23 @@ func (a *App) createVideo(w http.ResponseWriter, r *http.Request) {
 	var body struct {
 		Title string `json:"title"`
 	}
-	if !decodeSmall(w, r, &body, httpmw.Plain) {
+	if !decodeSmall(w, r, &body, httpmw.Responder{}) {
 		return
 	}
 	if body.Title == "" {
 		body.Title = "untitled"
 	}
-	v := video{VideoID: "vi" + uuid.NewString()[:8], Title: body.Title, CreatedAt: time.Now().UTC()}
+	v := video{VideoID: "vi" + uuid.NewString()[:8], Title: body.Title, CreatedAt: a.cfg.Clock.Now()}
 	a.mu.Lock()
-	a.videos[p.Owner] = append(a.videos[p.Owner], v)
+	a.videos[p.Owner()] = append(a.videos[p.Owner()], v)
 	a.mu.Unlock()
 	writeJSON(w, http.StatusCreated, v)
 }
 
 // decodeSmall decodes an optional small JSON body into v, answering 400 or
-// 413 itself.
-func decodeSmall(w http.ResponseWriter, r *http.Request, v any, env httpmw.Envelope) bool {
-	r.Body = http.MaxBytesReader(w, r.Body, httpmw.DefaultMaxBody)
+// 413 itself, through rs.
+func decodeSmall(w http.ResponseWriter, r *http.Request, v any, rs httpmw.Responder) bool {
+	r.Body = http.MaxBytesReader(w, r.Body, handlers.DefaultMaxBody)
 	err := json.NewDecoder(r.Body).Decode(v)
 	if err == nil || errors.Is(err, io.EOF) {
 		return true
@@ -246,7 +254,7 @@ func decodeSmall(w http.ResponseWriter, r *http.Request, v any, env httpmw.Envel
 	if errors.As(err, &mbe) {
 		status, desc = http.StatusRequestEntityTooLarge, "request body too large"
 	}
-	writeJSON(w, status, env(status, desc, nil, &httpmw.Error{Status: status, Code: "invalid_request", Description: desc}))
+	rs.Error(w, r, &httpmw.Error{Status: status, Code: "invalid_request", Description: desc})
 	return false
 }
 

@@ -12,9 +12,10 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/authkit/authkit/internal/seal"
 	"github.com/go-jose/go-jose/v4"
 	"github.com/matryer/is"
+
+	"github.com/authkit/authkit/internal/seal"
 )
 
 func b64json(t *testing.T, v any) string {

@@ -180,7 +180,7 @@ func TestBrowser_IntegrationPage(t *testing.T) {
 		chromedp.WaitVisible(chromedp.ID("secret")),
 	)
 	secret := runB(t, b, chromedp.Value(chromedp.ID("secret-value")))
-	is.True(e.app.Keys.Looks(secret))
+	is.True(e.app.Keys.LooksLikeKey(secret))
 	is.True(strings.HasPrefix(secret, "ak_test_"))
 	warning := runB(t, b, chromedp.Text(chromedp.ID("secret")))
 	is.True(strings.Contains(warning, "You won't see it again"))
@@ -224,7 +224,7 @@ func TestBrowser_IntegrationPage(t *testing.T) {
 		chromedp.WaitVisible(chromedp.ID("secret")),
 	)
 	rotated := runB(t, b, chromedp.Value(chromedp.ID("secret-value")))
-	is.True(rotated != secret && e.app.Keys.Looks(rotated))
+	is.True(rotated != secret && e.app.Keys.LooksLikeKey(rotated))
 	is.Equal(e.do(req{method: "POST", path: "/auth/api-key", body: `{"apiKey":"` + secret + `"}`}).status, 401)
 	is.Equal(e.do(req{method: "POST", path: "/auth/api-key", body: `{"apiKey":"` + rotated + `"}`}).status, 200)
 	b.do(t, chromedp.Click(chromedp.ID("secret-done")), chromedp.WaitNotVisible(chromedp.ID("secret")))

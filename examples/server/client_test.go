@@ -12,10 +12,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/authkit/authkit"
-	"github.com/authkit/authkit/client"
 	"github.com/matryer/is"
 	"golang.org/x/oauth2"
+
+	"github.com/authkit/authkit/client"
+	"github.com/authkit/authkit/internal/fakeclock"
 )
 
 // counting wraps the app and counts token-endpoint calls by path.
@@ -121,7 +122,7 @@ func TestClient_InliveExpired403IsRenewedAndRetried(t *testing.T) {
 	e, count, srv := clientEnv(t)
 	key := str(e.createKey(alice, `{"handle":"cli"}`), "token")
 	// The client's clock lags the server's: it thinks its token is fresh.
-	lagging := authkit.NewFakeClock(e.clock.Now())
+	lagging := fakeclock.New(e.clock.Now())
 	src, err := client.NewTokenSource(client.Config{BaseURL: srv.URL, HTTPClient: e.client(), Flow: client.Inlive{}, Key: key, Clock: lagging.Now})
 	is.NoErr(err)
 	hc := &http.Client{Transport: &client.Transport{Source: src, Base: &contractTransport{t: t}}}

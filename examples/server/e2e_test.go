@@ -17,12 +17,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/authkit/authkit"
-	"github.com/authkit/authkit/httpmw"
-	"github.com/authkit/authkit/storage/sqlite"
 	"github.com/matryer/is"
 	"golang.org/x/crypto/bcrypt"
 	"golang.org/x/oauth2/clientcredentials"
+
+	"github.com/authkit/authkit"
+	"github.com/authkit/authkit/httpmw"
+	"github.com/authkit/authkit/internal/fakeclock"
+	"github.com/authkit/authkit/storage/sqlite"
 )
 
 // env is one example server on a temporary SQLite file, behind a real
@@ -32,7 +34,7 @@ type env struct {
 	dir    string
 	db     string
 	secret *authkit.Secret
-	clock  *authkit.FakeClock
+	clock  *fakeclock.Clock
 	store  *sqlite.Store
 	udb    *sql.DB
 	app    *App
@@ -62,7 +64,7 @@ var testSecret = []byte("0123456789abcdef0123456789abcdef-test-only")
 
 func newEnv(t testing.TB) *env {
 	t.Helper()
-	e := &env{t: t, dir: t.TempDir(), logs: &syncBuffer{}, clock: authkit.NewFakeClock(time.Now().UTC().Truncate(time.Second))}
+	e := &env{t: t, dir: t.TempDir(), logs: &syncBuffer{}, clock: fakeclock.New(time.Now().UTC().Truncate(time.Second))}
 	e.db = filepath.Join(e.dir, "authkit.db")
 	var err error
 	e.secret, err = authkit.NewSecret(testSecret)

@@ -11,11 +11,11 @@ import (
 	"strings"
 	"testing"
 
+	"golang.org/x/crypto/bcrypt"
+
 	"github.com/authkit/authkit"
 	"github.com/authkit/authkit/httpmw"
-	"github.com/authkit/authkit/keys"
 	"github.com/authkit/authkit/storage/sqlite"
-	"golang.org/x/crypto/bcrypt"
 )
 
 // fuzzRoutes are every route of the example server, by index.
@@ -57,7 +57,7 @@ func FuzzEndpoints(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Cleanup(app.Close)
-	_, key, err := app.Keys.Create(ctx, keys.CreateRequest{Owner: "fuzz-owner", Handle: "fz", Recoverable: true})
+	_, key, err := app.Keys.Create(ctx, authkit.KeyRequest{Owner: "fuzz-owner", Handle: "fz", Recoverable: true})
 	if err != nil {
 		f.Fatal(err)
 	}

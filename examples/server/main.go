@@ -115,8 +115,6 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	defer app.Close()
 
-	go cleanup(ctx, store, logger)
-
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return err
@@ -174,24 +172,6 @@ func redactDSN(db string) string {
 		}
 	}
 	return db
-}
-
-// cleanup collects expired rows every few minutes.
-func cleanup(ctx context.Context, store authkit.Store, logger *slog.Logger) {
-	t := time.NewTicker(5 * time.Minute)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if n, err := store.Cleanup(ctx, time.Now()); err != nil {
-				logger.Error("cleanup", "err", err)
-			} else if n > 0 {
-				logger.Info("cleanup", "deleted", n)
-			}
-		}
-	}
 }
 
 type statusWriter struct {

@@ -11,9 +11,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/authkit/authkit/storage/postgres"
 	"github.com/jackc/pgx/v5"
 	"github.com/matryer/is"
+
+	"github.com/authkit/authkit/storage/postgres"
 )
 
 // TestTwoServersOnPostgreSQL runs two example server processes on one

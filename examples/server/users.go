@@ -116,22 +116,22 @@ var dummyHash, _ = bcrypt.GenerateFromPassword([]byte("not a password"), bcrypt.
 
 // Authenticate is the httpmw.UserAuthenticator of the example: HTTP Basic
 // with a user name and a non-empty password.
-func (u *Users) Authenticate(r *http.Request) (*authkit.Principal, error) {
+func (u *Users) Authenticate(r *http.Request) (authkit.Principal, error) {
 	name, password, ok := r.BasicAuth()
 	if !ok || password == "" {
-		return nil, nil
+		return authkit.Principal{}, nil
 	}
 	var id, hash string
 	err := u.db.QueryRowContext(r.Context(), `SELECT id, password_hash FROM example_users WHERE username = $1`, name).Scan(&id, &hash)
 	if errors.Is(err, sql.ErrNoRows) {
 		bcrypt.CompareHashAndPassword(dummyHash, []byte(password))
-		return nil, fmt.Errorf("unknown user: %w", authkit.ErrUnauthenticated)
+		return authkit.Principal{}, fmt.Errorf("unknown user: %w", authkit.ErrUnauthenticated)
 	}
 	if err != nil {
-		return nil, err
+		return authkit.Principal{}, err
 	}
 	if bcrypt.CompareHashAndPassword([]byte(hash), []byte(password)) != nil {
-		return nil, fmt.Errorf("wrong password: %w", authkit.ErrUnauthenticated)
+		return authkit.Principal{}, fmt.Errorf("wrong password: %w", authkit.ErrUnauthenticated)
 	}
-	return &authkit.Principal{Owner: id, Method: authkit.MethodUser}, nil
+	return authkit.UserPrincipal(id), nil
 }

@@ -53,7 +53,7 @@ func twoReplicas(t *testing.T, grace time.Duration) (*replica, *replica, *authki
 	name := schema(t)
 	a := newReplica(t, name, grace)
 	b := newReplica(t, name, grace)
-	k, _, err := a.keys.Create(ctx, keys.CreateRequest{Owner: "alice", Handle: "app", Scopes: []string{"videos:read"}})
+	k, _, err := a.keys.Create(ctx, authkit.KeyRequest{Owner: "alice", Handle: "app", Scopes: []string{"videos:read"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,7 +86,7 @@ func TestReplicas_100ConcurrentLoginsOneTokenOneSession(t *testing.T) {
 		is.NoErr(errs[i])
 		is.Equal(toks[i], toks[0])
 	}
-	ss, err := b.sessions.List(ctx, "alice", authkit.Page{})
+	ss, _, err := b.sessions.List(ctx, "alice", authkit.Page{})
 	is.NoErr(err)
 	is.Equal(len(ss), 1)
 	_, err = b.tokens.Verify(ctx, toks[0]) // signed by whichever replica won, verified by the other
@@ -207,7 +207,7 @@ func TestReplicas_ListenerDropReplaysMissedRevocations(t *testing.T) {
 func BenchmarkVerifyKey(b *testing.B) {
 	dsn(b)
 	r := newReplica(b, schema(b), 0)
-	_, secret, err := r.keys.Create(ctx, keys.CreateRequest{Owner: "a", Handle: "bench"})
+	_, secret, err := r.keys.Create(ctx, authkit.KeyRequest{Owner: "a", Handle: "bench"})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -224,7 +224,7 @@ func BenchmarkVerifyKey(b *testing.B) {
 func BenchmarkLogin(b *testing.B) {
 	dsn(b)
 	r := newReplica(b, schema(b), 0)
-	k, _, err := r.keys.Create(ctx, keys.CreateRequest{Owner: "a", Handle: "bench"})
+	k, _, err := r.keys.Create(ctx, authkit.KeyRequest{Owner: "a", Handle: "bench"})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -1,4 +1,27 @@
-package httpmw
+// Package page serves a self-contained key-management page for an app's
+// signed-in users: list their keys, create one and copy its secret (shown
+// once), rotate one with a grace period, delete one after a confirmation,
+// list and revoke their sessions. HTML, script, style sheet and icon are
+// embedded in the binary; nothing comes from a CDN and there is no build
+// step.
+//
+// The page calls the JSON key and session handlers of package handlers,
+// from its own origin, at the paths in [Options]. Mount it, and those
+// handlers, behind the app's user authentication, and the handlers behind
+// httpmw.CSRF as well:
+//
+//	signedIn := func(h http.Handler) http.Handler { return httpmw.CSRF()(users.Authenticate(h)) }
+//	mux.Handle("GET /integration/", signedIn(page.New(page.Options{})))
+//	mux.Handle("POST /user/keys", signedIn(ep.CreateKey(ko)))
+//
+// # Security
+//
+// The page is served under [CSP]: its own script and style only, network
+// calls to its own origin only, no inline code, no frames, and DOM sinks
+// closed by Trusted Types (the script writes text, never HTML). A new
+// secret lives only in the field that shows it, never in a URL, the
+// browser's storage, a cookie or a log.
+package page
 
 import (
 	"bytes"
@@ -8,10 +31,12 @@ import (
 	"strings"
 
 	"github.com/authkit/authkit"
+	"github.com/authkit/authkit/httpmw"
 )
 
-// PageOptions shapes the key-management page ([Page]).
-type PageOptions struct {
+// Options shapes the page. The zero value serves it at /integration over
+// handlers at /user/keys and /user/sessions.
+type Options struct {
 	// Path is where the page is mounted: the page answers Path and Path+"/",
 	// its script and style sheet Path+"/assets/…". Default "/integration".
 	Path string
@@ -32,36 +57,23 @@ type PageOptions struct {
 	Scopes []string
 }
 
-//go:embed page
-var pageFS embed.FS
+//go:embed assets
+var assets embed.FS
 
-var pageTmpl = template.Must(template.ParseFS(pageFS, "page/index.html"))
+var pageTmpl = template.Must(template.ParseFS(assets, "assets/index.html"))
 
-// PageCSP is the Content-Security-Policy the page is served with: its own
+// CSP is the Content-Security-Policy the page is served with: its own
 // script and style sheet only, network calls only to its own origin, no
 // inline code, no frames, no forms posting anywhere, and DOM sinks closed
 // by Trusted Types (the script writes text, never HTML).
-const PageCSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; " +
+const CSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; " +
 	"form-action 'none'; frame-ancestors 'none'; base-uri 'none'; require-trusted-types-for 'script'; trusted-types 'none'"
 
-// Page returns the handler of a small, self-contained key-management page
-// (HTML, script and style embedded in the binary, nothing from a CDN). A
-// signed-in user lists their keys, creates one and sees its secret once
-// with a copy button, rotates one with a grace period, deletes one after a
-// confirmation, and lists and revokes their sessions.
-//
-// The page calls the same JSON handlers as any client (KeyOptions and
-// SessionOptions at the paths in o), from its own origin only; it keeps no
-// secret in a URL, in the browser's storage or in a log. Mount it behind
-// the app's own user authentication, and the key and session handlers
-// behind the same authentication and [CSRF]:
-//
-//	mux.Handle("GET /integration/", signedIn(httpmw.Page(httpmw.PageOptions{})))
-//	mux.Handle("POST /user/keys", httpmw.CSRF()(signedIn(srv.CreateKey(ko))))
-//
-// The page is served with [PageCSP], nosniff, no-referrer, DENY framing and
-// no-store.
-func Page(o PageOptions) http.Handler {
+// New returns the page's handler: the page at o.Path and o.Path+"/", its
+// assets under o.Path+"/assets/". It is served with [CSP], nosniff,
+// no-referrer, DENY framing and no-store; any method but GET and HEAD is
+// answered 405.
+func New(o Options) http.Handler {
 	if o.Path == "" {
 		o.Path = "/integration"
 	}
@@ -79,7 +91,7 @@ func Page(o PageOptions) http.Handler {
 		o.Envs = []authkit.Env{authkit.EnvLive, authkit.EnvTest}
 	}
 	data := struct {
-		PageOptions
+		Options
 		Assets       string
 		ShowSessions bool
 	}{o, o.Path + "/assets/", o.Sessions != "-"}
@@ -87,9 +99,9 @@ func Page(o PageOptions) http.Handler {
 	if err := pageTmpl.Execute(&page, data); err != nil {
 		panic("httpmw: page template: " + err.Error()) // the template is ours and fixed: a bug, found by the tests
 	}
-	js, _ := pageFS.ReadFile("page/app.js")
-	css, _ := pageFS.ReadFile("page/app.css")
-	icon, _ := pageFS.ReadFile("page/icon.svg")
+	js, _ := assets.ReadFile("assets/app.js")
+	css, _ := assets.ReadFile("assets/app.css")
+	icon, _ := assets.ReadFile("assets/icon.svg")
 	files := map[string]struct {
 		body []byte
 		ct   string
@@ -102,7 +114,7 @@ func Page(o PageOptions) http.Handler {
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
-		h.Set("Content-Security-Policy", PageCSP)
+		h.Set("Content-Security-Policy", CSP)
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("Referrer-Policy", "no-referrer")
 		h.Set("X-Frame-Options", "DENY")
@@ -111,7 +123,7 @@ func Page(o PageOptions) http.Handler {
 		h.Set("Cache-Control", "no-store")
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			h.Set("Allow", "GET, HEAD")
-			(responder{}).writeError(w, &Error{Status: http.StatusMethodNotAllowed, Code: "invalid_request", Description: "method not allowed"})
+			httpmw.Responder{}.Error(w, r, &httpmw.Error{Status: http.StatusMethodNotAllowed, Code: "invalid_request", Description: "method not allowed"})
 			return
 		}
 		f, ok := files[r.URL.Path]

@@ -54,11 +54,12 @@ func (l *Limiter) addr(r *http.Request) string {
 	return host
 }
 
-// Blocked reports whether r's client is over the limit, and for how long it
-// stays blocked.
-func (l *Limiter) Blocked(r *http.Request) (bool, time.Duration) {
+// Blocked returns nil if r's client may present a credential, or an
+// [*Error] 429 too_many_requests with Retry-After if it failed too often
+// in the window.
+func (l *Limiter) Blocked(r *http.Request) error {
 	if l == nil {
-		return false, 0
+		return nil
 	}
 	n, win := l.limit()
 	now := l.Clock.Now()
@@ -66,9 +67,9 @@ func (l *Limiter) Blocked(r *http.Request) (bool, time.Duration) {
 	defer l.mu.Unlock()
 	w := l.clients[l.addr(r)]
 	if w == nil || now.Sub(w.start) >= win || w.failures < n {
-		return false, 0
+		return nil
 	}
-	return true, w.start.Add(win).Sub(now)
+	return tooMany(w.start.Add(win).Sub(now))
 }
 
 // Fail records a failed credential from r's client.

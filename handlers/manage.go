@@ -1,4 +1,4 @@
-package httpmw
+package handlers
 
 import (
 	"errors"
@@ -7,25 +7,25 @@ import (
 	"time"
 
 	"github.com/authkit/authkit"
-	"github.com/authkit/authkit/keys"
+	"github.com/authkit/authkit/httpmw"
 )
 
-// KeyOptions shapes the key-management handlers (`/user/keys…`). They act
-// for the principal in the request context (put there by an [Auth] that
-// accepts the app's users), and only on that principal's own keys: another
-// owner's key is answered 404, exactly as a missing one.
+// KeyOptions shapes the key-management handlers (`/user/keys…`, say). They
+// act for the principal in the request context (put there by an
+// httpmw.Auth that accepts the app's users), and only on that principal's
+// own keys: another owner's key is answered 404, exactly as a missing one.
 type KeyOptions struct {
 	// Param is the path wildcard naming the key, read with
 	// r.PathValue: its handle (as in `/user/keys/{key}`). Default "key".
 	Param string
-	// Recoverable makes created keys recoverable, so that Get can show the
-	// secret again (the keytoken guide reads the token back).
+	// Recoverable makes created keys recoverable, so that GetKey shows the
+	// secret again to its owner.
 	Recoverable bool
 	// DefaultScopes are given to a key created with no scopes.
 	DefaultScopes []string
 	// MaxExpiresIn bounds expires_in; default 10 years.
 	MaxExpiresIn time.Duration
-	Envelope     Envelope // default Plain
+	Envelope     httpmw.Envelope // default httpmw.Plain
 }
 
 func (o KeyOptions) param() string {
@@ -68,14 +68,14 @@ func toKeyJSON(k *authkit.Key, token string) keyJSON {
 
 // owned returns the handler that runs fn for the principal's owner, or
 // answers 401 when the request carries none.
-func owned(rs responder, fn func(w http.ResponseWriter, r *http.Request, own string)) http.Handler {
+func owned(rs httpmw.Responder, fn func(w http.ResponseWriter, r *http.Request, own string)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p, ok := authkit.FromContext(r.Context())
-		if !ok || p.Owner == "" {
-			rs.writeError(w, errNoCredential)
+		if !ok || p.Owner() == "" {
+			rs.Error(w, r, errNoCredential)
 			return
 		}
-		fn(w, r, p.Owner)
+		fn(w, r, p.Owner())
 	})
 }
 
@@ -83,19 +83,19 @@ func owned(rs responder, fn func(w http.ResponseWriter, r *http.Request, own str
 // {"handle", "alias"?, "scopes"?, "env"?, "expires_in"?} and answers 201
 // with the key and its secret as "token", shown this once (or again later
 // for recoverable keys). A duplicate handle is 409.
-func (s *Server) CreateKey(o KeyOptions) http.Handler {
-	rs := s.responder(o.Envelope, 0)
+func (e *Endpoints) CreateKey(o KeyOptions) http.Handler {
+	rs := e.responder(o.Envelope)
 	maxExp := o.MaxExpiresIn
 	if maxExp <= 0 {
 		maxExp = 10 * 365 * 24 * time.Hour
 	}
 	return owned(rs, func(w http.ResponseWriter, r *http.Request, own string) {
-		f, err := decodeJSON(w, r, s.MaxBody)
+		f, err := decodeJSON(w, r, e.MaxBody)
 		if err != nil {
-			rs.error(w, r, err)
+			rs.Error(w, r, err)
 			return
 		}
-		req := keys.CreateRequest{Owner: own, Recoverable: o.Recoverable}
+		req := authkit.KeyRequest{Owner: own, Recoverable: o.Recoverable}
 		var env string
 		for _, step := range []func() error{
 			func() (err error) { req.Handle, err = f.str("handle"); return },
@@ -104,7 +104,7 @@ func (s *Server) CreateKey(o KeyOptions) http.Handler {
 			func() (err error) { req.Scopes, err = f.strings("scopes"); return },
 		} {
 			if err := step(); err != nil {
-				rs.error(w, r, err)
+				rs.Error(w, r, err)
 				return
 			}
 		}
@@ -112,41 +112,38 @@ func (s *Server) CreateKey(o KeyOptions) http.Handler {
 		if req.Scopes == nil {
 			req.Scopes = o.DefaultScopes
 		}
-		n, ok, err := f.int("expires_in")
-		switch {
-		case err != nil:
-			rs.error(w, r, err)
-			return
-		case ok && (n < 1 || time.Duration(n) > maxExp/time.Second):
-			rs.error(w, r, badRequest("expires_in must be between 1 and "+strconv.FormatInt(int64(maxExp/time.Second), 10)+" seconds"))
-			return
-		case ok:
-			req.ExpiresAt = time.Now().Add(time.Duration(n) * time.Second)
-		}
-		k, secret, err := s.Keys.Create(r.Context(), req)
+		exp, ok, err := f.seconds("expires_in", time.Second, maxExp)
 		if err != nil {
-			rs.error(w, r, err)
+			rs.Error(w, r, err)
+			return
+		}
+		if ok {
+			req.ExpiresAt = e.Clock.Now().Add(exp)
+		}
+		k, secret, err := e.Keys.Create(r.Context(), req)
+		if err != nil {
+			rs.Error(w, r, err)
 			return
 		}
 		noStore(w)
-		rs.json(w, http.StatusCreated, "key created", toKeyJSON(k, secret))
+		rs.JSON(w, http.StatusCreated, "key created", toKeyJSON(k, secret))
 	})
 }
 
 // ListKeys returns the handler that lists the principal's keys, without
 // secrets, a page at a time: `?after=<id>&limit=<n>`; the answer is
 // {"keys":[…], "next":"<id>"} with next empty on the last page.
-func (s *Server) ListKeys(o KeyOptions) http.Handler {
-	rs := s.responder(o.Envelope, 0)
+func (e *Endpoints) ListKeys(o KeyOptions) http.Handler {
+	rs := e.responder(o.Envelope)
 	return owned(rs, func(w http.ResponseWriter, r *http.Request, own string) {
 		page, err := pageFrom(r)
 		if err != nil {
-			rs.error(w, r, err)
+			rs.Error(w, r, err)
 			return
 		}
-		ks, err := s.Keys.List(r.Context(), own, page)
+		ks, err := e.Keys.List(r.Context(), own, page)
 		if err != nil {
-			rs.error(w, r, err)
+			rs.Error(w, r, err)
 			return
 		}
 		out := make([]keyJSON, len(ks))
@@ -157,43 +154,43 @@ func (s *Server) ListKeys(o KeyOptions) http.Handler {
 		if len(ks) == page.Size() { // a full page: there may be more
 			next = ks[len(ks)-1].ID
 		}
-		rs.json(w, http.StatusOK, "", map[string]any{"keys": out, "next": next})
+		rs.JSON(w, http.StatusOK, "", map[string]any{"keys": out, "next": next})
 	})
 }
 
 // GetKey returns the handler that shows one of the principal's keys by
 // handle, with its secret as "token" when the key is recoverable.
-func (s *Server) GetKey(o KeyOptions) http.Handler {
-	rs := s.responder(o.Envelope, 0)
+func (e *Endpoints) GetKey(o KeyOptions) http.Handler {
+	rs := e.responder(o.Envelope)
 	return owned(rs, func(w http.ResponseWriter, r *http.Request, own string) {
-		k, err := s.Keys.GetByHandle(r.Context(), own, r.PathValue(o.param()))
+		k, err := e.Keys.GetByHandle(r.Context(), own, r.PathValue(o.param()))
 		if err != nil {
-			rs.error(w, r, err)
+			rs.Error(w, r, err)
 			return
 		}
 		token := ""
 		if k.Recoverable {
-			if token, err = s.Keys.Reveal(r.Context(), own, k.ID); err != nil {
-				rs.error(w, r, err)
+			if token, err = e.Keys.Reveal(r.Context(), own, k.ID); err != nil {
+				rs.Error(w, r, err)
 				return
 			}
 			noStore(w)
 		}
-		rs.json(w, http.StatusOK, "", toKeyJSON(k, token))
+		rs.JSON(w, http.StatusOK, "", toKeyJSON(k, token))
 	})
 }
 
 // DeleteKey returns the handler that deletes one of the principal's keys by
 // handle: 204, and the key and every token issued from it stop working.
-func (s *Server) DeleteKey(o KeyOptions) http.Handler {
-	rs := s.responder(o.Envelope, 0)
+func (e *Endpoints) DeleteKey(o KeyOptions) http.Handler {
+	rs := e.responder(o.Envelope)
 	return owned(rs, func(w http.ResponseWriter, r *http.Request, own string) {
-		k, err := s.Keys.GetByHandle(r.Context(), own, r.PathValue(o.param()))
+		k, err := e.Keys.GetByHandle(r.Context(), own, r.PathValue(o.param()))
 		if err == nil {
-			err = s.Keys.Delete(r.Context(), own, k.ID)
+			err = e.Keys.Delete(r.Context(), own, k.ID)
 		}
 		if err != nil {
-			rs.error(w, r, err)
+			rs.Error(w, r, err)
 			return
 		}
 		w.WriteHeader(http.StatusNoContent)
@@ -203,42 +200,38 @@ func (s *Server) DeleteKey(o KeyOptions) http.Handler {
 // RotateKey returns the handler that gives one of the principal's keys a
 // new secret, from {"grace_seconds"?: n}: the old secret keeps working for
 // that long (0, the default, ends it at once). 200 with the new "token".
-func (s *Server) RotateKey(o KeyOptions) http.Handler {
-	rs := s.responder(o.Envelope, 0)
+func (e *Endpoints) RotateKey(o KeyOptions) http.Handler {
+	rs := e.responder(o.Envelope)
 	return owned(rs, func(w http.ResponseWriter, r *http.Request, own string) {
-		f, err := decodeJSON(w, r, s.MaxBody)
+		f, err := decodeJSON(w, r, e.MaxBody)
 		if err != nil {
-			rs.error(w, r, err)
+			rs.Error(w, r, err)
 			return
 		}
-		grace, _, err := f.int("grace_seconds")
+		grace, _, err := f.seconds("grace_seconds", 0, 30*24*time.Hour)
 		if err != nil {
-			rs.error(w, r, err)
+			rs.Error(w, r, err)
 			return
 		}
-		if grace < 0 || grace > 30*24*3600 {
-			rs.error(w, r, badRequest("grace_seconds must be between 0 and 2592000"))
+		k, err := e.Keys.GetByHandle(r.Context(), own, r.PathValue(o.param()))
+		if err != nil {
+			rs.Error(w, r, err)
 			return
 		}
-		k, err := s.Keys.GetByHandle(r.Context(), own, r.PathValue(o.param()))
+		secret, err := e.Keys.Rotate(r.Context(), own, k.ID, grace)
 		if err != nil {
-			rs.error(w, r, err)
-			return
-		}
-		secret, err := s.Keys.Rotate(r.Context(), own, k.ID, time.Duration(grace)*time.Second)
-		if err != nil {
-			rs.error(w, r, err)
+			rs.Error(w, r, err)
 			return
 		}
 		noStore(w)
-		rs.json(w, http.StatusOK, "key rotated", toKeyJSON(k, secret))
+		rs.JSON(w, http.StatusOK, "key rotated", toKeyJSON(k, secret))
 	})
 }
 
 // SessionOptions shapes the session handlers (`/user/sessions…`).
 type SessionOptions struct {
-	Param    string   // the path wildcard naming the session (its ID); default "id"
-	Envelope Envelope // default Plain
+	Param    string          // the path wildcard naming the session (its ID); default "id"
+	Envelope httpmw.Envelope // default httpmw.Plain
 }
 
 type sessionJSON struct {
@@ -254,70 +247,59 @@ type sessionJSON struct {
 
 // ListSessions returns the handler that lists the principal's live
 // sessions, a page at a time like ListKeys: {"sessions":[…], "next":"…"}.
-func (s *Server) ListSessions(o SessionOptions) http.Handler {
-	rs := s.responder(o.Envelope, 0)
+func (e *Endpoints) ListSessions(o SessionOptions) http.Handler {
+	rs := e.responder(o.Envelope)
 	return owned(rs, func(w http.ResponseWriter, r *http.Request, own string) {
 		page, err := pageFrom(r)
 		if err != nil {
-			rs.error(w, r, err)
+			rs.Error(w, r, err)
 			return
 		}
-		ss, err := s.Sessions.List(r.Context(), own, page)
+		ss, next, err := e.Sessions.List(r.Context(), own, page)
 		if err != nil {
-			rs.error(w, r, err)
+			rs.Error(w, r, err)
 			return
 		}
-		// A session of a deleted or expired key is dead (its tokens are
-		// refused): it is left out, as a revoked one is.
-		type keyInfo struct {
-			handle string
-			live   bool
-		}
-		keyOf := map[string]keyInfo{}
+		handles := map[string]string{} // key ID → handle
 		out := make([]sessionJSON, 0, len(ss))
 		for _, x := range ss {
-			ki, seen := keyOf[x.KeyID]
+			h, seen := handles[x.KeyID]
 			if !seen {
-				k, err := s.Keys.Get(r.Context(), own, x.KeyID)
+				k, err := e.Keys.Get(r.Context(), own, x.KeyID)
 				switch {
 				case err == nil:
-					ki = keyInfo{handle: k.Handle, live: k.Check(s.Clock.Now()) == nil}
-				case errors.Is(err, authkit.ErrNotFound), errors.Is(err, authkit.ErrRevoked):
+					h = k.Handle
+				case errors.Is(err, authkit.ErrNotFound): // deleted since the list was read
 				default:
-					rs.error(w, r, err)
+					rs.Error(w, r, err)
 					return
 				}
-				keyOf[x.KeyID] = ki
+				handles[x.KeyID] = h
 			}
-			if !ki.live {
+			if h == "" {
 				continue
 			}
-			h := ki.handle
 			sc := x.Scopes
 			if sc == nil {
 				sc = []string{}
 			}
 			out = append(out, sessionJSON{ID: x.ID, SessionID: x.Name, Kind: string(x.Kind), KeyID: x.KeyID, KeyHandle: h, Scopes: sc, CreatedAt: x.CreatedAt, ExpiresAt: x.ExpiresAt})
 		}
-		next := ""
-		if len(ss) == page.Size() {
-			next = ss[len(ss)-1].ID
-		}
-		rs.json(w, http.StatusOK, "", map[string]any{"sessions": out, "next": next})
+		rs.JSON(w, http.StatusOK, "", map[string]any{"sessions": out, "next": next})
 	})
 }
 
 // RevokeSession returns the handler that revokes one of the principal's
 // sessions by ID: 204, and its tokens stop verifying at once.
-func (s *Server) RevokeSession(o SessionOptions) http.Handler {
-	rs := s.responder(o.Envelope, 0)
+func (e *Endpoints) RevokeSession(o SessionOptions) http.Handler {
+	rs := e.responder(o.Envelope)
 	param := o.Param
 	if param == "" {
 		param = "id"
 	}
 	return owned(rs, func(w http.ResponseWriter, r *http.Request, own string) {
-		if err := s.Sessions.Revoke(r.Context(), own, r.PathValue(param)); err != nil {
-			rs.error(w, r, err)
+		if err := e.Sessions.Revoke(r.Context(), own, r.PathValue(param)); err != nil {
+			rs.Error(w, r, err)
 			return
 		}
 		w.WriteHeader(http.StatusNoContent)

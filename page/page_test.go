@@ -1,14 +1,13 @@
-package httpmw_test
+package page_test
 
 import (
-	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 
-	"github.com/authkit/authkit/httpmw"
+	"github.com/authkit/authkit/page"
 	"github.com/matryer/is"
 )
 
@@ -26,7 +25,7 @@ func get(t *testing.T, url string) (*http.Response, string) {
 func TestPage_ServesPageAndAssetsUnderItsPath(t *testing.T) {
 	is := is.New(t)
 	mux := http.NewServeMux()
-	mux.Handle("/keys-page/", httpmw.Page(httpmw.PageOptions{
+	mux.Handle("/keys-page/", page.New(page.Options{
 		Path: "/keys-page", Keys: "/api/keys", Sessions: "-", Title: `Keys & "tokens"`, Scopes: []string{"read", "<write>"},
 	}))
 	srv := httptest.NewServer(mux)
@@ -35,7 +34,7 @@ func TestPage_ServesPageAndAssetsUnderItsPath(t *testing.T) {
 	res, body := get(t, srv.URL+"/keys-page/")
 	is.Equal(res.StatusCode, 200)
 	is.Equal(res.Header.Get("Content-Type"), "text/html; charset=utf-8")
-	is.Equal(res.Header.Get("Content-Security-Policy"), httpmw.PageCSP)
+	is.Equal(res.Header.Get("Content-Security-Policy"), page.CSP)
 	is.Equal(res.Header.Get("X-Frame-Options"), "DENY")
 	is.Equal(res.Header.Get("X-Content-Type-Options"), "nosniff")
 	is.Equal(res.Header.Get("Referrer-Policy"), "no-referrer")
@@ -73,49 +72,4 @@ func TestPage_ServesPageAndAssetsUnderItsPath(t *testing.T) {
 	res.Body.Close()
 	is.Equal(res.StatusCode, 405)
 	is.Equal(res.Header.Get("Allow"), "GET, HEAD")
-}
-
-func TestCSRF_RefusesCrossOriginBrowserWrites(t *testing.T) {
-	is := is.New(t)
-	ok := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(204) })
-	h := httpmw.CSRF("https://admin.example.com")(ok)
-	srv := httptest.NewServer(h)
-	defer srv.Close()
-
-	send := func(method string, hdr map[string]string) *http.Response {
-		r, _ := http.NewRequest(method, srv.URL+"/user/keys", strings.NewReader(`{}`))
-		for k, v := range hdr {
-			r.Header.Set(k, v)
-		}
-		res, err := http.DefaultClient.Do(r)
-		is.NoErr(err)
-		return res
-	}
-	// A browser on another site: refused with a JSON body.
-	res := send("POST", map[string]string{"Sec-Fetch-Site": "cross-site", "Origin": "https://evil.example"})
-	is.Equal(res.StatusCode, 403)
-	var body map[string]string
-	is.NoErr(json.NewDecoder(res.Body).Decode(&body))
-	res.Body.Close()
-	is.Equal(body["error"], "cross_origin_request")
-	is.Equal(res.Header.Get("Content-Type"), "application/json")
-	// An older browser with only Origin, from elsewhere: refused.
-	res = send("DELETE", map[string]string{"Origin": "https://evil.example"})
-	res.Body.Close()
-	is.Equal(res.StatusCode, 403)
-	// The page itself (same origin), an API client (no header), a trusted
-	// origin, and a cross-site GET (safe method): let through.
-	for _, c := range []struct {
-		method string
-		hdr    map[string]string
-	}{
-		{"POST", map[string]string{"Sec-Fetch-Site": "same-origin"}},
-		{"POST", nil},
-		{"POST", map[string]string{"Origin": "https://admin.example.com", "Sec-Fetch-Site": "cross-site"}},
-		{"GET", map[string]string{"Sec-Fetch-Site": "cross-site"}},
-	} {
-		res := send(c.method, c.hdr)
-		res.Body.Close()
-		is.Equal(res.StatusCode, 204)
-	}
 }

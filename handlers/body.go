@@ -1,4 +1,4 @@
-package httpmw
+package handlers
 
 import (
 	"bytes"
@@ -9,11 +9,12 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
-)
+	"time"
 
-// DefaultMaxBody caps request bodies: larger ones are answered 413.
-const DefaultMaxBody = 64 << 10
+	"github.com/authkit/authkit/httpmw"
+)
 
 // fields is a decoded JSON object whose members are read by name, so that
 // each handler can be told which names its clients speak.
@@ -51,7 +52,7 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, limit int64) (fields, er
 	if ct := r.Header.Get("Content-Type"); ct != "" {
 		mt, _, _ := mime.ParseMediaType(ct)
 		if mt != "application/json" && !strings.HasSuffix(mt, "+json") {
-			return nil, &Error{Status: http.StatusUnsupportedMediaType, Code: "invalid_request", Description: "the body must be application/json"}
+			return nil, &httpmw.Error{Status: http.StatusUnsupportedMediaType, Code: "invalid_request", Description: "the body must be application/json"}
 		}
 	}
 	dec := json.NewDecoder(bytes.NewReader(b))
@@ -78,7 +79,6 @@ func (f fields) str(name string) (string, error) {
 	return s, nil
 }
 
-// int returns the integer member name and whether it was present.
 // required is str for a member that must be there and not empty.
 func (f fields) required(name string) (string, error) {
 	v, err := f.str(name)
@@ -88,6 +88,7 @@ func (f fields) required(name string) (string, error) {
 	return v, err
 }
 
+// int returns the integer member name and whether it was present.
 func (f fields) int(name string) (int64, bool, error) {
 	raw, ok := f[name]
 	if !ok || string(raw) == "null" {
@@ -98,6 +99,20 @@ func (f fields) int(name string) (int64, bool, error) {
 		return 0, false, badRequest(name + " must be an integer")
 	}
 	return int64(n), true, nil
+}
+
+// seconds returns the member name, a whole number of seconds from lo to
+// hi, as a duration, and whether it was present. This is the one reading of
+// every lifetime and grace period a client sends.
+func (f fields) seconds(name string, lo, hi time.Duration) (time.Duration, bool, error) {
+	n, ok, err := f.int(name)
+	if err != nil || !ok {
+		return 0, ok, err
+	}
+	if n < int64(lo/time.Second) || n > int64(hi/time.Second) {
+		return 0, false, badRequest(name + " must be between " + strconv.FormatInt(int64(lo/time.Second), 10) + " and " + strconv.FormatInt(int64(hi/time.Second), 10) + " seconds")
+	}
+	return time.Duration(n) * time.Second, true, nil
 }
 
 // strings returns the string-array member name.
@@ -131,7 +146,7 @@ func (f fields) bool(name string) (bool, error) {
 func decodeForm(w http.ResponseWriter, r *http.Request, limit int64) (url.Values, error) {
 	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if mt != "application/x-www-form-urlencoded" {
-		return nil, &Error{Status: http.StatusBadRequest, Code: "invalid_request", Description: "the body must be application/x-www-form-urlencoded"}
+		return nil, badRequest("the body must be application/x-www-form-urlencoded")
 	}
 	b, err := readBody(w, r, limit)
 	if err != nil {

@@ -1,0 +1,252 @@
+package handlers
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/authkit/authkit"
+	"github.com/authkit/authkit/httpmw"
+)
+
+// ExchangeOptions shapes the endpoint that exchanges an application key for
+// an access token and a refresh token.
+type ExchangeOptions struct {
+	// KeyField is the JSON member that holds the key, e.g. "api_key".
+	// Empty: the key comes as `Authorization: Bearer <key>`.
+	KeyField string
+	// AcceptRefreshBearer lets a refresh token stand where the key does
+	// (`Authorization: Bearer <refresh token>`), so that one endpoint both
+	// exchanges and renews.
+	AcceptRefreshBearer bool
+	// TTLField is the JSON member in which the client picks the token's
+	// lifetime in seconds, e.g. "expiry_seconds"; empty: the lifetime is TTL.
+	TTLField string
+	TTL      time.Duration   // the lifetime when the client names none; 0: the token service's default
+	MaxTTL   time.Duration   // the longest a client may ask for; default Endpoints.MaxTTL
+	Fields   TokenFields     // response names; default OAuthFields
+	Envelope httpmw.Envelope // default httpmw.Plain
+	Message  string          // the envelope's message on success
+}
+
+// Exchange returns the handler that exchanges an application key for an
+// access token and a refresh token, in a new grant session. It panics if
+// o.TTL or o.MaxTTL exceeds Endpoints.MaxTTL.
+func (e *Endpoints) Exchange(o ExchangeOptions) http.Handler {
+	rs := e.responder(o.Envelope)
+	maxTTL := o.MaxTTL
+	if maxTTL <= 0 {
+		maxTTL = e.maxTTL()
+	}
+	e.checkTTL("Exchange", "MaxTTL", maxTTL)
+	e.checkTTL("Exchange", "TTL", o.TTL)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		f, ok := e.credentialBody(w, r, rs)
+		if !ok {
+			return
+		}
+		ttl := o.TTL
+		if o.TTLField != "" {
+			t, ok, err := f.seconds(o.TTLField, time.Second, maxTTL)
+			if err != nil {
+				rs.Error(w, r, err)
+				return
+			}
+			if ok {
+				ttl = t
+			}
+		}
+		var secret string
+		if o.KeyField != "" {
+			var err error
+			if secret, err = f.required(o.KeyField); err != nil {
+				rs.Error(w, r, err)
+				return
+			}
+		} else if secret = httpmw.FromBearer(r); secret == "" {
+			rs.Error(w, r, errNoCredential)
+			return
+		}
+		var (
+			g   *authkit.Grant
+			err error
+		)
+		if o.AcceptRefreshBearer && e.Sessions.LooksLikeRefreshToken(secret) {
+			g, err = e.Sessions.Refresh(r.Context(), secret, ttl)
+		} else {
+			var k *authkit.Key
+			if k, err = e.Keys.VerifyKey(r.Context(), secret); err == nil {
+				g, err = e.Sessions.Exchange(r.Context(), k, ttl, nil)
+			}
+		}
+		if err != nil {
+			e.credentialFailed(w, r, rs, err)
+			return
+		}
+		noStore(w)
+		rs.JSON(w, http.StatusOK, o.Message, o.Fields.body(g, e.Clock.Now()))
+	})
+}
+
+// RefreshOptions shapes the refresh endpoint.
+type RefreshOptions struct {
+	TokenField string          // the JSON member holding the refresh token; default "refresh_token"
+	TTL        time.Duration   // the new access token's lifetime; 0: the token service's default
+	Fields     TokenFields     // default OAuthFields
+	Envelope   httpmw.Envelope // default httpmw.Plain
+	Message    string
+}
+
+// Refresh returns the handler that spends a refresh token for a new access
+// token and a new refresh token. A spent token is answered 401 and revokes
+// its whole family. It panics if o.TTL exceeds Endpoints.MaxTTL.
+func (e *Endpoints) Refresh(o RefreshOptions) http.Handler {
+	rs := e.responder(o.Envelope)
+	e.checkTTL("Refresh", "TTL", o.TTL)
+	field := o.TokenField
+	if field == "" {
+		field = "refresh_token"
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		f, ok := e.credentialBody(w, r, rs)
+		if !ok {
+			return
+		}
+		rt, err := f.required(field)
+		if err != nil {
+			rs.Error(w, r, err)
+			return
+		}
+		g, err := e.Sessions.Refresh(r.Context(), rt, o.TTL)
+		if err != nil {
+			e.credentialFailed(w, r, rs, err)
+			return
+		}
+		noStore(w)
+		rs.JSON(w, http.StatusOK, o.Message, o.Fields.body(g, e.Clock.Now()))
+	})
+}
+
+// LoginOptions shapes the login endpoint.
+type LoginOptions struct {
+	KeyField     string          // default "api_key"
+	SessionField string          // default "session_id"
+	Fields       TokenFields     // default OAuthFields (no refresh token is issued)
+	Envelope     httpmw.Envelope // default httpmw.Plain
+	Message      string
+}
+
+// Login returns the handler of the login flow: the same token comes back
+// for the same (key, session id) while it is valid; a new session id opens
+// a new session with a new token.
+func (e *Endpoints) Login(o LoginOptions) http.Handler {
+	rs := e.responder(o.Envelope)
+	kf, sf := o.KeyField, o.SessionField
+	if kf == "" {
+		kf = "api_key"
+	}
+	if sf == "" {
+		sf = "session_id"
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		f, ok := e.credentialBody(w, r, rs)
+		if !ok {
+			return
+		}
+		secret, err := f.required(kf)
+		if err != nil {
+			rs.Error(w, r, err)
+			return
+		}
+		sid, err := f.str(sf)
+		if err != nil {
+			rs.Error(w, r, err)
+			return
+		}
+		if len(sid) > 128 {
+			rs.Error(w, r, badRequest(sf+" must be at most 128 characters"))
+			return
+		}
+		k, err := e.Keys.VerifyKey(r.Context(), secret)
+		if err != nil {
+			e.credentialFailed(w, r, rs, err)
+			return
+		}
+		g, err := e.Sessions.Login(r.Context(), k, sid)
+		if err != nil {
+			rs.Error(w, r, err)
+			return
+		}
+		noStore(w)
+		rs.JSON(w, http.StatusOK, o.Message, o.Fields.body(g, e.Clock.Now()))
+	})
+}
+
+// credentialBody starts a request to a token endpoint: 429 when the
+// client's address is blocked for failed credentials, else its JSON body.
+// On failure it has answered and returns false.
+func (e *Endpoints) credentialBody(w http.ResponseWriter, r *http.Request, rs httpmw.Responder) (fields, bool) {
+	if err := e.limiter().Blocked(r); err != nil {
+		rs.Error(w, r, err)
+		return nil, false
+	}
+	f, err := decodeJSON(w, r, e.MaxBody)
+	if err != nil {
+		rs.Error(w, r, err)
+		return nil, false
+	}
+	return f, true
+}
+
+// credentialFailed answers a failed credential on a token endpoint with 401
+// and counts it against the client's address. A store failure is a logged
+// 500 and counts for nothing; a scope the key lacks is 403.
+func (e *Endpoints) credentialFailed(w http.ResponseWriter, r *http.Request, rs httpmw.Responder, err error) {
+	he := httpmw.ErrorFor(err)
+	switch he.Status {
+	case http.StatusInternalServerError, http.StatusForbidden:
+		rs.Error(w, r, err)
+		return
+	}
+	e.limiter().Fail(r)
+	if he.Status == http.StatusNotFound || he.Status == http.StatusBadRequest {
+		he = errBadCredential
+	}
+	rs.Error(w, r, he)
+}
+
+// ValidateOptions shapes the endpoint that checks an access token for
+// another service.
+type ValidateOptions struct {
+	Envelope      httpmw.Envelope // default httpmw.Plain
+	ExpiredStatus int             // default 401; some clients expect 403
+	Message       string
+}
+
+// Validate returns the handler that checks the access token in
+// `Authorization: Bearer` and answers 200 with its claims.
+func (e *Endpoints) Validate(o ValidateOptions) http.Handler {
+	rs := e.responder(o.Envelope)
+	rs.ExpiredStatus = o.ExpiredStatus
+	a := &httpmw.Auth{Tokens: e.Tokens, Responder: rs}
+	return a.Authenticate(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p, _ := authkit.FromContext(r.Context())
+		c, _ := p.Claims()
+		rs.JSON(w, http.StatusOK, o.Message, c)
+	}))
+}
+
+// JWKS returns the handler that publishes the public signing keys
+// (`GET /.well-known/jwks.json`).
+func (e *Endpoints) JWKS() http.Handler {
+	rs := e.responder(nil)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, err := e.Tokens.JWKS(r.Context())
+		if err != nil {
+			rs.Error(w, r, err)
+			return
+		}
+		w.Header().Set("Content-Type", "application/jwk-set+json")
+		w.Header().Set("Cache-Control", "public, max-age=300")
+		w.Write(b)
+	})
+}

@@ -1,0 +1,303 @@
+// Package server builds all of authkit from one [Config]: the key, token and
+// session services, the HTTP endpoints and middleware over them, and the
+// housekeeping that runs in the background until [Server.Close]: expired
+// records collected, signing keys rotated on a schedule.
+//
+//	ak, err := server.New(ctx, server.Config{Store: store, Secret: secret, Issuer: "https://api.example.com"})
+//	if err != nil {
+//		return err
+//	}
+//	defer ak.Close()
+//	mux.Handle("POST /auth/token", ak.Endpoints.Exchange(handlers.ExchangeOptions{KeyField: "api_key"}))
+//	auth := ak.Auth(httpmw.AcceptBearerToken | httpmw.AcceptBearerKey)
+//	mux.Handle("GET /videos", auth.Verify(auth.Require("videos:read")(videos)))
+//
+// A Server is what an app embeds: it is not an http.Server and listens on
+// nothing. New checks the settings against each other once, so that a
+// contradictory Config is an error at start-up rather than a refused request
+// later. The parts it builds ([keys.Service], [tokens.Service],
+// [sessions.Manager], [handlers.Endpoints]) are exported fields, and each
+// stays usable on its own without this package.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/authkit/authkit"
+	"github.com/authkit/authkit/handlers"
+	"github.com/authkit/authkit/httpmw"
+	"github.com/authkit/authkit/keys"
+	"github.com/authkit/authkit/sessions"
+	"github.com/authkit/authkit/tokens"
+)
+
+// Defaults of [Config].
+const (
+	DefaultAccessTTL    = time.Hour
+	DefaultMaxAccessTTL = 24 * time.Hour
+	DefaultLoginTTL     = 2 * time.Hour
+	DefaultRefreshTTL   = 30 * 24 * time.Hour
+	DefaultCleanupEvery = 10 * time.Minute
+	DefaultRotateEvery  = 30 * 24 * time.Hour
+)
+
+// Config is everything [New] needs. Store and Secret are required; every
+// other field has a safe default, and a zero duration means its default.
+type Config struct {
+	// Store holds keys, sessions, refresh tokens and signing keys:
+	// storage/sqlite, storage/postgres, storage/memory, or any backend that
+	// passes storage/storagetest. The caller opens and closes it.
+	Store authkit.Store
+	// Secret is the server secret every keyed hash and seal derives from
+	// (authkit.LoadSecret, authkit.LoadOrCreateSecret).
+	Secret *authkit.Secret
+	// Issuer is the iss claim of access tokens: the token service's URL,
+	// e.g. "https://api.example.com". Default "authkit".
+	Issuer string
+	// Audience is the aud claim written and required; default Issuer.
+	Audience string
+	// Clock tells the time; nil is the system clock.
+	Clock authkit.Clock
+	// Logger receives what the housekeeping did and every unmapped (500)
+	// error of the handlers and middleware; nil is slog.Default().
+	Logger *slog.Logger
+
+	// AccessTTL is the lifetime of an access token whose client names none
+	// (key exchange, refresh, OAuth); default 1 hour.
+	AccessTTL time.Duration
+	// MaxAccessTTL bounds every access token's lifetime, including what a
+	// client may ask for; default 24 hours. A retired signing key keeps
+	// verifying this long.
+	MaxAccessTTL time.Duration
+	// LoginTTL is the lifetime of the tokens the login flow hands back;
+	// default 2 hours.
+	LoginTTL time.Duration
+	// RefreshTTL is the lifetime of a refresh-token family (a grant
+	// session); default 30 days. Refreshing does not extend it.
+	RefreshTTL time.Duration
+	// RefreshGrace answers a replayed refresh token with the pair already
+	// issued for it, for this long after it was spent (two tabs refreshing
+	// at once); default 0, off; at most 30 s.
+	RefreshGrace time.Duration
+
+	// Algorithm signs new access tokens: "EdDSA" (default), "ES256" or
+	// "HS256" (tokens.EdDSA, …).
+	Algorithm string
+	// KeyPrefix starts every application key ("<prefix>_live_…"); default
+	// "ak".
+	KeyPrefix string
+
+	// CleanupEvery is how often expired key secrets, refresh tokens,
+	// sessions and signing keys are deleted; default 10 minutes; negative
+	// turns cleanup off.
+	CleanupEvery time.Duration
+	// RotateEvery is the age at which the signing key is replaced by a new
+	// one (the old one verifies on for MaxAccessTTL); default 30 days;
+	// negative turns scheduled rotation off. Replicas sharing a store rotate
+	// once between them.
+	RotateEvery time.Duration
+
+	// Realm is the realm of WWW-Authenticate challenges; default "authkit".
+	Realm string
+	// MaxBody caps request bodies of the endpoints; default 64 KiB.
+	MaxBody int64
+	// Limiter counts failed credentials per client address on the token
+	// endpoints; nil is a default httpmw.Limiter (10 a minute).
+	Limiter *httpmw.Limiter
+}
+
+// Server is authkit built from a [Config]: the services, the endpoints, and
+// the housekeeping running in the background. Use the fields to mount
+// handlers and to manage keys and sessions from code; [Server.Auth] gives
+// middleware. It is safe for concurrent use.
+type Server struct {
+	Keys      *keys.Service
+	Tokens    *tokens.Service
+	Sessions  *sessions.Manager
+	Endpoints *handlers.Endpoints
+
+	cfg    Config
+	logger *slog.Logger
+	stop   context.CancelFunc
+	done   chan struct{}
+	once   sync.Once
+}
+
+// New builds a Server from cfg and starts its housekeeping. It loads the
+// signing keys from the store (creating the first one on a new store).
+// Returns an error wrapping authkit.ErrInvalid for a missing or bad setting,
+// or for two settings that contradict each other, naming both; and the
+// store's error if the signing keys cannot be loaded.
+func New(ctx context.Context, cfg Config) (*Server, error) {
+	if err := cfg.fill(); err != nil {
+		return nil, err
+	}
+	ks, err := keys.New(keys.Config{Store: cfg.Store, Secret: cfg.Secret, Prefix: cfg.KeyPrefix, Clock: cfg.Clock})
+	if err != nil {
+		return nil, fmt.Errorf("server: %w", err)
+	}
+	ts, err := tokens.New(ctx, tokens.Config{
+		Store: cfg.Store, Secret: cfg.Secret, Issuer: cfg.Issuer, Audience: cfg.Audience, Algorithm: cfg.Algorithm,
+		DefaultTTL: cfg.AccessTTL, MaxTTL: cfg.MaxAccessTTL, Clock: cfg.Clock,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("server: %w", err)
+	}
+	sm, err := sessions.New(sessions.Config{
+		Store: cfg.Store, Tokens: ts, Secret: cfg.Secret, RefreshTTL: cfg.RefreshTTL, RefreshGrace: cfg.RefreshGrace,
+		LoginTTL: cfg.LoginTTL, Clock: cfg.Clock,
+	})
+	if err != nil {
+		ts.Close()
+		return nil, fmt.Errorf("server: %w", err)
+	}
+	s := &Server{
+		Keys: ks, Tokens: ts, Sessions: sm,
+		Endpoints: &handlers.Endpoints{
+			Keys: ks, Tokens: ts, Sessions: sm, Limiter: cfg.Limiter, MaxBody: cfg.MaxBody,
+			Realm: cfg.Realm, Logger: cfg.Logger, Clock: cfg.Clock, MaxTTL: cfg.MaxAccessTTL,
+		},
+		cfg: cfg, logger: cfg.Logger, done: make(chan struct{}),
+	}
+	hctx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	s.stop = stop
+	go s.housekeep(hctx)
+	return s, nil
+}
+
+// fill applies the defaults and refuses contradictory settings.
+func (c *Config) fill() error {
+	switch {
+	case c.Store == nil:
+		return authkit.Invalid("Store", "required")
+	case c.Secret == nil:
+		return authkit.Invalid("Secret", "required")
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	def := func(d *time.Duration, v time.Duration) {
+		if *d == 0 {
+			*d = v
+		}
+	}
+	def(&c.AccessTTL, DefaultAccessTTL)
+	def(&c.MaxAccessTTL, DefaultMaxAccessTTL)
+	def(&c.LoginTTL, DefaultLoginTTL)
+	def(&c.RefreshTTL, DefaultRefreshTTL)
+	def(&c.CleanupEvery, DefaultCleanupEvery)
+	def(&c.RotateEvery, DefaultRotateEvery)
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{{"AccessTTL", c.AccessTTL}, {"MaxAccessTTL", c.MaxAccessTTL}, {"LoginTTL", c.LoginTTL}, {"RefreshTTL", c.RefreshTTL}} {
+		if d.v < time.Second {
+			return authkit.Invalid(d.name, "must be at least 1s")
+		}
+	}
+	exceeds := func(a string, av time.Duration, b string, bv time.Duration, why string) error {
+		return authkit.Invalid(a, fmt.Sprintf("%s (%s) exceeds %s (%s): %s", a, av, b, bv, why))
+	}
+	switch {
+	case c.AccessTTL > c.MaxAccessTTL:
+		return exceeds("AccessTTL", c.AccessTTL, "MaxAccessTTL", c.MaxAccessTTL, "no token may outlive MaxAccessTTL")
+	case c.LoginTTL > c.MaxAccessTTL:
+		return exceeds("LoginTTL", c.LoginTTL, "MaxAccessTTL", c.MaxAccessTTL, "every login would be refused")
+	case c.AccessTTL > c.RefreshTTL:
+		return exceeds("AccessTTL", c.AccessTTL, "RefreshTTL", c.RefreshTTL, "access tokens would die with their session before their exp")
+	case c.RefreshGrace < 0 || c.RefreshGrace > 30*time.Second:
+		return authkit.Invalid("RefreshGrace", "must be between 0 and 30s")
+	case c.CleanupEvery > 0 && c.CleanupEvery < time.Second:
+		return authkit.Invalid("CleanupEvery", "must be at least 1s, or negative for off")
+	case c.RotateEvery > 0 && c.RotateEvery < time.Minute:
+		return authkit.Invalid("RotateEvery", "must be at least 1m, or negative for off")
+	}
+	return nil
+}
+
+// Auth returns authentication middleware for routes that accept the
+// credentials in accept (0: bearer access tokens), verified by this
+// Server's token and key services, answering in the Server's realm. To
+// accept the app's own users too, set the returned Auth's Users before
+// building middleware with it.
+func (s *Server) Auth(accept httpmw.Accept) *httpmw.Auth {
+	return &httpmw.Auth{
+		Tokens: s.Tokens, Keys: s.Keys, Accept: accept,
+		Responder: httpmw.Responder{Realm: s.cfg.Realm, Logger: s.logger},
+	}
+}
+
+// Close stops the housekeeping, waits for a run under way to end, and stops
+// listening for revocations. It does not close the store. Close may be
+// called more than once.
+func (s *Server) Close() error {
+	s.once.Do(func() {
+		s.stop()
+		<-s.done
+		s.Tokens.Close()
+	})
+	return nil
+}
+
+// pollEvery is how often the housekeeping looks whether a job is due, at
+// most; tests shorten it to drive the jobs with a fake clock.
+var pollEvery = time.Minute
+
+// housekeep runs the jobs that are due, by the Config's clock, until ctx
+// ends: cleanup every CleanupEvery, and a look at the signing key's age
+// (rotating it when older than RotateEvery) every tenth of RotateEvery,
+// at most hourly. The first look at the key is at the first poll.
+func (s *Server) housekeep(ctx context.Context) {
+	defer close(s.done)
+	poll := pollEvery
+	if c := s.cfg.CleanupEvery; c > 0 && c < poll {
+		poll = c
+	}
+	t := time.NewTicker(poll)
+	defer t.Stop()
+	now := s.cfg.Clock.Now()
+	nextCleanup := now.Add(s.cfg.CleanupEvery)
+	var nextRotate time.Time // at once
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		now = s.cfg.Clock.Now()
+		if s.cfg.CleanupEvery > 0 && !now.Before(nextCleanup) {
+			s.cleanup(ctx, now)
+			nextCleanup = now.Add(s.cfg.CleanupEvery)
+		}
+		if s.cfg.RotateEvery > 0 && !now.Before(nextRotate) {
+			s.rotate(ctx)
+			nextRotate = now.Add(min(s.cfg.RotateEvery/10, time.Hour))
+		}
+	}
+}
+
+func (s *Server) cleanup(ctx context.Context, now time.Time) {
+	start := time.Now()
+	n, err := s.cfg.Store.Cleanup(ctx, now)
+	switch {
+	case err != nil && !errors.Is(err, context.Canceled):
+		s.logger.ErrorContext(ctx, "authkit: cleanup failed", "deleted", n, "err", err)
+	case err == nil:
+		s.logger.InfoContext(ctx, "authkit: cleanup", "deleted", n, "took", time.Since(start).Round(time.Millisecond))
+	}
+}
+
+func (s *Server) rotate(ctx context.Context) {
+	rotated, err := s.Tokens.RotateIfOlder(ctx, s.cfg.RotateEvery)
+	switch {
+	case err != nil && !errors.Is(err, context.Canceled):
+		s.logger.ErrorContext(ctx, "authkit: signing key rotation failed", "err", err)
+	case rotated:
+		s.logger.InfoContext(ctx, "authkit: signing key rotated", "older_than", s.cfg.RotateEvery, "old_key_verifies_for", s.cfg.MaxAccessTTL)
+	}
+}
