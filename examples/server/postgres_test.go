@@ -13,8 +13,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/matryer/is"
-
-	"github.com/authkit/authkit/storage/postgres"
 )
 
 // TestTwoServersOnPostgreSQL runs two example server processes on one
@@ -36,7 +34,12 @@ func TestTwoServersOnPostgreSQL(t *testing.T) {
 	_, err = conn.Exec(ctx, `CREATE SCHEMA `+schema)
 	is.NoErr(err)
 	conn.Close(ctx)
-	t.Cleanup(func() { postgres.DropSchema(context.Background(), dsn, schema) })
+	t.Cleanup(func() {
+		if conn, err := pgx.Connect(context.Background(), dsn); err == nil {
+			conn.Exec(context.Background(), `DROP SCHEMA IF EXISTS `+schema+` CASCADE`)
+			conn.Close(context.Background())
+		}
+	})
 	u, err := url.Parse(dsn)
 	is.NoErr(err)
 	q := u.Query()

@@ -20,14 +20,12 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
-	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/authkit/authkit"
+	"github.com/authkit/authkit/internal/migrate"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -99,7 +97,7 @@ func Open(ctx context.Context, dsn string, cfg Config) (*Store, error) {
 	s.cancel = cancel
 	ready := make(chan struct{})
 	lc := pc.ConnConfig.Copy()
-	lc.RuntimeParams["application_name"] = ListenerName(cfg.Schema)
+	lc.RuntimeParams["application_name"] = listenerName(cfg.Schema)
 	go s.listen(lctx, lc, ready)
 	select {
 	case <-ready:
@@ -125,20 +123,6 @@ func createSchema(ctx context.Context, cc *pgx.ConnConfig, schema string) error 
 	return nil
 }
 
-// Schema returns the schema given to Open ("" for the search_path's).
-func (s *Store) Schema() string { return s.schema }
-
-// DropSchema drops schema and everything in it: for tests.
-func DropSchema(ctx context.Context, dsn, schema string) error {
-	conn, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		return err
-	}
-	defer conn.Close(ctx)
-	_, err = conn.Exec(ctx, `DROP SCHEMA IF EXISTS `+pgx.Identifier{schema}.Sanitize()+` CASCADE`)
-	return err
-}
-
 // Close stops listening and closes the pool.
 func (s *Store) Close() error {
 	s.cancel()
@@ -147,43 +131,37 @@ func (s *Store) Close() error {
 	return nil
 }
 
-// migrate applies the embedded migrations not yet recorded, each in its own
-// transaction, holding a transaction-scoped advisory lock.
+// migrate applies the embedded migrations not yet recorded
+// (internal/migrate), each in its own transaction holding a
+// transaction-scoped advisory lock, so that replicas starting together do
+// not race.
 func (s *Store) migrate(ctx context.Context) error {
-	names, err := fs.Glob(migrations, "migrations/*.sql")
-	if err != nil {
-		return err
-	}
-	sort.Strings(names)
-	for _, name := range names {
-		base := strings.TrimPrefix(name, "migrations/")
-		v, err := strconv.Atoi(strings.SplitN(base, "_", 2)[0])
-		if err != nil {
-			return fmt.Errorf("postgres: migration %s: bad name", base)
-		}
-		body, _ := migrations.ReadFile(name)
-		err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-			if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, migrationLock); err != nil {
-				return err
-			}
-			if _, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())`); err != nil {
-				return err
-			}
-			var n int
-			if err := tx.QueryRow(ctx, `SELECT count(*) FROM schema_migrations WHERE version = $1`, v).Scan(&n); err != nil || n > 0 {
-				return err
-			}
-			if _, err := tx.Exec(ctx, string(body)); err != nil {
-				return err
-			}
-			_, err := tx.Exec(ctx, `INSERT INTO schema_migrations (version) VALUES ($1)`, v)
-			return err
-		})
-		if err != nil {
-			return fmt.Errorf("postgres: migration %s: %w", base, err)
-		}
+	if err := migrate.Run(ctx, migrations, s.apply); err != nil {
+		return fmt.Errorf("postgres: %w", err)
 	}
 	return nil
+}
+
+// apply runs one migration: begin → lock → skip if recorded → exec →
+// record → commit.
+func (s *Store) apply(ctx context.Context, m migrate.Migration) error {
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, migrationLock); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())`); err != nil {
+			return err
+		}
+		var n int
+		if err := tx.QueryRow(ctx, `SELECT count(*) FROM schema_migrations WHERE version = $1`, m.Version).Scan(&n); err != nil || n > 0 {
+			return err
+		}
+		if _, err := tx.Exec(ctx, m.SQL); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `INSERT INTO schema_migrations (version) VALUES ($1)`, m.Version)
+		return err
+	})
 }
 
 // ---- revocations across replicas
@@ -198,9 +176,9 @@ func (s *Store) notify(ctx context.Context, tx pgx.Tx, r authkit.Revocation) err
 	return err
 }
 
-// ListenerName is the application_name of the connections that listen for
+// listenerName is the application_name of the connections that listen for
 // revocations on schema, as pg_stat_activity shows them.
-func ListenerName(schema string) string {
+func listenerName(schema string) string {
 	n := "authkit-listen-" + schema
 	if len(n) > 63 {
 		n = n[:63]
@@ -208,9 +186,9 @@ func ListenerName(schema string) string {
 	return n
 }
 
-// Listening reports whether the store is connected to receive other
+// listeningNow reports whether the store is connected to receive other
 // replicas' revocations.
-func (s *Store) Listening() bool {
+func (s *Store) listeningNow() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.listening

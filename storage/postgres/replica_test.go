@@ -176,7 +176,6 @@ func TestReplicas_RevocationOnAStopsBWithinASecond(t *testing.T) {
 func TestReplicas_ListenerDropReplaysMissedRevocations(t *testing.T) {
 	is := is.New(t)
 	a, b, k := twoReplicas(t, 0)
-	name := b.store.Schema()
 	g, err := a.sessions.Login(ctx, k, "x")
 	is.NoErr(err)
 	_, err = b.tokens.Verify(ctx, g.AccessToken)
@@ -187,7 +186,7 @@ func TestReplicas_ListenerDropReplaysMissedRevocations(t *testing.T) {
 	// Kill the listening connections of this schema (A's and B's), then
 	// revoke before they are back.
 	var killed int
-	is.NoErr(conn.QueryRow(ctx, `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = $1`, postgres.ListenerName(name)).Scan(&killed))
+	is.NoErr(conn.QueryRow(ctx, `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = $1`, postgres.ListenerName(b.store)).Scan(&killed))
 	is.Equal(killed, 2)
 	is.NoErr(a.sessions.Revoke(ctx, "alice", g.Session.ID))
 	deadline := time.Now().Add(10 * time.Second)
@@ -201,7 +200,7 @@ func TestReplicas_ListenerDropReplaysMissedRevocations(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	is.True(b.store.Listening())
+	is.True(postgres.Listening(b.store))
 }
 
 func BenchmarkVerifyKey(b *testing.B) {
