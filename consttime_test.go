@@ -20,7 +20,7 @@ var secretName = regexp.MustCompile(`(?i)(secret|hash|password|passwd|sealed|mac
 // like a secret, hash, password or MAC. Those comparisons must go through
 // crypto/subtle or hmac.Equal (seal.Equal), or bcrypt.
 func TestConstantTime_NoPlainComparisonOfSecrets(t *testing.T) {
-	dirs := []string{".", "keys", "tokens", "sessions", "httpmw", "internal/seal", "internal/opaque", "storage/memory", "storage/sqlite", "examples/server"}
+	dirs := []string{".", "keys", "tokens", "sessions", "httpmw", "handlers", "server", "client", "internal/seal", "internal/opaque", "storage/memory", "storage/sqlite", "storage/postgres", "examples/server"}
 	fset := token.NewFileSet()
 	checked := 0
 	for _, dir := range dirs {

@@ -1,38 +1,48 @@
 // Package authkit gives a Go API product application keys, access tokens,
 // refresh tokens and sessions for its own customers, with pluggable storage.
 //
-// This root package holds the domain only: the types ([Key], [Session],
-// [RefreshToken], [SigningKey], [Claims], [Principal]), the interfaces the
-// other packages plug into ([Store] and its parts, [TokenIssuer],
-// [TokenVerifier]), the sentinel errors, the server [Secret], the [Clock],
-// and the context helpers for the [Principal]. It does no I/O and knows
-// nothing of HTTP.
+// This root package holds the domain: the types ([Key], [Session],
+// [RefreshToken], [SigningKey], [Claims], [Grant], [Principal]), the
+// interfaces the other packages plug into ([Store] and its parts,
+// [KeyVerifier], [TokenIssuer], [TokenVerifier]), the sentinel errors, the
+// server [Secret], the [Clock], and the context helpers for the
+// [Principal]. It knows nothing of HTTP or SQL; its only I/O is reading (or
+// creating) the server secret's file in [LoadSecret] and
+// [LoadOrCreateSecret].
 //
 // # Which package to use
 //
+//   - server: start here. server.New builds everything below from one
+//     Config, checks the settings against each other, and runs the
+//     housekeeping (expired records deleted, signing keys rotated) until
+//     Close.
 //   - keys: create, verify, list, rotate, reveal and delete application keys
-//     (`ak_live_…`). Start here.
+//     (`ak_live_…`).
 //   - tokens: sign access tokens (JWT, EdDSA by default) and verify them;
-//     publish the public keys as JWKS.
+//     publish the public keys as a JWKS; rotate the signing key.
 //   - sessions: exchange a key for an access token and a refresh token,
 //     refresh with reuse detection, and the login flow that hands back the
 //     same token for the same session id while it is valid.
-//   - httpmw: net/http handlers for every endpoint and middleware that
-//     authenticates requests and checks scopes.
-//   - storage/memory, storage/sqlite: the backends; storage/storagetest is the
-//     conformance suite every backend passes.
-//
-// A typical app builds one store, one [Secret], and from them a
-// keys.Service, a tokens.Service (issuer and verifier in one), and a sessions.Manager;
-// examples/server wires all of it together.
+//   - httpmw: middleware that authenticates requests and checks scopes, and
+//     the one table of error statuses. It imports nothing but the standard
+//     library and this package.
+//   - handlers: the HTTP endpoints (token, refresh, login, OAuth 2.0, JWKS,
+//     key and session management); page: a key-management page for an
+//     app's signed-in users.
+//   - storage/memory, storage/sqlite, storage/postgres: the backends;
+//     storage/storagetest is the conformance suite every backend passes.
+//   - client: the calling side, for an API's customers: exchange a key for
+//     tokens and keep them fresh.
 //
 // # Errors
 //
 // Operations return errors that wrap one of [ErrNotFound], [ErrConflict],
 // [ErrInvalid], [ErrExpired], [ErrRevoked], [ErrUnauthenticated] or
 // [ErrForbidden]; test them with [errors.Is]. A [*FieldError] names the field
-// of a bad input and also matches [ErrInvalid]. Only httpmw turns these into
-// HTTP statuses.
+// of a bad input and also matches [ErrInvalid]. Any other error (a store
+// that fails) is returned wrapped and matches none of them: only a record
+// that is not found makes a credential dead, never an outage. Only httpmw
+// turns these into HTTP statuses.
 //
 // # Security
 //
@@ -42,5 +52,6 @@
 // given back later (a recoverable key, a session's current token, a signing
 // key) is sealed with AES-256-GCM under another derived key. A reader of the
 // database without the server secret can use none of it. Secrets are never
-// logged: [Key] and [Session] carry no secret in their String or JSON forms.
+// logged: [Key] and [Session] carry no secret in their String or JSON forms,
+// and errors never quote one.
 package authkit

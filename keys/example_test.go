@@ -71,7 +71,7 @@ func ExampleService_Reveal() {
 	svc, _ := keys.New(keys.Config{Store: memory.New(), Secret: secret})
 	ctx := context.Background()
 
-	// The keytoken flow: the owner reads the key back later to get its token.
+	// A recoverable key: its owner reads the secret back later.
 	k, key, _ := svc.Create(ctx, authkit.KeyRequest{Owner: "tenant-1", Handle: "laptop", Recoverable: true})
 	again, _ := svc.Reveal(ctx, "tenant-1", k.ID)
 	fmt.Println(again == key)

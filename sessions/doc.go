@@ -1,5 +1,5 @@
 // Package sessions turns a verified application key into access tokens: the
-// key exchange with refresh tokens (Inlive, api.video, OAuth client
+// key exchange with refresh tokens (a key for a token pair, or OAuth client
 // credentials), and the login flow that hands back the same token for the
 // same session id while it is valid.
 //

@@ -46,8 +46,8 @@ func ExampleManager_Login() {
 	// other session's token: <nil>
 }
 
-// api.video's flow: exchange a key for an access token and a refresh
-// token; refreshing spends the old refresh token.
+// Exchange a key for an access token and a refresh token, then refresh:
+// refreshing spends the old refresh token, and presenting it again revokes the family.
 func ExampleManager_Refresh() {
 	ctx := context.Background()
 	secret, _ := authkit.NewSecret([]byte("example-secret-from-config-0123456789"))
