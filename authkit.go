@@ -114,7 +114,7 @@ const (
 type Session struct {
 	ID        string      // UUIDv7; the tokens' sid claim
 	Kind      SessionKind // login or grant
-	KeyID     string      // the key it was opened with
+	KeyID     string      // the key it was opened with; "" for one of the app's users signed in without a key
 	Owner     string      // the key's owner
 	Name      string      // login: the session id the client chose ("" is the key's default session); grant: ""
 	Scopes    []string    // the scopes granted to its tokens

@@ -68,10 +68,11 @@ type KeyStore interface {
 	// owner's live key id. Returns ErrNotFound.
 	CurrentKeySecret(ctx context.Context, owner, id string) (*KeySecret, error)
 
-	// RotateKey makes next the current secret of the owner's live key id, and
-	// gives every other unexpired secret of it ExpiresAt graceUntil, in one
-	// atomic write. Returns ErrNotFound, or ErrConflict if next.Hash exists.
-	RotateKey(ctx context.Context, owner, id string, next *KeySecret, graceUntil time.Time) error
+	// RotateKey makes next the current secret of the owner's live key id,
+	// sets the key's Hint to hint, and gives every other unexpired secret of
+	// it ExpiresAt graceUntil, in one atomic write. Returns ErrNotFound, or
+	// ErrConflict if next.Hash exists.
+	RotateKey(ctx context.Context, owner, id string, next *KeySecret, hint string, graceUntil time.Time) error
 
 	// RevokeKey marks the owner's live key id revoked at at; its handle is
 	// free again. Returns ErrNotFound. Publishes a [Revocation] after commit.
@@ -86,17 +87,18 @@ type KeyStore interface {
 // use by multiple goroutines.
 type SessionStore interface {
 	// CreateSession stores s. Returns ErrConflict if s is a login session and
-	// an unrevoked login session with the same KeyID and Name exists, or if
-	// s.ID exists.
+	// an unrevoked login session with the same Owner, KeyID and Name exists,
+	// or if s.ID exists.
 	CreateSession(ctx context.Context, s *Session) error
 
 	// Session returns the session with id, whoever owns it, revoked or not.
 	// Returns ErrNotFound.
 	Session(ctx context.Context, id string) (*Session, error)
 
-	// LoginSession returns the unrevoked login session of keyID named name.
+	// LoginSession returns the owner's unrevoked login session of keyID
+	// ("" for one of the app's users signed in without a key) named name.
 	// Returns ErrNotFound.
-	LoginSession(ctx context.Context, keyID, name string) (*Session, error)
+	LoginSession(ctx context.Context, owner, keyID, name string) (*Session, error)
 
 	// ReplaceSessionToken sets the current token of the unrevoked login
 	// session id to (sealed, tokenID, tokenExpiresAt) and its ExpiresAt to
@@ -245,11 +247,15 @@ type KeyVerifier interface {
 	VerifyKey(ctx context.Context, secret string) (*Key, error)
 }
 
-// TokenRequest asks a [TokenIssuer] for an access token.
+// TokenRequest asks a [TokenIssuer] for an access token, for a key or for
+// one of the app's own users.
 type TokenRequest struct {
-	Key       *Key          // the key the token is issued for (its owner becomes sub)
+	Key *Key // the key the token is issued for: its owner becomes sub, its ID client_id
+	// User, with Key nil, is one of the app's users signed in with the
+	// app's own credentials: sub; the token has no client_id.
+	User      string
 	SessionID string        // the session the token belongs to (sid)
-	Scopes    []string      // the token's scopes: nil for the key's, else a subset of them
+	Scopes    []string      // the token's scopes: nil for the key's, else a subset of them; a user's are as given
 	TTL       time.Duration // the lifetime; 0 means the issuer's default, and the issuer's maximum bounds it
 }
 

@@ -19,7 +19,7 @@ type Keys interface {
 	Get(ctx context.Context, owner, id string) (*authkit.Key, error)
 	GetByHandle(ctx context.Context, owner, handle string) (*authkit.Key, error)
 	List(ctx context.Context, owner string, p authkit.Page) ([]*authkit.Key, error)
-	Rotate(ctx context.Context, owner, id string, grace time.Duration) (string, error)
+	Rotate(ctx context.Context, owner, id string, grace time.Duration) (*authkit.Key, string, error)
 	Reveal(ctx context.Context, owner, id string) (string, error)
 	Delete(ctx context.Context, owner, id string) error
 }

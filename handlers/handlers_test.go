@@ -1,9 +1,12 @@
 package handlers_test
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -11,6 +14,7 @@ import (
 
 	"github.com/matryer/is"
 
+	"github.com/authkit/authkit"
 	"github.com/authkit/authkit/httpmw"
 )
 
@@ -86,4 +90,41 @@ func TestLimiter_OAuthEndpointsShareTheBlock(t *testing.T) {
 	}
 	is.Equal(post("/oauth/introspect", form(f.secret)).StatusCode, 429) // even the right secret, once blocked
 	is.Equal(post("/oauth/token", form(f.secret)).StatusCode, 429)
+}
+
+// TestOAuthRevoke_AccessTokenEndsItsGrantSession: revoking an access token
+// at the RFC 7009 endpoint revokes its grant session: its tokens are
+// refused and the session is no longer listed as live.
+func TestOAuthRevoke_AccessTokenEndsItsGrantSession(t *testing.T) {
+	is := is.New(t)
+	f := newFx(t, nil)
+	mux := http.NewServeMux()
+	mux.Handle("POST /oauth/token", f.ak.Endpoints.OAuthToken())
+	mux.Handle("POST /oauth/revoke", f.ak.Endpoints.Revoke())
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	post := func(path string, form url.Values) (int, map[string]any) {
+		r, _ := http.NewRequest("POST", srv.URL+path, strings.NewReader(form.Encode()))
+		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		r.SetBasicAuth(f.key.ID, f.secret)
+		res, err := http.DefaultClient.Do(r)
+		is.NoErr(err)
+		defer res.Body.Close()
+		var m map[string]any
+		json.NewDecoder(res.Body).Decode(&m)
+		return res.StatusCode, m
+	}
+	status, tok := post("/oauth/token", url.Values{"grant_type": {"client_credentials"}})
+	is.Equal(status, 200)
+	at := tok["access_token"].(string)
+	live, _, err := f.ak.Sessions.List(context.Background(), "o", authkit.Page{})
+	is.NoErr(err)
+	is.Equal(len(live), 1)
+	status, _ = post("/oauth/revoke", url.Values{"token": {at}})
+	is.Equal(status, 200)
+	live, _, err = f.ak.Sessions.List(context.Background(), "o", authkit.Page{})
+	is.NoErr(err)
+	is.Equal(len(live), 0)
+	_, err = f.ak.Tokens.Verify(context.Background(), at)
+	is.True(errors.Is(err, authkit.ErrRevoked))
 }

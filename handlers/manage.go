@@ -218,7 +218,7 @@ func (e *Endpoints) RotateKey(o KeyOptions) http.Handler {
 			rs.Error(w, r, err)
 			return
 		}
-		secret, err := e.Keys.Rotate(r.Context(), own, k.ID, grace)
+		k, secret, err := e.Keys.Rotate(r.Context(), own, k.ID, grace)
 		if err != nil {
 			rs.Error(w, r, err)
 			return

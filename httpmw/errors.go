@@ -77,7 +77,9 @@ func ErrorFor(err error) *Error {
 }
 
 // Envelope shapes every JSON body a [Responder] writes. status is the HTTP
-// status; for an error, data is nil and e is set.
+// status; for an error, data is nil and e is set. A body with a method
+// ContentType() string is written with that content type ([Problem] is
+// application/problem+json); any other as application/json.
 type Envelope func(status int, message string, data any, e *Error) any
 
 // Plain is the default [Envelope]: data as it is; errors as
@@ -100,6 +102,37 @@ func DataEnvelope(status int, message string, data any, e *Error) any {
 	}
 	return dataBody{Code: status, OK: status < 300, Message: message, Data: data}
 }
+
+// ProblemDetails is the [Envelope] of RFC 9457: data as it is; errors as
+// [Problem] objects (application/problem+json) whose type is "about:blank",
+// title the status's text, detail the description, and whose "error"
+// member is the RFC 6749 / RFC 6750 code.
+func ProblemDetails(status int, message string, data any, e *Error) any {
+	if e != nil {
+		return ProblemFor(status, e)
+	}
+	return data
+}
+
+// Problem is an RFC 9457 problem details object with the error code as an
+// extension member. An app's own envelope may embed it to add members of
+// its own; the embedding keeps its content type.
+type Problem struct {
+	Type   string `json:"type"`
+	Title  string `json:"title"`
+	Status int    `json:"status"`
+	Detail string `json:"detail,omitempty"`
+	Code   string `json:"error,omitempty"` // the RFC 6749 / RFC 6750 code
+	Scope  string `json:"scope,omitempty"` // for insufficient_scope: the scopes needed
+}
+
+// ProblemFor returns the Problem for e answered with status.
+func ProblemFor(status int, e *Error) Problem {
+	return Problem{Type: "about:blank", Title: http.StatusText(status), Status: status, Detail: e.Description, Code: e.Code, Scope: e.Scope}
+}
+
+// ContentType is "application/problem+json" (RFC 9457 §3).
+func (Problem) ContentType() string { return "application/problem+json" }
 
 type errorBody struct {
 	Error       string `json:"error,omitempty"`
@@ -239,7 +272,11 @@ func quote(s string) string {
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
+	ct := "application/json"
+	if c, ok := v.(interface{ ContentType() string }); ok {
+		ct = c.ContentType()
+	}
+	w.Header().Set("Content-Type", ct)
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v)

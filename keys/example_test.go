@@ -53,7 +53,7 @@ func ExampleService_Rotate() {
 	k, old, _ := svc.Create(ctx, authkit.KeyRequest{Owner: "tenant-1", Handle: "ci-bot"})
 
 	// A new secret; the old one keeps working for an hour while clients move.
-	fresh, _ := svc.Rotate(ctx, "tenant-1", k.ID, time.Hour)
+	_, fresh, _ := svc.Rotate(ctx, "tenant-1", k.ID, time.Hour)
 	_, errOld := svc.VerifyKey(ctx, old)
 	_, errNew := svc.VerifyKey(ctx, fresh)
 	fmt.Println(errOld, errNew)

@@ -315,24 +315,26 @@ func (s *Service) Delete(ctx context.Context, owner, id string) error {
 	return nil
 }
 
-// Rotate gives the owner's key a new secret and returns it. The old secret
-// keeps verifying for grace (0: it stops at once). A recoverable key stays
-// recoverable. Returns authkit.ErrNotFound, or authkit.ErrInvalid for a
-// negative grace.
-func (s *Service) Rotate(ctx context.Context, owner, id string, grace time.Duration) (string, error) {
+// Rotate gives the owner's key a new secret and returns the key (its Hint
+// now the new secret's) with the new secret. The old secret keeps verifying
+// for grace (0: it stops at once). A recoverable key stays recoverable.
+// Returns authkit.ErrNotFound, or authkit.ErrInvalid for a negative grace.
+func (s *Service) Rotate(ctx context.Context, owner, id string, grace time.Duration) (*authkit.Key, string, error) {
 	if grace < 0 {
-		return "", authkit.Invalid("grace", "must not be negative")
+		return nil, "", authkit.Invalid("grace", "must not be negative")
 	}
 	k, err := s.store.Key(ctx, owner, id)
 	if err != nil {
-		return "", fmt.Errorf("keys: rotate: %w", err)
+		return nil, "", fmt.Errorf("keys: rotate: %w", err)
 	}
 	now := s.clock.Now()
 	secret := opaque.New(s.envPrefix(k.Env))
-	if err := s.store.RotateKey(ctx, owner, id, s.secretRecord(id, secret, k.Recoverable, now), now.Add(grace)); err != nil {
-		return "", fmt.Errorf("keys: rotate: %w", err)
+	hint := s.hint(secret, k.Env)
+	if err := s.store.RotateKey(ctx, owner, id, s.secretRecord(id, secret, k.Recoverable, now), hint, now.Add(grace)); err != nil {
+		return nil, "", fmt.Errorf("keys: rotate: %w", err)
 	}
-	return secret, nil
+	k.Hint = hint
+	return k, secret, nil
 }
 
 // Reveal returns the current secret of the owner's recoverable key. Returns

@@ -243,7 +243,7 @@ func (f failStore) CurrentKeySecret(context.Context, string, string) (*authkit.K
 	return nil, nil
 }
 
-func (f failStore) RotateKey(context.Context, string, string, *authkit.KeySecret, time.Time) error {
+func (f failStore) RotateKey(context.Context, string, string, *authkit.KeySecret, string, time.Time) error {
 	f.fail("RotateKey")
 	return nil
 }
@@ -364,10 +364,14 @@ func TestRotate_OldSecretWorksDuringGrace(t *testing.T) {
 	eachStore(t, func(t *testing.T, f fixture) {
 		is := is.New(t)
 		k, old := mustCreate(t, f, authkit.KeyRequest{Owner: "a", Handle: "h", Env: authkit.EnvTest})
-		fresh, err := f.svc.Rotate(ctx, "a", k.ID, time.Minute)
+		rotated, fresh, err := f.svc.Rotate(ctx, "a", k.ID, time.Minute)
 		is.NoErr(err)
 		is.True(fresh != old)
 		is.True(strings.HasPrefix(fresh, "ak_test_")) // the env stays
+		is.Equal(rotated.Hint, fresh[:len("ak_test_")+4]) // the hint follows the new secret
+		got, err := f.svc.Get(ctx, "a", k.ID)
+		is.NoErr(err)
+		is.Equal(got.Hint, rotated.Hint)
 		for _, s := range []string{old, fresh} {
 			got, err := f.svc.VerifyKey(ctx, s)
 			is.NoErr(err)
@@ -388,7 +392,7 @@ func TestRotate_ZeroGraceStopsTheOldSecretAtOnce(t *testing.T) {
 	eachStore(t, func(t *testing.T, f fixture) {
 		is := is.New(t)
 		k, old := mustCreate(t, f, authkit.KeyRequest{Owner: "a", Handle: "h"})
-		fresh, err := f.svc.Rotate(ctx, "a", k.ID, 0)
+		_, fresh, err := f.svc.Rotate(ctx, "a", k.ID, 0)
 		is.NoErr(err)
 		_, err = f.svc.VerifyKey(ctx, old)
 		is.True(errors.Is(err, authkit.ErrRevoked))
@@ -401,10 +405,10 @@ func TestRotate_TwiceInGraceKeepsBothOlderSecretsUntilTheNewGraceEnds(t *testing
 	eachStore(t, func(t *testing.T, f fixture) {
 		is := is.New(t)
 		k, first := mustCreate(t, f, authkit.KeyRequest{Owner: "a", Handle: "h"})
-		second, err := f.svc.Rotate(ctx, "a", k.ID, time.Hour)
+		_, second, err := f.svc.Rotate(ctx, "a", k.ID, time.Hour)
 		is.NoErr(err)
 		f.clock.Advance(time.Minute)
-		third, err := f.svc.Rotate(ctx, "a", k.ID, time.Minute)
+		_, third, err := f.svc.Rotate(ctx, "a", k.ID, time.Minute)
 		is.NoErr(err)
 		for _, s := range []string{first, second, third} {
 			_, err = f.svc.VerifyKey(ctx, s)
@@ -424,7 +428,7 @@ func TestRotate_NegativeGraceIsInvalidAndAsksNoStore(t *testing.T) {
 	is := is.New(t)
 	svc, err := keys.New(keys.Config{Store: failStore{t}, Secret: testSecret(t)})
 	is.NoErr(err)
-	_, err = svc.Rotate(ctx, "a", "0190b5a4-0000-7000-8000-000000000000", -time.Second)
+	_, _, err = svc.Rotate(ctx, "a", "0190b5a4-0000-7000-8000-000000000000", -time.Second)
 	is.True(errors.Is(err, authkit.ErrInvalid))
 	var fe *authkit.FieldError
 	is.True(errors.As(err, &fe))
@@ -436,7 +440,7 @@ func TestRotate_DeletedKeyIsNotFound(t *testing.T) {
 		is := is.New(t)
 		k, _ := mustCreate(t, f, authkit.KeyRequest{Owner: "a", Handle: "h"})
 		is.NoErr(f.svc.Delete(ctx, "a", k.ID))
-		_, err := f.svc.Rotate(ctx, "a", k.ID, time.Minute)
+		_, _, err := f.svc.Rotate(ctx, "a", k.ID, time.Minute)
 		is.True(errors.Is(err, authkit.ErrNotFound))
 	})
 }
@@ -450,7 +454,7 @@ func TestReveal_RecoverableKeyGivesBackItsCurrentSecret(t *testing.T) {
 		is.NoErr(err)
 		is.Equal(got, secret)
 
-		fresh, err := f.svc.Rotate(ctx, "a", k.ID, time.Minute)
+		_, fresh, err := f.svc.Rotate(ctx, "a", k.ID, time.Minute)
 		is.NoErr(err)
 		got, err = f.svc.Reveal(ctx, "a", k.ID)
 		is.NoErr(err)
@@ -466,7 +470,7 @@ func TestReveal_PlainKeyIsForbidden(t *testing.T) {
 	eachStore(t, func(t *testing.T, f fixture) {
 		is := is.New(t)
 		k, _ := mustCreate(t, f, authkit.KeyRequest{Owner: "a", Handle: "h"})
-		_, err := f.svc.Rotate(ctx, "a", k.ID, 0) // a rotated plain key stays plain
+		_, _, err := f.svc.Rotate(ctx, "a", k.ID, 0) // a rotated plain key stays plain
 		is.NoErr(err)
 		_, err = f.svc.Reveal(ctx, "a", k.ID)
 		is.True(errors.Is(err, authkit.ErrForbidden))
@@ -492,7 +496,7 @@ func TestOwnerIsolation_AnotherOwnersKeyIsNotFound(t *testing.T) {
 		is.True(errors.Is(err, authkit.ErrNotFound))
 		_, err = f.svc.GetByHandle(ctx, "bob", "h")
 		is.True(errors.Is(err, authkit.ErrNotFound))
-		_, err = f.svc.Rotate(ctx, "bob", k.ID, 0)
+		_, _, err = f.svc.Rotate(ctx, "bob", k.ID, 0)
 		is.True(errors.Is(err, authkit.ErrNotFound))
 		_, err = f.svc.Reveal(ctx, "bob", k.ID)
 		is.True(errors.Is(err, authkit.ErrNotFound))

@@ -73,12 +73,12 @@ func TestSQLite_NoSecretInTheDatabaseFiles(t *testing.T) {
 		}
 		k, secret := mustCreate(t, f, authkit.KeyRequest{Owner: "alice", Handle: fmt.Sprintf("handle-%d", i), Env: env, Recoverable: recoverable})
 		secrets = append(secrets, secret)
-		hints = append(hints, k.Hint)
 		_, err := f.svc.VerifyKey(ctx, secret)
 		is.NoErr(err)
-		fresh, err := f.svc.Rotate(ctx, "alice", k.ID, time.Hour)
+		k, fresh, err := f.svc.Rotate(ctx, "alice", k.ID, time.Hour)
 		is.NoErr(err)
 		secrets = append(secrets, fresh)
+		hints = append(hints, k.Hint) // the current hint, the new secret's
 		if recoverable {
 			got, err := f.svc.Reveal(ctx, "alice", k.ID)
 			is.NoErr(err)

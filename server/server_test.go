@@ -260,11 +260,11 @@ func (f *faulty) Session(ctx context.Context, id string) (*authkit.Session, erro
 	return f.Store.Session(ctx, id)
 }
 
-func (f *faulty) LoginSession(ctx context.Context, keyID, name string) (*authkit.Session, error) {
+func (f *faulty) LoginSession(ctx context.Context, owner, keyID, name string) (*authkit.Session, error) {
 	if err := f.err(); err != nil {
 		return nil, err
 	}
-	return f.Store.LoginSession(ctx, keyID, name)
+	return f.Store.LoginSession(ctx, owner, keyID, name)
 }
 
 func (f *faulty) RefreshToken(ctx context.Context, h []byte) (*authkit.RefreshToken, error) {

@@ -290,18 +290,50 @@ func (m *Manager) replay(ctx context.Context, rt *authkit.RefreshToken, sess *au
 // with a new token; a revoked session's name opens a new session. Concurrent
 // logins to the same new pair all get the same token and one session.
 func (m *Manager) Login(ctx context.Context, key *authkit.Key, name string) (*authkit.Grant, error) {
-	now := m.clock.Now()
-	if err := key.Check(now); err != nil {
+	if err := key.Check(m.clock.Now()); err != nil {
 		return nil, fmt.Errorf("sessions: login: %w", err)
 	}
+	return m.login(ctx, loginSubject{key: key, owner: key.Owner, scopes: key.Scopes}, name)
+}
+
+// LoginUser is [Manager.Login] for one of the app's own users, signed in
+// with the app's own credentials (a password, say) rather than a key: the
+// session is the user's (Owner user, no KeyID), the tokens have sub user,
+// no client_id, and scopes.
+func (m *Manager) LoginUser(ctx context.Context, user string, scopes []string, name string) (*authkit.Grant, error) {
+	if user == "" || len(user) > 256 {
+		return nil, authkit.Invalid("user", "required, at most 256 bytes")
+	}
+	if err := authkit.CheckScopes(scopes); err != nil {
+		return nil, err
+	}
+	return m.login(ctx, loginSubject{owner: user, scopes: slices.Clone(scopes)}, name)
+}
+
+// loginSubject is who logs in: a key, or a user without one.
+type loginSubject struct {
+	key    *authkit.Key // nil for a user
+	owner  string
+	scopes []string
+}
+
+func (ls loginSubject) keyID() string {
+	if ls.key == nil {
+		return ""
+	}
+	return ls.key.ID
+}
+
+func (m *Manager) login(ctx context.Context, who loginSubject, name string) (*authkit.Grant, error) {
+	now := m.clock.Now()
 	if len(name) > 128 {
 		return nil, authkit.Invalid("session_id", "at most 128 characters")
 	}
 	for attempt := 0; attempt < 4; attempt++ {
-		sess, err := m.store.LoginSession(ctx, key.ID, name)
+		sess, err := m.store.LoginSession(ctx, who.owner, who.keyID(), name)
 		switch {
 		case errors.Is(err, authkit.ErrNotFound):
-			g, err := m.openLogin(ctx, key, name, now)
+			g, err := m.openLogin(ctx, who, name, now)
 			if errors.Is(err, authkit.ErrConflict) {
 				continue // another login opened it first: use theirs
 			}
@@ -314,7 +346,7 @@ func (m *Manager) Login(ctx context.Context, key *authkit.Key, name string) (*au
 				return g, nil
 			}
 		}
-		g, err := m.renewLogin(ctx, key, sess, now)
+		g, err := m.renewLogin(ctx, who, sess)
 		if errors.Is(err, authkit.ErrConflict) || errors.Is(err, authkit.ErrNotFound) {
 			continue // replaced or revoked meanwhile: look again
 		}
@@ -323,8 +355,12 @@ func (m *Manager) Login(ctx context.Context, key *authkit.Key, name string) (*au
 	return nil, fmt.Errorf("sessions: login: too much contention: %w", authkit.ErrConflict)
 }
 
-func (m *Manager) issueLogin(ctx context.Context, key *authkit.Key, sessID string) (string, *authkit.Claims, []byte, error) {
-	tok, c, err := m.tokens.Issue(ctx, authkit.TokenRequest{Key: key, SessionID: sessID, Scopes: key.Scopes, TTL: m.loginTTL})
+func (m *Manager) issueLogin(ctx context.Context, who loginSubject, sessID string) (string, *authkit.Claims, []byte, error) {
+	r := authkit.TokenRequest{Key: who.key, SessionID: sessID, Scopes: who.scopes, TTL: m.loginTTL}
+	if who.key == nil {
+		r.User = who.owner
+	}
+	tok, c, err := m.tokens.Issue(ctx, r)
 	if err != nil {
 		return "", nil, nil, fmt.Errorf("sessions: login: %w", err)
 	}
@@ -335,10 +371,10 @@ func (m *Manager) issueLogin(ctx context.Context, key *authkit.Key, sessID strin
 	return tok, c, m.sealer.Seal(b, []byte(sessID)), nil
 }
 
-func (m *Manager) openLogin(ctx context.Context, key *authkit.Key, name string, now time.Time) (*authkit.Grant, error) {
-	sess := &authkit.Session{ID: newID(), Kind: authkit.SessionLogin, KeyID: key.ID, Owner: key.Owner, Name: name,
-		Scopes: slices.Clone(key.Scopes), CreatedAt: now}
-	tok, c, sealed, err := m.issueLogin(ctx, key, sess.ID)
+func (m *Manager) openLogin(ctx context.Context, who loginSubject, name string, now time.Time) (*authkit.Grant, error) {
+	sess := &authkit.Session{ID: newID(), Kind: authkit.SessionLogin, KeyID: who.keyID(), Owner: who.owner, Name: name,
+		Scopes: slices.Clone(who.scopes), CreatedAt: now}
+	tok, c, sealed, err := m.issueLogin(ctx, who, sess.ID)
 	if err != nil {
 		return nil, err
 	}
@@ -349,8 +385,8 @@ func (m *Manager) openLogin(ctx context.Context, key *authkit.Key, name string, 
 	return grant(tok, c, "", sess), nil
 }
 
-func (m *Manager) renewLogin(ctx context.Context, key *authkit.Key, sess *authkit.Session, now time.Time) (*authkit.Grant, error) {
-	tok, c, sealed, err := m.issueLogin(ctx, key, sess.ID)
+func (m *Manager) renewLogin(ctx context.Context, who loginSubject, sess *authkit.Session) (*authkit.Grant, error) {
+	tok, c, sealed, err := m.issueLogin(ctx, who, sess.ID)
 	if err != nil {
 		return nil, err
 	}
@@ -396,6 +432,9 @@ func (m *Manager) List(ctx context.Context, owner string, p authkit.Page) ([]*au
 			continue
 		}
 		live, seen := keyLive[s.KeyID]
+		if s.KeyID == "" { // a user's session: no key to outlive
+			live, seen = true, true
+		}
 		if !seen {
 			_, err := m.keyAlive(ctx, s.KeyID, now)
 			switch {

@@ -282,3 +282,40 @@ func TestRevokeRefreshToken_RevokesFamilyAndIgnoresUnknown(t *testing.T) {
 		is.True(errors.Is(err, authkit.ErrRevoked))
 	})
 }
+
+// TestLoginUser_AUserWithoutAKeyGetsTheSameTokenPerSessionID: one of the
+// app's own users, signed in with the app's credentials, logs in like a
+// key: the same token per session id, a new one for a new id; the token
+// names the user and no key; another user's session of the same name is
+// another session.
+func TestLoginUser_AUserWithoutAKeyGetsTheSameTokenPerSessionID(t *testing.T) {
+	forStores(t, func(t *testing.T, f *fx) {
+		is := is.New(t)
+		scopes := []string{"videos:read"}
+		a1, err := f.m.LoginUser(ctx, "user-1", scopes, "laptop")
+		is.NoErr(err)
+		a2, err := f.m.LoginUser(ctx, "user-1", scopes, "laptop")
+		is.NoErr(err)
+		is.Equal(a2.AccessToken, a1.AccessToken)
+		b, err := f.m.LoginUser(ctx, "user-1", scopes, "phone")
+		is.NoErr(err)
+		is.True(b.AccessToken != a1.AccessToken)
+		other, err := f.m.LoginUser(ctx, "user-2", scopes, "laptop")
+		is.NoErr(err)
+		is.True(other.Session.ID != a1.Session.ID)
+
+		p, err := f.tokens.Verify(ctx, a1.AccessToken)
+		is.NoErr(err)
+		is.Equal(p.Owner(), "user-1")
+		is.Equal(p.KeyID(), "")
+		is.Equal(p.Scopes(), scopes)
+		live, _, err := f.m.List(ctx, "user-1", authkit.Page{})
+		is.NoErr(err)
+		is.Equal(len(live), 2) // a user's sessions outlive no key: they are listed
+		is.NoErr(f.m.Revoke(ctx, "user-1", a1.Session.ID))
+		_, err = f.tokens.Verify(ctx, a1.AccessToken)
+		is.True(errors.Is(err, authkit.ErrRevoked))
+		_, err = f.m.LoginUser(ctx, "", scopes, "x")
+		is.True(errors.Is(err, authkit.ErrInvalid))
+	})
+}

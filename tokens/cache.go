@@ -85,7 +85,7 @@ func (c *tokenCache) remove(h uint64) {
 // oldest half, since the store answers for them as well.
 type liveness struct {
 	mu    sync.RWMutex
-	alive map[liveKey]int64 // alive until, Unix nanoseconds
+	alive map[liveKey]aliveEntry
 	dead  map[liveKey]int64 // revoked, noted at (Unix nanoseconds)
 	ttl   time.Duration     // negative: never trust the alive map
 	keep  time.Duration     // how long a revocation is remembered
@@ -96,6 +96,19 @@ type liveness struct {
 type liveKey struct {
 	kind authkit.RevocationKind
 	id   string
+}
+
+// aliveEntry is a key or session found alive: until when it is trusted
+// (Unix nanoseconds), and for a session what a token of it must say.
+type aliveEntry struct {
+	until int64
+	bind  binding
+}
+
+// binding is what a session's tokens must agree with: its key, its owner,
+// and the scopes it was granted.
+type binding struct {
+	keyID, owner, scope string
 }
 
 // maxAlive bounds the alive map, maxDead the set of revocations.
@@ -118,7 +131,7 @@ const (
 
 func newLiveness(ttl, keep time.Duration, clock authkit.Clock) *liveness {
 	return &liveness{
-		alive: make(map[liveKey]int64),
+		alive: make(map[liveKey]aliveEntry),
 		dead:  make(map[liveKey]int64),
 		ttl:   ttl,
 		keep:  keep,
@@ -128,21 +141,27 @@ func newLiveness(ttl, keep time.Duration, clock authkit.Clock) *liveness {
 }
 
 func (l *liveness) state(k liveKey, now time.Time) liveState {
+	s, _ := l.lookup(k, now)
+	return s
+}
+
+// lookup is state with the entry's binding.
+func (l *liveness) lookup(k liveKey, now time.Time) (liveState, binding) {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
 	if _, ok := l.dead[k]; ok {
-		return stateDead
+		return stateDead, binding{}
 	}
-	if until, ok := l.alive[k]; ok && now.UnixNano() < until {
-		return stateAlive
+	if e, ok := l.alive[k]; ok && now.UnixNano() < e.until {
+		return stateAlive, e.bind
 	}
-	return stateUnknown
+	return stateUnknown, binding{}
 }
 
 // markAlive records that k was found alive at now; it is trusted until
 // now + ttl, or expiresAt if that is sooner. A revocation noted meanwhile
 // wins: a store read that raced with it cannot bring k back.
-func (l *liveness) markAlive(k liveKey, now, expiresAt time.Time) {
+func (l *liveness) markAlive(k liveKey, now, expiresAt time.Time, b binding) {
 	if l.ttl < 0 {
 		return
 	}
@@ -158,8 +177,8 @@ func (l *liveness) markAlive(k liveKey, now, expiresAt time.Time) {
 	if _, ok := l.alive[k]; !ok && len(l.alive) >= maxAlive {
 		nowNs := now.UnixNano()
 		n := 0
-		for old, u := range l.alive {
-			if u <= nowNs || n == 0 {
+		for old, e := range l.alive {
+			if e.until <= nowNs || n == 0 {
 				delete(l.alive, old)
 			}
 			if n++; n == evictScan {
@@ -167,7 +186,7 @@ func (l *liveness) markAlive(k liveKey, now, expiresAt time.Time) {
 			}
 		}
 	}
-	l.alive[k] = until.UnixNano()
+	l.alive[k] = aliveEntry{until: until.UnixNano(), bind: b}
 }
 
 // revoked is the store subscription: it forgets r's entity as alive and

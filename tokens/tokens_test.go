@@ -286,7 +286,7 @@ func TestVerify_DeadKeyOrSessionInStore(t *testing.T) {
 	t.Run("expired session is expired", func(t *testing.T) {
 		is := is.New(t)
 		now := f.clock.Now()
-		s := &authkit.Session{ID: "short-" + f.key.ID, Kind: authkit.SessionGrant, KeyID: f.key.ID, Owner: f.key.Owner,
+		s := &authkit.Session{ID: "short-" + f.key.ID, Kind: authkit.SessionGrant, KeyID: f.key.ID, Owner: f.key.Owner, Scopes: f.key.Scopes,
 			CreatedAt: now, ExpiresAt: now.Add(30 * time.Minute)}
 		is.NoErr(f.store.CreateSession(ctx, s))
 		tok, _, err := f.svc.Issue(ctx, authkit.TokenRequest{Key: f.key, SessionID: s.ID})

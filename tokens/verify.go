@@ -59,6 +59,9 @@ func (s *Service) Verify(ctx context.Context, token string) (authkit.Principal, 
 	if err := s.alive(ctx, c, now); err != nil {
 		return authkit.Principal{}, err
 	}
+	if err := s.bound(ctx, c, now); err != nil {
+		return authkit.Principal{}, err
+	}
 	p := c.Principal()
 	if s.cache != nil {
 		s.cache.put(h, token, p, c, deadline)
@@ -120,7 +123,7 @@ func (s *Service) verifySigned(ctx context.Context, token string, now time.Time)
 		return nil, 0, errAudience
 	}
 	c.Audience = s.audience
-	if c.Subject == "" || c.ClientID == "" || c.SessionID == "" {
+	if c.Subject == "" || c.SessionID == "" {
 		return nil, 0, errSubject
 	}
 	if !k.usable(now, s.leeway) {
@@ -201,49 +204,56 @@ func (s *Service) parseAndVerify(ctx context.Context, token, hdr string, now tim
 	return payload, k, nil
 }
 
-// alive checks that the key and the session c names are alive at now,
-// through the liveness cache.
+// alive checks that the key (if the token has one: a user's has none) and
+// the session c names are alive at now, through the liveness cache.
 func (s *Service) alive(ctx context.Context, c *authkit.Claims, now time.Time) error {
-	if err := s.keyAlive(ctx, c.ClientID, now); err != nil {
-		return err
+	if c.ClientID != "" {
+		if err := s.keyAlive(ctx, c.ClientID, now); err != nil {
+			return err
+		}
 	}
 	return s.sessionAlive(ctx, c.SessionID, now)
 }
 
 func (s *Service) keyAlive(ctx context.Context, id string, now time.Time) error {
 	return s.checkAlive(ctx, liveKey{kind: authkit.RevokedKey, id: id}, now, errKeyRevoked, errKeyExpired, "key",
-		func(ctx context.Context, id string) (time.Time, error) {
+		func(ctx context.Context, id string) (time.Time, binding, error) {
 			k, err := s.store.KeyByID(ctx, id)
 			if err != nil {
-				return time.Time{}, err
+				return time.Time{}, binding{}, err
 			}
-			return k.ExpiresAt, k.Check(now)
+			return k.ExpiresAt, binding{}, k.Check(now)
 		})
 }
 
 func (s *Service) sessionAlive(ctx context.Context, id string, now time.Time) error {
 	return s.checkAlive(ctx, liveKey{kind: authkit.RevokedSession, id: id}, now, errSessRevoked, errSessExpired, "session",
-		func(ctx context.Context, id string) (time.Time, error) {
+		func(ctx context.Context, id string) (time.Time, binding, error) {
 			sess, err := s.store.Session(ctx, id)
 			if err != nil {
-				return time.Time{}, err
+				return time.Time{}, binding{}, err
 			}
-			return sess.ExpiresAt, sess.Check(now)
+			return sess.ExpiresAt, bindingOf(sess), sess.Check(now)
 		})
 }
 
+func bindingOf(sess *authkit.Session) binding {
+	return binding{keyID: sess.KeyID, owner: sess.Owner, scope: strings.Join(sess.Scopes, " ")}
+}
+
 // checkAlive answers from the liveness cache, or loads the key or session
-// (load returns its expiry and its Check) and remembers it alive until
-// then. Missing or revoked is revoked; expired is expired.
+// (load returns its expiry, its binding and its Check) and remembers it
+// alive until then. Missing or revoked is revoked; expired is expired; any
+// other failure is returned wrapped.
 func (s *Service) checkAlive(ctx context.Context, lk liveKey, now time.Time, revoked, expired error, what string,
-	load func(ctx context.Context, id string) (time.Time, error)) error {
+	load func(ctx context.Context, id string) (time.Time, binding, error)) error {
 	switch s.live.state(lk, now) {
 	case stateAlive:
 		return nil
 	case stateDead:
 		return revoked
 	}
-	expiresAt, err := load(ctx, lk.id)
+	expiresAt, b, err := load(ctx, lk.id)
 	switch {
 	case errors.Is(err, authkit.ErrNotFound), errors.Is(err, authkit.ErrRevoked):
 		return revoked
@@ -252,6 +262,49 @@ func (s *Service) checkAlive(ctx context.Context, lk liveKey, now time.Time, rev
 	case err != nil:
 		return fmt.Errorf("tokens: check %s: %w", what, err)
 	}
-	s.live.markAlive(lk, now, expiresAt)
+	s.live.markAlive(lk, now, expiresAt, b)
 	return nil
+}
+
+// bound checks, once per token (the first time it is verified), that the
+// token agrees with its session: the session's key is its client_id (none
+// for a user's session), the session's owner its sub, and its scopes are
+// within the session's. Signing keys sign only what sessions allow, so a
+// token that disagrees was not made by this service's issuer: a leaked
+// signing key cannot mint a token for a session it likes.
+func (s *Service) bound(ctx context.Context, c *authkit.Claims, now time.Time) error {
+	st, b := s.live.lookup(liveKey{kind: authkit.RevokedSession, id: c.SessionID}, now)
+	if st != stateAlive { // the liveness cache is off: read the session itself
+		sess, err := s.store.Session(ctx, c.SessionID)
+		switch {
+		case errors.Is(err, authkit.ErrNotFound):
+			return errSessRevoked
+		case err != nil:
+			return fmt.Errorf("tokens: check session: %w", err)
+		}
+		b = bindingOf(sess)
+	}
+	if b.keyID != c.ClientID || b.owner != c.Subject || !scopesWithin(c.Scope, b.scope) {
+		return errUnbound
+	}
+	return nil
+}
+
+// scopesWithin reports whether every scope of the space-separated list
+// scope is in the space-separated list of.
+func scopesWithin(scope, of string) bool {
+	for scope != "" {
+		var sc string
+		sc, scope, _ = strings.Cut(scope, " ")
+		found := false
+		for rest := of; rest != "" && !found; {
+			var o string
+			o, rest, _ = strings.Cut(rest, " ")
+			found = o == sc
+		}
+		if sc != "" && !found {
+			return false
+		}
+	}
+	return true
 }

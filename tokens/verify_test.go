@@ -9,6 +9,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/go-jose/go-jose/v4"
 	"github.com/matryer/is"
@@ -162,4 +163,52 @@ func TestVerify_KeyVerifiesOnlyWithItsOwnAlgorithm(t *testing.T) {
 	// The HMAC key under HS256 itself works (it is ours).
 	_, err = f.svc.Verify(context.Background(), sign(t, jose.HS256, secret, kid, nil, f.claims()))
 	is.NoErr(err)
+}
+
+// TestVerify_ALeakedSigningKeyCannotMintForAnySession: tokens signed with
+// this service's own signing key (as a thief of it would sign them) are
+// refused when they disagree with the session they name: another key's
+// session, another owner, wider scopes, or no client_id on a key's session.
+// A user's token on a user's session is fine.
+func TestVerify_ALeakedSigningKeyCannotMintForAnySession(t *testing.T) {
+	f := newFixture(t, backends[0].open(t), tokens.Config{})
+	kid, alg, priv := f.ownKey(t)
+	other := f.newKey(t, "bob", "videos:read")
+	otherSess := f.newSession(t, other)
+	user := &authkit.Session{ID: "user-session", Kind: authkit.SessionLogin, Owner: "carol", Scopes: []string{"videos:read"},
+		CreatedAt: f.clock.Now(), ExpiresAt: f.clock.Now().Add(time.Hour)}
+	if err := f.store.CreateSession(context.Background(), user); err != nil {
+		t.Fatal(err)
+	}
+	with := func(change func(c map[string]any)) string {
+		c := f.claims()
+		change(c)
+		return sign(t, alg, priv, kid, nil, c)
+	}
+	for _, tc := range []struct {
+		name  string
+		token string
+		ok    bool
+	}{
+		{"as issued", with(func(c map[string]any) {}), true},
+		{"another key's session", with(func(c map[string]any) { c["sid"] = otherSess.ID }), false},
+		{"another owner", with(func(c map[string]any) { c["sub"] = "bob" }), false},
+		{"wider scopes", with(func(c map[string]any) { c["scope"] = "videos:read admin" }), false},
+		{"no client_id on a key's session", with(func(c map[string]any) { delete(c, "client_id") }), false},
+		{"a key's token on a user's session", with(func(c map[string]any) { c["sid"] = user.ID; c["sub"] = "carol" }), false},
+		{"a user's token on a user's session", with(func(c map[string]any) {
+			c["sid"], c["sub"] = user.ID, "carol"
+			delete(c, "client_id")
+		}), true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			is := is.New(t)
+			_, err := f.svc.Verify(context.Background(), tc.token)
+			if tc.ok {
+				is.NoErr(err)
+				return
+			}
+			is.True(errors.Is(err, authkit.ErrUnauthenticated))
+		})
+	}
 }

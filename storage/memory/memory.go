@@ -24,7 +24,7 @@ type Store struct {
 	secrets     map[string]*authkit.KeySecret // by string(hash)
 	handles     map[[2]string]string          // (owner, handle) of live keys → key ID
 	sessions    map[string]*authkit.Session   // by ID
-	logins      map[[2]string]string          // (key ID, name) of unrevoked login sessions → session ID
+	logins      map[[3]string]string          // (owner, key ID, name) of unrevoked login sessions → session ID
 	refresh     map[string]*authkit.RefreshToken
 	signingKeys map[string]*authkit.SigningKey
 }
@@ -35,7 +35,7 @@ var _ authkit.Store = (*Store)(nil)
 func New() *Store {
 	return &Store{
 		keys: map[string]*authkit.Key{}, secrets: map[string]*authkit.KeySecret{}, handles: map[[2]string]string{},
-		sessions: map[string]*authkit.Session{}, logins: map[[2]string]string{},
+		sessions: map[string]*authkit.Session{}, logins: map[[3]string]string{},
 		refresh: map[string]*authkit.RefreshToken{}, signingKeys: map[string]*authkit.SigningKey{},
 	}
 }
@@ -196,10 +196,11 @@ func (s *Store) CurrentKeySecret(ctx context.Context, owner, id string) (*authki
 }
 
 // RotateKey implements authkit.KeyStore.
-func (s *Store) RotateKey(ctx context.Context, owner, id string, next *authkit.KeySecret, graceUntil time.Time) error {
+func (s *Store) RotateKey(ctx context.Context, owner, id string, next *authkit.KeySecret, hint string, graceUntil time.Time) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if _, err := s.liveKey(owner, id); err != nil {
+	k, err := s.liveKey(owner, id)
+	if err != nil {
 		return err
 	}
 	if _, ok := s.secrets[string(next.Hash)]; ok {
@@ -215,6 +216,7 @@ func (s *Store) RotateKey(ctx context.Context, owner, id string, next *authkit.K
 	nc.KeyID = id
 	nc.CreatedAt, nc.ExpiresAt = utc(nc.CreatedAt), time.Time{}
 	s.secrets[string(next.Hash)] = nc
+	k.Hint = hint
 	return nil
 }
 
@@ -251,7 +253,7 @@ func (s *Store) CreateSession(ctx context.Context, sess *authkit.Session) error 
 		return fmt.Errorf("memory: session %s: %w", sess.ID, authkit.ErrConflict)
 	}
 	login := sess.Kind == authkit.SessionLogin && sess.RevokedAt.IsZero()
-	lk := [2]string{sess.KeyID, sess.Name}
+	lk := [3]string{sess.Owner, sess.KeyID, sess.Name}
 	if _, ok := s.logins[lk]; ok && login {
 		return fmt.Errorf("memory: login session: %w", authkit.ErrConflict)
 	}
@@ -276,10 +278,10 @@ func (s *Store) Session(ctx context.Context, id string) (*authkit.Session, error
 }
 
 // LoginSession implements authkit.SessionStore.
-func (s *Store) LoginSession(ctx context.Context, keyID, name string) (*authkit.Session, error) {
+func (s *Store) LoginSession(ctx context.Context, owner, keyID, name string) (*authkit.Session, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	id, ok := s.logins[[2]string{keyID, name}]
+	id, ok := s.logins[[3]string{owner, keyID, name}]
 	if !ok {
 		return nil, fmt.Errorf("memory: login session: %w", authkit.ErrNotFound)
 	}
@@ -321,8 +323,8 @@ func (s *Store) RevokeSession(ctx context.Context, owner, id string, at time.Tim
 	}
 	if sess.RevokedAt.IsZero() {
 		sess.RevokedAt = utc(at)
-		if s.logins[[2]string{sess.KeyID, sess.Name}] == id {
-			delete(s.logins, [2]string{sess.KeyID, sess.Name})
+		if s.logins[[3]string{sess.Owner, sess.KeyID, sess.Name}] == id {
+			delete(s.logins, [3]string{sess.Owner, sess.KeyID, sess.Name})
 		}
 	}
 	s.mu.Unlock()
@@ -436,8 +438,8 @@ func (s *Store) Cleanup(ctx context.Context, now time.Time) (int, error) {
 		if !now.Before(sess.ExpiresAt) {
 			dead[id] = true
 			delete(s.sessions, id)
-			if s.logins[[2]string{sess.KeyID, sess.Name}] == id {
-				delete(s.logins, [2]string{sess.KeyID, sess.Name})
+			if s.logins[[3]string{sess.Owner, sess.KeyID, sess.Name}] == id {
+				delete(s.logins, [3]string{sess.Owner, sess.KeyID, sess.Name})
 			}
 			n++
 		}

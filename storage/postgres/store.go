@@ -130,7 +130,7 @@ func (s *Store) CurrentKeySecret(ctx context.Context, owner, id string) (*authki
 }
 
 // RotateKey implements authkit.KeyStore.
-func (s *Store) RotateKey(ctx context.Context, owner, id string, next *authkit.KeySecret, graceUntil time.Time) error {
+func (s *Store) RotateKey(ctx context.Context, owner, id string, next *authkit.KeySecret, hint string, graceUntil time.Time) error {
 	return s.write(ctx, func(tx pgx.Tx) error {
 		var one int
 		err := tx.QueryRow(ctx, `SELECT 1 FROM keys WHERE owner = $1 AND id = $2 AND revoked_at IS NULL FOR UPDATE`, owner, id).Scan(&one)
@@ -142,6 +142,9 @@ func (s *Store) RotateKey(ctx context.Context, owner, id string, next *authkit.K
 		}
 		g := graceUntil.UTC()
 		if _, err := tx.Exec(ctx, `UPDATE key_secrets SET expires_at = $1 WHERE key_id = $2 AND (expires_at IS NULL OR expires_at > $1)`, g, id); err != nil {
+			return fmt.Errorf("postgres: rotate: %w", err)
+		}
+		if _, err := tx.Exec(ctx, `UPDATE keys SET hint = $1 WHERE id = $2`, hint, id); err != nil {
 			return fmt.Errorf("postgres: rotate: %w", err)
 		}
 		n := *next
@@ -219,8 +222,8 @@ func (s *Store) Session(ctx context.Context, id string) (*authkit.Session, error
 }
 
 // LoginSession implements authkit.SessionStore.
-func (s *Store) LoginSession(ctx context.Context, keyID, name string) (*authkit.Session, error) {
-	return s.oneSession(ctx, `key_id = $1 AND name = $2 AND kind = 'login' AND revoked_at IS NULL`, keyID, name)
+func (s *Store) LoginSession(ctx context.Context, owner, keyID, name string) (*authkit.Session, error) {
+	return s.oneSession(ctx, `owner = $1 AND key_id = $2 AND name = $3 AND kind = 'login' AND revoked_at IS NULL`, owner, keyID, name)
 }
 
 // ReplaceSessionToken implements authkit.SessionStore.

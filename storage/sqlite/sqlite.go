@@ -97,7 +97,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		{s.r, &s.keyBySecret, `SELECT ` + keyCols + `, s.hash, s.sealed, s.created_at, s.expires_at FROM key_secrets s JOIN keys k ON k.id = s.key_id WHERE s.hash = ?`},
 		{s.r, &s.keyByID, `SELECT ` + keyCols + ` FROM keys k WHERE k.id = ?`},
 		{s.r, &s.sessionByID, `SELECT ` + sessionCols + ` FROM sessions WHERE id = ?`},
-		{s.r, &s.loginSession, `SELECT ` + sessionCols + ` FROM sessions WHERE key_id = ? AND name = ? AND kind = 'login' AND revoked_at = 0`},
+		{s.r, &s.loginSession, `SELECT ` + sessionCols + ` FROM sessions WHERE owner = ? AND key_id = ? AND name = ? AND kind = 'login' AND revoked_at = 0`},
 		{s.r, &s.refreshByHash, `SELECT hash, session_id, key_id, created_at, expires_at, spent_at, child_sealed FROM refresh_tokens WHERE hash = ?`},
 		{s.w, &s.insertSession, `INSERT INTO sessions (` + sessionCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
 		{s.w, &s.replaceToken, `UPDATE sessions SET token_sealed = ?, token_id = ?, token_expires_at = ?, expires_at = ? WHERE id = ? AND revoked_at = 0 AND token_id = ?`},
@@ -350,13 +350,16 @@ func (s *Store) CurrentKeySecret(ctx context.Context, owner, id string) (*authki
 }
 
 // RotateKey implements authkit.KeyStore.
-func (s *Store) RotateKey(ctx context.Context, owner, id string, next *authkit.KeySecret, graceUntil time.Time) error {
+func (s *Store) RotateKey(ctx context.Context, owner, id string, next *authkit.KeySecret, hint string, graceUntil time.Time) error {
 	return s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		if err := liveKey(ctx, tx, owner, id); err != nil {
 			return err
 		}
 		g := micro(graceUntil)
 		if _, err := tx.ExecContext(ctx, `UPDATE key_secrets SET expires_at = ? WHERE key_id = ? AND (expires_at = 0 OR expires_at > ?)`, g, id, g); err != nil {
+			return fmt.Errorf("sqlite: rotate: %w", err)
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE keys SET hint = ? WHERE id = ?`, hint, id); err != nil {
 			return fmt.Errorf("sqlite: rotate: %w", err)
 		}
 		n := *next
@@ -442,8 +445,8 @@ func (s *Store) Session(ctx context.Context, id string) (*authkit.Session, error
 }
 
 // LoginSession implements authkit.SessionStore.
-func (s *Store) LoginSession(ctx context.Context, keyID, name string) (*authkit.Session, error) {
-	x, err := scanSession(s.loginSession.QueryRowContext(context.WithoutCancel(ctx), keyID, name))
+func (s *Store) LoginSession(ctx context.Context, owner, keyID, name string) (*authkit.Session, error) {
+	x, err := scanSession(s.loginSession.QueryRowContext(context.WithoutCancel(ctx), owner, keyID, name))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, notFound("login session")
 	}

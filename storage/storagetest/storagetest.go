@@ -183,7 +183,7 @@ var keyTests = []test{
 		_, err = s.CurrentKeySecret(ctx, "bob", k.ID)
 		is.True(errors.Is(err, authkit.ErrNotFound))
 		_, next := NewKey("bob", "x")
-		is.True(errors.Is(s.RotateKey(ctx, "bob", k.ID, next, T0), authkit.ErrNotFound))
+		is.True(errors.Is(s.RotateKey(ctx, "bob", k.ID, next, "ak_live_Zz9y", T0), authkit.ErrNotFound))
 		is.True(errors.Is(s.RevokeKey(ctx, "bob", k.ID, T0), authkit.ErrNotFound))
 		list, err := s.ListKeys(ctx, "bob", authkit.Page{})
 		is.NoErr(err)
@@ -224,7 +224,10 @@ var keyTests = []test{
 		is := is.New(t)
 		k, old := mustKey(t, s, "alice", "ci")
 		next := &authkit.KeySecret{Hash: hash(), KeyID: k.ID, CreatedAt: T0.Add(time.Minute), Sealed: []byte("new")}
-		is.NoErr(s.RotateKey(ctx, "alice", k.ID, next, T0.Add(2*time.Minute)))
+		is.NoErr(s.RotateKey(ctx, "alice", k.ID, next, "ak_live_Zz9y", T0.Add(2*time.Minute)))
+		got, err := s.Key(ctx, "alice", k.ID)
+		is.NoErr(err)
+		is.Equal(got.Hint, "ak_live_Zz9y") // the new secret's hint
 		_, os, err := s.KeyBySecret(ctx, old.Hash)
 		is.NoErr(err)
 		is.True(os.ExpiresAt.Equal(T0.Add(2 * time.Minute)))
@@ -236,7 +239,10 @@ var keyTests = []test{
 		is.Equal(cur.Hash, next.Hash)
 		is.Equal(cur.Sealed, []byte("new"))
 		dup := &authkit.KeySecret{Hash: next.Hash, KeyID: k.ID, CreatedAt: T0}
-		is.True(errors.Is(s.RotateKey(ctx, "alice", k.ID, dup, T0), authkit.ErrConflict))
+		is.True(errors.Is(s.RotateKey(ctx, "alice", k.ID, dup, "ak_live_Xx1x", T0), authkit.ErrConflict))
+		got, err = s.Key(ctx, "alice", k.ID)
+		is.NoErr(err)
+		is.Equal(got.Hint, "ak_live_Zz9y") // a failed rotation changes nothing
 	}},
 	{"Key/TouchOnlyMovesForward", func(t *testing.T, s authkit.Store) {
 		is := is.New(t)
@@ -272,6 +278,28 @@ var keyTests = []test{
 }
 
 var sessionTests = []test{
+	{"Session/UsersWithoutAKeyEachHaveTheirOwnLoginSessions", func(t *testing.T, s authkit.Store) {
+		is := is.New(t)
+		user := &authkit.Key{Owner: "alice"} // no ID: a user signed in without a key
+		a := NewSession(user, authkit.SessionLogin, "laptop")
+		is.NoErr(s.CreateSession(ctx, a))
+		b := NewSession(&authkit.Key{Owner: "bob"}, authkit.SessionLogin, "laptop")
+		is.NoErr(s.CreateSession(ctx, b)) // same name, another user
+		is.True(errors.Is(s.CreateSession(ctx, NewSession(user, authkit.SessionLogin, "laptop")), authkit.ErrConflict))
+		got, err := s.LoginSession(ctx, "alice", "", "laptop")
+		is.NoErr(err)
+		is.Equal(got.ID, a.ID)
+		is.Equal(got.KeyID, "")
+		got, err = s.LoginSession(ctx, "bob", "", "laptop")
+		is.NoErr(err)
+		is.Equal(got.ID, b.ID)
+		k, _ := mustKey(t, s, "alice", "ci") // and a key's session of that name is another one
+		c := NewSession(k, authkit.SessionLogin, "laptop")
+		is.NoErr(s.CreateSession(ctx, c))
+		got, err = s.LoginSession(ctx, "alice", k.ID, "laptop")
+		is.NoErr(err)
+		is.Equal(got.ID, c.ID)
+	}},
 	{"Session/CreateGetLogin", func(t *testing.T, s authkit.Store) {
 		is := is.New(t)
 		k, _ := mustKey(t, s, "alice", "ci")
@@ -285,11 +313,13 @@ var sessionTests = []test{
 		is.Equal(got.TokenID, "jti-1")
 		is.True(got.ExpiresAt.Equal(T0.Add(time.Hour)))
 		is.Equal(got.ExpiresAt.Location(), time.UTC)
-		byName, err := s.LoginSession(ctx, k.ID, "worker")
+		byName, err := s.LoginSession(ctx, "alice", k.ID, "worker")
 		is.NoErr(err)
 		is.Equal(byName.ID, sess.ID)
-		_, err = s.LoginSession(ctx, k.ID, "other")
+		_, err = s.LoginSession(ctx, "alice", k.ID, "other")
 		is.True(errors.Is(err, authkit.ErrNotFound))
+		_, err = s.LoginSession(ctx, "bob", k.ID, "worker")
+		is.True(errors.Is(err, authkit.ErrNotFound)) // another owner's name
 		_, err = s.Session(ctx, id())
 		is.True(errors.Is(err, authkit.ErrNotFound))
 	}},
@@ -365,7 +395,7 @@ var sessionTests = []test{
 		is.NoErr(s.RevokeSession(ctx, "alice", sess.ID, T0.Add(time.Hour)))
 		got, _ = s.Session(ctx, sess.ID)
 		is.True(got.RevokedAt.Equal(T0.Add(time.Second)))
-		_, err := s.LoginSession(ctx, k.ID, "")
+		_, err := s.LoginSession(ctx, "alice", k.ID, "")
 		is.True(errors.Is(err, authkit.ErrNotFound))
 	}},
 }
@@ -463,7 +493,7 @@ var otherTests = []test{
 		now := T0.Add(48 * time.Hour)
 		k, old := mustKey(t, s, "alice", "ci")
 		next := &authkit.KeySecret{Hash: hash(), KeyID: k.ID, CreatedAt: T0}
-		is.NoErr(s.RotateKey(ctx, "alice", k.ID, next, T0.Add(time.Minute))) // old secret expires
+		is.NoErr(s.RotateKey(ctx, "alice", k.ID, next, "ak_live_Zz9y", T0.Add(time.Minute))) // old secret expires
 		live := NewSession(k, authkit.SessionGrant, "")
 		live.ExpiresAt = now.Add(time.Hour)
 		dead := NewSession(k, authkit.SessionLogin, "")
