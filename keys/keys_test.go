@@ -367,7 +367,7 @@ func TestRotate_OldSecretWorksDuringGrace(t *testing.T) {
 		rotated, fresh, err := f.svc.Rotate(ctx, "a", k.ID, time.Minute)
 		is.NoErr(err)
 		is.True(fresh != old)
-		is.True(strings.HasPrefix(fresh, "ak_test_")) // the env stays
+		is.True(strings.HasPrefix(fresh, "ak_test_"))     // the env stays
 		is.Equal(rotated.Hint, fresh[:len("ak_test_")+4]) // the hint follows the new secret
 		got, err := f.svc.Get(ctx, "a", k.ID)
 		is.NoErr(err)
