@@ -259,6 +259,17 @@ type TokenRequest struct {
 	TTL       time.Duration // the lifetime; 0 means the issuer's default, and the issuer's maximum bounds it
 }
 
+// ExchangeRequest asks for a key exchange: a new grant session for Key,
+// with an access token and a refresh token.
+type ExchangeRequest struct {
+	Key    *Key          // the verified key; required
+	TTL    time.Duration // the access token's lifetime; 0 means the issuer's default
+	Scopes []string      // nil for the key's, else a subset of them
+	// NoRefresh issues no refresh token (as RFC 6749 §4.4.3 advises for
+	// client credentials): the session ends with its access token.
+	NoRefresh bool
+}
+
 // TokenIssuer issues signed access tokens. tokens.Service implements it.
 // It must be safe for concurrent use.
 type TokenIssuer interface {

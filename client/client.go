@@ -1,78 +1,107 @@
 // Package client is the calling side of an API protected by authkit: given
-// only an API key, it obtains an access token, keeps it fresh by itself, and
-// sets it on every request.
+// only an application key, it obtains an access token, keeps it fresh by
+// itself, and sets it on the requests to the API.
 //
-//	src, err := client.NewTokenSource(client.Config{
+//	src, err := client.NewTokenSource(ctx, client.Config{
 //		BaseURL: "https://api.example.com",
-//		Flow:    client.APIVideo{}, // or Inlive{}, Login{}, ClientCredentials{ClientID: …}
+//		Flow:    client.KeyExchange{Path: "/auth/token", KeyField: "api_key"},
 //	}) // the key comes from $AUTHKIT_API_KEY
+//	if err != nil {
+//		return err
+//	}
 //	hc := &http.Client{Transport: &client.Transport{Source: src}}
 //
-// [TokenSource] satisfies golang.org/x/oauth2's TokenSource, so that
-// oauth2.NewClient and oauth2.Transport take it as it is. It returns the
-// cached token until shortly before it expires (a margin of 10 % of its
-// lifetime, at least 10 s), then renews it, through the refresh token where
-// the flow has one, else by a new exchange. Concurrent callers share one
-// renewal (single flight); a failed renewal is returned to the callers and
-// not retried before a backoff has passed.
+// # Which names to use
 //
-// [Transport] sets the Authorization header, and on a 401, or a 403 with
-// X-Access-Token-Expired, renews once and retries the request once, where
-// the request's body can be replayed.
+// Build a [TokenSource] with [NewTokenSource] from a [Config], and make
+// requests through an http.Client whose transport is a [Transport] over it.
+// The [Config]'s [Flow] says how the API turns a key into a token; it is one
+// of three shapes, named for what they do:
+//
+//   - [KeyExchange]: the key is posted (in a JSON member or as a bearer
+//     credential) and an access token and a refresh token come back, at the
+//     top level of the JSON answer or inside an envelope; renewal spends the
+//     refresh token.
+//   - [Login]: the key is posted with a session id and the token of that
+//     session comes back; there is no refresh token, renewal logs in again.
+//   - [ClientCredentials]: OAuth 2.0's client credentials grant, the key's
+//     ID being the client id and the key the client secret; renewal spends
+//     the refresh token when the server issued one, else runs the grant
+//     again.
+//
+// Nothing else is exported: the tokens are golang.org/x/oauth2's
+// [oauth2.Token], and a token endpoint's refusal is an [*oauth2.RetrieveError]
+// (test with errors.As).
+//
+// # Renewal
+//
+// [TokenSource] is an [oauth2.TokenSource] built on
+// [oauth2.ReuseTokenSourceWithExpiry]: it hands out the cached token until a
+// margin before it expires (10 % of its lifetime, at least 10 s, or
+// Config.Margin), then renews it, through the refresh token when there is
+// one, else (or when the refresh token is refused) by exchanging the key
+// again. Concurrent callers share one renewal. A failed renewal is returned
+// to its callers and not tried again before a backoff has passed (1 s,
+// doubling up to 30 s while failures go on). Expiry is judged by the system
+// clock, as x/oauth2 does.
+//
+// [Transport] sets the token on the requests to the API, and when the API
+// refuses it (401, or 403 with `X-Access-Token-Expired: true`) renews it and
+// retries the request once, when the request's body can be replayed.
+//
+// # Security
 //
 // The key never comes from code: it is Config.Key, read by the caller from
-// its own vault, or by default the environment variable AUTHKIT_API_KEY.
+// its own vault, or by default the environment variable AUTHKIT_API_KEY. It
+// is sent only to BaseURL's origin (scheme, host and port): every flow's
+// path is relative to BaseURL, and token requests never follow redirects. No
+// error quotes the key or a token.
+//
+// [Transport] sets the access token only on requests to BaseURL's origin: a
+// request to another host, including one a redirect leads to, goes out as
+// it is, without the token.
 package client
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"strings"
 	"sync"
 	"time"
 
-	"github.com/authkit/authkit"
 	"golang.org/x/oauth2"
 )
 
-// EnvKey is the environment variable the key is read from by default.
+// EnvKey is the environment variable the key is read from when Config.Key
+// is empty.
 const EnvKey = "AUTHKIT_API_KEY"
 
-// Token is an access token with what it takes to renew it.
-type Token struct {
-	AccessToken  string
-	RefreshToken string        // "" when the flow has none
-	Lifetime     time.Duration // as issued (expires_in)
-	Expiry       time.Time     // obtained-at + Lifetime, by the client's clock
-}
+// Defaults of [Config].
+const (
+	minMargin      = 10 * time.Second
+	defaultBackoff = time.Second
+	maxBackoff     = 30 * time.Second
+	defaultTimeout = 30 * time.Second
+)
 
-// A Flow speaks one server shape: how a key becomes a token, and how a
-// token is renewed. Implementations must be safe for concurrent use.
-type Flow interface {
-	// Exchange obtains a new token with the key.
-	Exchange(ctx context.Context, c *Caller, key string) (*Token, error)
-	// Refresh renews with a refresh token (key is there for flows whose
-	// refresh needs client authentication); ErrNoRefresh if the flow has none.
-	Refresh(ctx context.Context, c *Caller, key, refreshToken string) (*Token, error)
-}
-
-// ErrNoRefresh is returned by flows that renew by exchanging again.
-var ErrNoRefresh = errors.New("client: this flow has no refresh")
-
-// Config configures a [TokenSource].
+// Config configures a [TokenSource]. BaseURL and Flow are required.
 type Config struct {
-	BaseURL string // the API's base URL, e.g. "https://api.example.com"; required
-	Flow    Flow   // required: APIVideo{}, Inlive{}, Login{}, ClientCredentials{}
-	// Key is the API key. Empty: read from the environment variable
-	// AUTHKIT_API_KEY. Never write it in code.
+	// BaseURL is the API's base URL, e.g. "https://api.example.com". The
+	// flow's paths are appended to it, and [Transport] sends the token only
+	// to its scheme, host and port.
+	BaseURL string
+	// Flow is how the API turns the key into a token: a [KeyExchange], a
+	// [Login] or a [ClientCredentials].
+	Flow Flow
+	// Key is the application key. Empty: read from the environment
+	// variable AUTHKIT_API_KEY. Never write it in code.
 	Key string
-	// HTTPClient makes the token requests; default http.DefaultClient.
+	// HTTPClient makes the token requests (never following redirects);
+	// default: http.DefaultTransport with a 30 s timeout.
 	HTTPClient *http.Client
 	// Margin renews a token this long before it expires; default 10 % of
 	// its lifetime, at least 10 s.
@@ -80,36 +109,54 @@ type Config struct {
 	// Backoff is how long a failed renewal is returned without trying
 	// again; default 1 s, doubling up to 30 s while failures go on.
 	Backoff time.Duration
-	Clock   authkit.Clock // nil: the system clock
 }
 
-// Caller makes the HTTP requests of a flow.
-type Caller struct {
-	BaseURL string
-	HTTP    *http.Client
-	now     func() time.Time
-}
-
-// TokenSource caches a token and renews it. It is safe for concurrent use.
+// TokenSource obtains an access token with the key, caches it and renews it
+// before it expires. It implements [oauth2.TokenSource]. It is safe for
+// concurrent use by multiple goroutines.
 type TokenSource struct {
-	cfg    Config
-	key    string
-	caller *Caller
+	ctx     context.Context // carries the token requests
+	flow    Flow
+	key     string
+	caller  *caller
+	origin  string // BaseURL's scheme://host:port
+	margin  time.Duration
+	backoff time.Duration
 
-	mu       sync.Mutex
-	tok      *Token
-	inflight chan struct{} // closed when the renewal under way ends
-	err      error         // the last renewal's error, returned until retryAt
-	retryAt  time.Time
-	backoff  time.Duration
+	renewing sync.Mutex // one renewal at a time, whichever cache asks for it
+
+	mu      sync.Mutex         // guards what follows
+	cache   oauth2.TokenSource // a ReuseTokenSourceWithExpiry over renewal
+	early   time.Duration      // cache's early expiry: the margin of the last token
+	last    *oauth2.Token      // a copy of the newest token obtained; nil before the first
+	renewAt time.Time          // when last is due for renewal
+	stale   string             // an access token the API refused: renew past it
+	err     error              // the last renewal's error, returned until retryAt
+	retryAt time.Time
+	wait    time.Duration // the backoff in force
 }
 
 var _ oauth2.TokenSource = (*TokenSource)(nil)
 
-// NewTokenSource returns a TokenSource. It fails if there is no key.
-func NewTokenSource(cfg Config) (*TokenSource, error) {
-	if cfg.Flow == nil || cfg.BaseURL == "" {
-		return nil, errors.New("client: Config needs BaseURL and Flow")
+// NewTokenSource returns a TokenSource. ctx carries the token requests for
+// as long as the TokenSource is used (as with x/oauth2's Config.TokenSource):
+// once it is done, renewals fail. NewTokenSource makes no request; the first
+// token is obtained by the first call to Token. It returns an error if
+// BaseURL is not an absolute http or https URL, if the flow is missing or
+// misconfigured, or if there is no key.
+func NewTokenSource(ctx context.Context, cfg Config) (*TokenSource, error) {
+	base, err := url.Parse(cfg.BaseURL)
+	if err != nil || (base.Scheme != "http" && base.Scheme != "https") || base.Host == "" {
+		return nil, fmt.Errorf("client: Config.BaseURL must be an absolute http or https URL, got %q", cfg.BaseURL)
+	}
+	if cfg.Flow == nil {
+		return nil, errors.New("client: Config.Flow is required")
+	}
+	if err := cfg.Flow.check(); err != nil {
+		return nil, fmt.Errorf("client: %T: %w", cfg.Flow, err)
+	}
+	if cfg.Margin < 0 || cfg.Backoff < 0 {
+		return nil, errors.New("client: Config.Margin and Config.Backoff must not be negative")
 	}
 	key := cfg.Key
 	if key == "" {
@@ -118,246 +165,143 @@ func NewTokenSource(cfg Config) (*TokenSource, error) {
 	if key == "" {
 		return nil, fmt.Errorf("client: no API key: set Config.Key or the %s environment variable", EnvKey)
 	}
-	hc := cfg.HTTPClient
-	if hc == nil {
-		hc = http.DefaultClient
+	hc := http.Client{Timeout: defaultTimeout}
+	if cfg.HTTPClient != nil {
+		hc = *cfg.HTTPClient
 	}
-	return &TokenSource{cfg: cfg, key: key, caller: &Caller{BaseURL: strings.TrimRight(cfg.BaseURL, "/"), HTTP: hc, now: cfg.Clock.Now}}, nil
-}
-
-func (s *TokenSource) margin(t *Token) time.Duration {
-	if s.cfg.Margin > 0 {
-		return s.cfg.Margin
+	// A token request carries the key: never let a redirect take it
+	// elsewhere. A 3xx answer is a failed request.
+	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	s := &TokenSource{
+		ctx: ctx, flow: cfg.Flow, key: key,
+		caller: &caller{base: strings.TrimRight(cfg.BaseURL, "/"), hc: &hc},
+		origin: origin(base), margin: cfg.Margin, backoff: cfg.Backoff,
 	}
-	return max(t.Lifetime/10, 10*time.Second)
+	if s.backoff == 0 {
+		s.backoff = defaultBackoff
+	}
+	s.early = minMargin
+	if s.margin > 0 {
+		s.early = s.margin
+	}
+	s.cache = oauth2.ReuseTokenSourceWithExpiry(nil, renewal{s}, s.early)
+	return s, nil
 }
 
-func (s *TokenSource) fresh(t *Token, now time.Time) bool {
-	return t != nil && now.Before(t.Expiry.Add(-s.margin(t)))
-}
-
-// Token returns a valid access token, renewing it when it is within its
-// margin of expiry. It implements oauth2.TokenSource.
+// Token returns a valid access token: the cached one until it is within its
+// margin of expiry, else a renewed one. It implements [oauth2.TokenSource].
+// The error of a failed renewal wraps the token endpoint's
+// [*oauth2.RetrieveError] when the endpoint refused.
 func (s *TokenSource) Token() (*oauth2.Token, error) {
-	t, err := s.token(context.Background(), "")
-	if err != nil {
-		return nil, err
-	}
-	return &oauth2.Token{AccessToken: t.AccessToken, TokenType: "Bearer", RefreshToken: t.RefreshToken, Expiry: t.Expiry}, nil
+	s.mu.Lock()
+	c := s.cache
+	s.mu.Unlock()
+	return c.Token()
 }
 
-// TokenContext is Token with a context for the renewal's requests.
-func (s *TokenSource) TokenContext(ctx context.Context) (*Token, error) { return s.token(ctx, "") }
+// marginFor returns how long before its expiry t is renewed.
+func (s *TokenSource) marginFor(t *oauth2.Token) time.Duration {
+	if s.margin > 0 {
+		return s.margin
+	}
+	life := time.Until(t.Expiry).Round(time.Second) // as issued: expires_in
+	return max(life/10, minMargin)
+}
 
-// Invalidate marks access token stale (the server refused it), so that the
-// next call renews. A token that is no longer the cached one is ignored.
-func (s *TokenSource) Invalidate(access string) {
+// invalidate makes the next Token renew past access, the token the API
+// refused, unless a newer one has been obtained meanwhile. x/oauth2's cache
+// cannot be told to drop its token, so a new, empty one replaces it.
+func (s *TokenSource) invalidate(access string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.tok != nil && s.tok.AccessToken == access {
-		stale := *s.tok
-		stale.Expiry = time.Time{}
-		s.tok = &stale
+	if s.last == nil || s.last.AccessToken != access || s.stale == access {
+		return
 	}
+	s.stale = access
+	s.cache = oauth2.ReuseTokenSourceWithExpiry(nil, renewal{s}, s.early)
 }
 
-// token returns the cached token or renews it, one renewal at a time.
-func (s *TokenSource) token(ctx context.Context, _ string) (*Token, error) {
-	for {
-		s.mu.Lock()
-		now := s.cfg.Clock.Now()
-		if s.fresh(s.tok, now) {
-			t := s.tok
-			s.mu.Unlock()
-			return t, nil
-		}
-		if s.err != nil && now.Before(s.retryAt) {
-			err := s.err
-			s.mu.Unlock()
-			return nil, err
-		}
-		if wait := s.inflight; wait != nil {
-			s.mu.Unlock()
-			select {
-			case <-wait:
-				continue
-			case <-ctx.Done():
-				return nil, ctx.Err()
-			}
-		}
-		done := make(chan struct{})
-		s.inflight = done
-		old := s.tok
-		s.mu.Unlock()
+// renewal is the source the cache calls when its token is no longer valid.
+type renewal struct{ s *TokenSource }
 
-		t, err := s.renew(ctx, old)
+func (r renewal) Token() (*oauth2.Token, error) { return r.s.renew() }
 
-		s.mu.Lock()
-		s.inflight = nil
-		if err != nil {
-			b := s.cfg.Backoff
-			if b <= 0 {
-				b = time.Second
-			}
-			if s.backoff >= b {
-				b = min(s.backoff*2, 30*time.Second)
-			}
-			s.backoff, s.err, s.retryAt = b, err, s.cfg.Clock.Now().Add(b)
-		} else {
-			s.tok, s.err, s.backoff = t, nil, 0
-		}
-		close(done)
-		s.mu.Unlock()
-		if err != nil {
-			return nil, err
-		}
-		return t, nil
+// renew obtains a new token, one renewal at a time: through the refresh
+// token when there is one, else (or when it is refused) with the key.
+func (s *TokenSource) renew() (*oauth2.Token, error) {
+	s.renewing.Lock()
+	defer s.renewing.Unlock()
+	s.mu.Lock()
+	last, renewAt, stale, lastErr, retryAt := s.last, s.renewAt, s.stale, s.err, s.retryAt
+	s.mu.Unlock()
+	now := time.Now()
+	if last != nil && last.AccessToken != stale && now.Before(renewAt) {
+		t := *last // renewed meanwhile, for a cache that was replaced
+		return &t, nil
 	}
-}
-
-// renew refreshes where it can, else exchanges the key again.
-func (s *TokenSource) renew(ctx context.Context, old *Token) (*Token, error) {
-	if old != nil && old.RefreshToken != "" {
-		t, err := s.cfg.Flow.Refresh(ctx, s.caller, s.key, old.RefreshToken)
-		if err == nil {
-			return t, nil
-		}
+	if lastErr != nil && now.Before(retryAt) {
+		return nil, lastErr
 	}
-	return s.cfg.Flow.Exchange(ctx, s.caller, s.key)
-}
 
-// Transport is an http.RoundTripper that authenticates requests with a
-// [TokenSource]'s token, and renews and retries once when the server says
-// the token is no longer good.
-type Transport struct {
-	Source *TokenSource
-	Base   http.RoundTripper // default http.DefaultTransport
-}
+	t, err := s.obtain(last)
 
-// RoundTrip implements http.RoundTripper.
-func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
-	base := t.Base
-	if base == nil {
-		base = http.DefaultTransport
-	}
-	tok, err := t.Source.token(req.Context(), "")
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	if err != nil {
+		s.wait = min(2*s.wait, max(maxBackoff, s.backoff))
+		if s.wait == 0 {
+			s.wait = s.backoff
+		}
+		s.err, s.retryAt = err, time.Now().Add(s.wait)
 		return nil, err
 	}
-	res, err := base.RoundTrip(withToken(req, tok.AccessToken))
-	if err != nil || !refused(res) {
-		return res, err
+	m := s.marginFor(t)
+	own := *t
+	s.last, s.renewAt, s.stale, s.err, s.wait = &own, t.Expiry.Add(-m), "", nil, 0
+	if m != s.early {
+		// The lifetime decides the margin: a cache with the new one,
+		// holding the new token, serves from now on.
+		seed := *t
+		s.early = m
+		s.cache = oauth2.ReuseTokenSourceWithExpiry(&seed, renewal{s}, m)
 	}
-	replay := req.Body == nil || req.Body == http.NoBody || req.GetBody != nil
-	if !replay {
-		return res, nil
+	return t, nil
+}
+
+// obtain makes the token requests of one renewal.
+func (s *TokenSource) obtain(last *oauth2.Token) (*oauth2.Token, error) {
+	ctx := context.WithValue(s.ctx, oauth2.HTTPClient, s.caller.hc)
+	var (
+		t   *oauth2.Token
+		err error
+	)
+	if last != nil && last.RefreshToken != "" {
+		t, err = s.flow.refresh(ctx, s.caller, s.key, last.RefreshToken)
 	}
-	t.Source.Invalidate(tok.AccessToken)
-	tok2, err := t.Source.token(req.Context(), "")
-	if err != nil || tok2.AccessToken == tok.AccessToken {
-		return res, nil // nothing better to try: the caller sees the refusal
+	if t == nil || err != nil {
+		t, err = s.flow.exchange(ctx, s.caller, s.key)
 	}
-	r2 := req.Clone(req.Context())
-	if req.GetBody != nil {
-		if r2.Body, err = req.GetBody(); err != nil {
-			return res, nil
+	if err != nil {
+		return nil, fmt.Errorf("client: obtaining an access token: %w", err)
+	}
+	if t.AccessToken == "" || t.Expiry.IsZero() {
+		return nil, errors.New("client: the token endpoint answered without an access token or its lifetime")
+	}
+	return t, nil
+}
+
+// origin returns u's scheme://host:port, lower-cased, with the scheme's
+// default port when u names none.
+func origin(u *url.URL) string {
+	scheme := strings.ToLower(u.Scheme)
+	port := u.Port()
+	if port == "" {
+		switch scheme {
+		case "http":
+			port = "80"
+		case "https":
+			port = "443"
 		}
 	}
-	io.Copy(io.Discard, res.Body)
-	res.Body.Close()
-	return base.RoundTrip(withToken(r2, tok2.AccessToken))
-}
-
-// refused reports a 401, or a 403 that says the token expired (Inlive).
-func refused(res *http.Response) bool {
-	return res.StatusCode == http.StatusUnauthorized ||
-		res.StatusCode == http.StatusForbidden && res.Header.Get("X-Access-Token-Expired") == "true"
-}
-
-func withToken(req *http.Request, tok string) *http.Request {
-	r := req.Clone(req.Context())
-	r.Header.Set("Authorization", "Bearer "+tok)
-	return r
-}
-
-// ---- the requests flows make
-
-// PostJSON posts body as JSON to path with an optional Authorization
-// header and decodes a 200 answer into out.
-func (c *Caller) PostJSON(ctx context.Context, path, auth string, body, out any) error {
-	b, err := json.Marshal(body)
-	if err != nil {
-		return err
-	}
-	req, err := http.NewRequestWithContext(ctx, "POST", c.BaseURL+path, bytes.NewReader(b))
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Accept", "application/json")
-	if auth != "" {
-		req.Header.Set("Authorization", auth)
-	}
-	return c.do(req, out)
-}
-
-// PostForm posts form to path (OAuth 2.0 endpoints) and decodes a 200 answer.
-func (c *Caller) PostForm(ctx context.Context, path, auth string, form string, out any) error {
-	req, err := http.NewRequestWithContext(ctx, "POST", c.BaseURL+path, strings.NewReader(form))
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	if auth != "" {
-		req.Header.Set("Authorization", auth)
-	}
-	return c.do(req, out)
-}
-
-// Error is a refusal from the token endpoint.
-type Error struct {
-	Status      int
-	Code        string // the body's "error"
-	Description string // the body's "error_description"
-}
-
-func (e *Error) Error() string {
-	return fmt.Sprintf("client: token endpoint answered %d %s: %s", e.Status, e.Code, e.Description)
-}
-
-func (c *Caller) do(req *http.Request, out any) error {
-	res, err := c.HTTP.Do(req)
-	if err != nil {
-		return fmt.Errorf("client: %w", err)
-	}
-	defer res.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(res.Body, 1<<20))
-	if err != nil {
-		return fmt.Errorf("client: %w", err)
-	}
-	if res.StatusCode != http.StatusOK {
-		var e struct {
-			Error       string `json:"error"`
-			Description string `json:"error_description"`
-		}
-		json.Unmarshal(b, &e)
-		return &Error{Status: res.StatusCode, Code: e.Error, Description: e.Description}
-	}
-	if err := json.Unmarshal(b, out); err != nil {
-		return fmt.Errorf("client: token response: %w", err)
-	}
-	return nil
-}
-
-// token builds a Token obtained now.
-func (c *Caller) token(access, refresh string, seconds int64) (*Token, error) {
-	if access == "" || seconds <= 0 {
-		return nil, errors.New("client: token response without access token or lifetime")
-	}
-	life := time.Duration(seconds) * time.Second
-	now := time.Now()
-	if c.now != nil {
-		now = c.now()
-	}
-	return &Token{AccessToken: access, RefreshToken: refresh, Lifetime: life, Expiry: now.Add(life)}, nil
+	return scheme + "://" + strings.ToLower(u.Hostname()) + ":" + port
 }

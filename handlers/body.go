@@ -79,6 +79,12 @@ func (f fields) str(name string) (string, error) {
 	return s, nil
 }
 
+// has reports whether the member name is present and not null.
+func (f fields) has(name string) bool {
+	raw, ok := f[name]
+	return ok && string(raw) != "null"
+}
+
 // required is str for a member that must be there and not empty.
 func (f fields) required(name string) (string, error) {
 	v, err := f.str(name)

@@ -13,7 +13,7 @@
 //	ep := &handlers.Endpoints{Keys: ks, Tokens: ts, Sessions: sm}
 //	mux.Handle("POST /auth/token", ep.Exchange(handlers.ExchangeOptions{KeyField: "api_key"}))
 //	mux.Handle("POST /auth/refresh", ep.Refresh(handlers.RefreshOptions{}))
-//	mux.Handle("POST /oauth/token", ep.OAuthToken())
+//	mux.Handle("POST /oauth/token", ep.OAuthToken(handlers.OAuthOptions{}))
 //	mux.Handle("GET /.well-known/jwks.json", ep.JWKS())
 //
 // server.New builds an Endpoints with the rest of authkit from one Config.

@@ -28,9 +28,10 @@ type Keys interface {
 // *sessions.Manager implements it. Implementations must be safe for
 // concurrent use.
 type Sessions interface {
-	Exchange(ctx context.Context, key *authkit.Key, ttl time.Duration, scopes []string) (*authkit.Grant, error)
+	Exchange(ctx context.Context, r authkit.ExchangeRequest) (*authkit.Grant, error)
 	Refresh(ctx context.Context, refreshToken string, ttl time.Duration) (*authkit.Grant, error)
 	Login(ctx context.Context, key *authkit.Key, name string) (*authkit.Grant, error)
+	LoginUser(ctx context.Context, user string, scopes []string, name string) (*authkit.Grant, error)
 	LooksLikeRefreshToken(s string) bool
 	InspectRefreshToken(ctx context.Context, refreshToken string) (*authkit.RefreshToken, *authkit.Session, error)
 	List(ctx context.Context, owner string, p authkit.Page) ([]*authkit.Session, string, error)

@@ -154,6 +154,7 @@ func (e *Endpoints) ListKeys(o KeyOptions) http.Handler {
 		if len(ks) == page.Size() { // a full page: there may be more
 			next = ks[len(ks)-1].ID
 		}
+		noStore(w)
 		rs.JSON(w, http.StatusOK, "", map[string]any{"keys": out, "next": next})
 	})
 }
@@ -174,8 +175,8 @@ func (e *Endpoints) GetKey(o KeyOptions) http.Handler {
 				rs.Error(w, r, err)
 				return
 			}
-			noStore(w)
 		}
+		noStore(w)
 		rs.JSON(w, http.StatusOK, "", toKeyJSON(k, token))
 	})
 }
@@ -264,6 +265,9 @@ func (e *Endpoints) ListSessions(o SessionOptions) http.Handler {
 		out := make([]sessionJSON, 0, len(ss))
 		for _, x := range ss {
 			h, seen := handles[x.KeyID]
+			if x.KeyID == "" { // a user's own session: no key
+				seen = true
+			}
 			if !seen {
 				k, err := e.Keys.Get(r.Context(), own, x.KeyID)
 				switch {
@@ -276,7 +280,7 @@ func (e *Endpoints) ListSessions(o SessionOptions) http.Handler {
 				}
 				handles[x.KeyID] = h
 			}
-			if h == "" {
+			if h == "" && x.KeyID != "" {
 				continue
 			}
 			sc := x.Scopes
@@ -285,6 +289,7 @@ func (e *Endpoints) ListSessions(o SessionOptions) http.Handler {
 			}
 			out = append(out, sessionJSON{ID: x.ID, SessionID: x.Name, Kind: string(x.Kind), KeyID: x.KeyID, KeyHandle: h, Scopes: sc, CreatedAt: x.CreatedAt, ExpiresAt: x.ExpiresAt})
 		}
+		noStore(w)
 		rs.JSON(w, http.StatusOK, "", map[string]any{"sessions": out, "next": next})
 	})
 }

@@ -12,7 +12,7 @@ import (
 
 // OAuth errors (RFC 6749 §5.2).
 var (
-	errInvalidClient = &httpmw.Error{Status: http.StatusUnauthorized, Code: "invalid_client", Description: "client authentication failed"}
+	errInvalidClient = &httpmw.Error{Status: http.StatusUnauthorized, Code: "invalid_client", Description: "client authentication failed", Scheme: "Basic"}
 	errInvalidGrant  = &httpmw.Error{Status: http.StatusBadRequest, Code: "invalid_grant", Description: "the grant is invalid, expired or revoked"}
 	errInvalidScope  = &httpmw.Error{Status: http.StatusBadRequest, Code: "invalid_scope", Description: "the client was not granted a scope it asked for"}
 )
@@ -42,14 +42,10 @@ func (e *Endpoints) client(r *http.Request, form url.Values) (*authkit.Key, erro
 	return k, nil
 }
 
-// oauthResponder is the responder of the OAuth endpoints: Plain bodies,
-// and a Basic challenge beside the Bearer one on 401 (RFC 6749 §5.2: the
-// client authenticates with HTTP Basic).
-func (e *Endpoints) oauthResponder() httpmw.Responder {
-	rs := e.responder(nil)
-	rs.BasicChallenge = true
-	return rs
-}
+// oauthResponder is the responder of the OAuth endpoints: Plain bodies.
+// Their only 401, invalid_client, challenges with Basic alone (RFC 6749
+// §5.2: the client authenticates with HTTP Basic).
+func (e *Endpoints) oauthResponder() httpmw.Responder { return e.responder(nil) }
 
 // oauthClient starts a request to an OAuth endpoint: 429 when the client's
 // address is blocked for failed credentials, else the form body and the
@@ -76,11 +72,19 @@ func (e *Endpoints) oauthClient(w http.ResponseWriter, r *http.Request, rs httpm
 	return form, k, true
 }
 
+// OAuthOptions shapes the OAuth 2.0 token endpoint.
+type OAuthOptions struct {
+	// RefreshTokens issues a refresh token with client_credentials grants.
+	// Off by default, as RFC 6749 §4.4.3 advises: the client authenticates
+	// again instead, and its grant session ends with its access token.
+	RefreshTokens bool
+}
+
 // OAuthToken returns the RFC 6749 token endpoint (`POST /oauth/token`) for
-// the client_credentials and refresh_token grants. The response carries a
-// refresh token for client_credentials too, so that a client can renew
-// without sending its key again.
-func (e *Endpoints) OAuthToken() http.Handler {
+// the client_credentials and refresh_token grants. The client id is the
+// key's ID and the client secret the key, by HTTP Basic (URL-encoded, RFC
+// 6749 §2.3.1) or in the form.
+func (e *Endpoints) OAuthToken(o OAuthOptions) http.Handler {
 	rs := e.oauthResponder()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		form, k, ok := e.oauthClient(w, r, rs)
@@ -99,7 +103,7 @@ func (e *Endpoints) OAuthToken() http.Handler {
 					return
 				}
 			}
-			g, err := e.Sessions.Exchange(r.Context(), k, 0, scopes)
+			g, err := e.Sessions.Exchange(r.Context(), authkit.ExchangeRequest{Key: k, Scopes: scopes, NoRefresh: !o.RefreshTokens})
 			if err != nil {
 				rs.Error(w, r, err)
 				return

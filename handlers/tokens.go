@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"context"
 	"net/http"
 	"time"
 
@@ -26,6 +27,10 @@ type ExchangeOptions struct {
 	Fields   TokenFields     // response names; default OAuthFields
 	Envelope httpmw.Envelope // default httpmw.Plain
 	Message  string          // the envelope's message on success
+	// RefusedStatus is the status of a refused key or refresh token: 401
+	// invalid_token by default; 400 answers invalid_grant (RFC 6749 §5.2),
+	// as some clients expect.
+	RefusedStatus int
 }
 
 // Exchange returns the handler that exchanges an application key for an
@@ -75,11 +80,11 @@ func (e *Endpoints) Exchange(o ExchangeOptions) http.Handler {
 		} else {
 			var k *authkit.Key
 			if k, err = e.Keys.VerifyKey(r.Context(), secret); err == nil {
-				g, err = e.Sessions.Exchange(r.Context(), k, ttl, nil)
+				g, err = e.Sessions.Exchange(r.Context(), authkit.ExchangeRequest{Key: k, TTL: ttl})
 			}
 		}
 		if err != nil {
-			e.credentialFailed(w, r, rs, err)
+			e.credentialFailed(w, r, rs, err, o.RefusedStatus)
 			return
 		}
 		noStore(w)
@@ -94,6 +99,9 @@ type RefreshOptions struct {
 	Fields     TokenFields     // default OAuthFields
 	Envelope   httpmw.Envelope // default httpmw.Plain
 	Message    string
+	// RefusedStatus is the status of a refused refresh token: 401
+	// invalid_token by default, or 400 invalid_grant.
+	RefusedStatus int
 }
 
 // Refresh returns the handler that spends a refresh token for a new access
@@ -118,7 +126,7 @@ func (e *Endpoints) Refresh(o RefreshOptions) http.Handler {
 		}
 		g, err := e.Sessions.Refresh(r.Context(), rt, o.TTL)
 		if err != nil {
-			e.credentialFailed(w, r, rs, err)
+			e.credentialFailed(w, r, rs, err, o.RefusedStatus)
 			return
 		}
 		noStore(w)
@@ -126,52 +134,113 @@ func (e *Endpoints) Refresh(o RefreshOptions) http.Handler {
 	})
 }
 
-// LoginOptions shapes the login endpoint.
+// LoginOptions shapes the login endpoint. A request carries one of three
+// credentials, each with an optional session id: an application key; a
+// key's OAuth client credentials (its ID and the key); or the name and
+// password of one of the app's own users, checked by Passwords.
 type LoginOptions struct {
-	KeyField     string          // default "api_key"
-	SessionField string          // default "session_id"
-	Fields       TokenFields     // default OAuthFields (no refresh token is issued)
-	Envelope     httpmw.Envelope // default httpmw.Plain
-	Message      string
+	KeyField          string // default "api_key"
+	SessionField      string // default "session_id"
+	ClientIDField     string // default "client_id"
+	ClientSecretField string // default "client_secret"
+	UserField         string // default "username"
+	PasswordField     string // default "password"
+	// Passwords checks a user's name and password; nil refuses them (400).
+	Passwords PasswordVerifier
+	Fields    TokenFields     // default OAuthFields (no refresh token is issued)
+	Envelope  httpmw.Envelope // default httpmw.Plain
+	Message   string
 }
 
+// PasswordVerifier checks the name and password of one of the app's own
+// users for the login endpoint. It returns the user's ID (the owner of
+// their keys and sessions) and the scopes the user's tokens get. For an
+// unknown name or a wrong password it returns an error wrapping
+// authkit.ErrUnauthenticated, after as long as a right pair would take. It
+// must be safe for concurrent use.
+type PasswordVerifier func(ctx context.Context, username, password string) (user string, scopes []string, err error)
+
 // Login returns the handler of the login flow: the same token comes back
-// for the same (key, session id) while it is valid; a new session id opens
-// a new session with a new token.
+// for the same (credential, session id) while it is valid; a new session id
+// opens a new session with a new token. A key and its client credentials
+// are one credential.
 func (e *Endpoints) Login(o LoginOptions) http.Handler {
 	rs := e.responder(o.Envelope)
-	kf, sf := o.KeyField, o.SessionField
-	if kf == "" {
-		kf = "api_key"
+	or := func(v, def string) string {
+		if v == "" {
+			return def
+		}
+		return v
 	}
-	if sf == "" {
-		sf = "session_id"
-	}
+	kf, sf := or(o.KeyField, "api_key"), or(o.SessionField, "session_id")
+	idf, secf := or(o.ClientIDField, "client_id"), or(o.ClientSecretField, "client_secret")
+	uf, pf := or(o.UserField, "username"), or(o.PasswordField, "password")
+	missing := badRequest("one of " + kf + ", " + idf + " and " + secf + ", or " + uf + " and " + pf + " is required")
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		f, ok := e.credentialBody(w, r, rs)
 		if !ok {
 			return
 		}
-		secret, err := f.required(kf)
-		if err != nil {
-			rs.Error(w, r, err)
-			return
-		}
 		sid, err := f.str(sf)
+		if err == nil && len(sid) > 128 {
+			err = badRequest(sf + " must be at most 128 characters")
+		}
 		if err != nil {
 			rs.Error(w, r, err)
 			return
 		}
-		if len(sid) > 128 {
-			rs.Error(w, r, badRequest(sf+" must be at most 128 characters"))
-			return
+		var g *authkit.Grant
+		switch {
+		case f.has(kf):
+			var secret string
+			var k *authkit.Key
+			if secret, err = f.required(kf); err != nil {
+				break
+			}
+			if k, err = e.Keys.VerifyKey(r.Context(), secret); err != nil {
+				e.credentialFailed(w, r, rs, err, 0)
+				return
+			}
+			g, err = e.Sessions.Login(r.Context(), k, sid)
+		case f.has(idf):
+			var id, secret string
+			var k *authkit.Key
+			if id, err = f.required(idf); err != nil {
+				break
+			}
+			if secret, err = f.required(secf); err != nil {
+				break
+			}
+			k, err = e.Keys.VerifyKey(r.Context(), secret)
+			if err == nil && k.ID != id {
+				err = authkit.ErrUnauthenticated // a good key, of another client
+			}
+			if err != nil {
+				e.credentialFailed(w, r, rs, err, 0)
+				return
+			}
+			g, err = e.Sessions.Login(r.Context(), k, sid)
+		case f.has(uf):
+			if o.Passwords == nil {
+				err = badRequest(uf + " and " + pf + " sign-in is not enabled here")
+				break
+			}
+			var name, password, user string
+			var scopes []string
+			if name, err = f.required(uf); err != nil {
+				break
+			}
+			if password, err = f.required(pf); err != nil {
+				break
+			}
+			if user, scopes, err = o.Passwords(r.Context(), name, password); err != nil {
+				e.credentialFailed(w, r, rs, err, 0)
+				return
+			}
+			g, err = e.Sessions.LoginUser(r.Context(), user, scopes, sid)
+		default:
+			err = missing
 		}
-		k, err := e.Keys.VerifyKey(r.Context(), secret)
-		if err != nil {
-			e.credentialFailed(w, r, rs, err)
-			return
-		}
-		g, err := e.Sessions.Login(r.Context(), k, sid)
 		if err != nil {
 			rs.Error(w, r, err)
 			return
@@ -198,9 +267,10 @@ func (e *Endpoints) credentialBody(w http.ResponseWriter, r *http.Request, rs ht
 }
 
 // credentialFailed answers a failed credential on a token endpoint with 401
-// and counts it against the client's address. A store failure is a logged
-// 500 and counts for nothing; a scope the key lacks is 403.
-func (e *Endpoints) credentialFailed(w http.ResponseWriter, r *http.Request, rs httpmw.Responder, err error) {
+// (or refused, if it is 400: invalid_grant) and counts it against the
+// client's address. A store failure is a logged 500 and counts for nothing;
+// a scope the key lacks is 403.
+func (e *Endpoints) credentialFailed(w http.ResponseWriter, r *http.Request, rs httpmw.Responder, err error, refused int) {
 	he := httpmw.ErrorFor(err)
 	switch he.Status {
 	case http.StatusInternalServerError, http.StatusForbidden:
@@ -210,6 +280,9 @@ func (e *Endpoints) credentialFailed(w http.ResponseWriter, r *http.Request, rs 
 	e.limiter().Fail(r)
 	if he.Status == http.StatusNotFound || he.Status == http.StatusBadRequest {
 		he = errBadCredential
+	}
+	if refused == http.StatusBadRequest {
+		he = &httpmw.Error{Status: http.StatusBadRequest, Code: "invalid_grant", Description: he.Description, Expired: he.Expired}
 	}
 	rs.Error(w, r, he)
 }

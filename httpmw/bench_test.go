@@ -30,7 +30,7 @@ func BenchmarkMiddleware(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	g, err := ak.Sessions.Exchange(ctx, k, 0, nil)
+	g, err := ak.Sessions.Exchange(ctx, authkit.ExchangeRequest{Key: k})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -24,6 +24,10 @@ type Error struct {
 	// Challenge asks for a WWW-Authenticate header: set on 401s and on 403s
 	// about tokens.
 	Challenge bool
+	// Scheme is the scheme of the challenge: "Bearer" (RFC 6750) when
+	// empty, or "Basic" for credentials that go in HTTP Basic, such as an
+	// OAuth client's (which then gets no Bearer challenge).
+	Scheme string
 }
 
 func (e *Error) Error() string { return e.Code + ": " + e.Description }
@@ -204,10 +208,14 @@ func (rs Responder) Error(w http.ResponseWriter, r *http.Request, err error) {
 			status = rs.ExpiredStatus
 		}
 	}
-	if e.Challenge || status == http.StatusUnauthorized {
+	basic := `Basic realm="` + quote(rs.realm()) + `", charset="UTF-8"`
+	switch {
+	case e.Scheme == "Basic":
+		h.Set("WWW-Authenticate", basic)
+	case e.Challenge || status == http.StatusUnauthorized:
 		h.Set("WWW-Authenticate", challenge(rs.Realm, e))
 		if rs.BasicChallenge && status == http.StatusUnauthorized {
-			h.Add("WWW-Authenticate", `Basic realm="`+quote(rs.realm())+`", charset="UTF-8"`)
+			h.Add("WWW-Authenticate", basic)
 		}
 	}
 	if e.RetryAfter > 0 {

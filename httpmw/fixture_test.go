@@ -50,7 +50,7 @@ func newFx(t *testing.T, limiter *httpmw.Limiter) *fx {
 	auth := f.ak.Auth(httpmw.AcceptBearerToken | httpmw.AcceptBasicKey)
 	mux := http.NewServeMux()
 	mux.Handle("POST /token", f.ak.Endpoints.Exchange(handlers.ExchangeOptions{KeyField: "key"}))
-	mux.Handle("POST /oauth/token", f.ak.Endpoints.OAuthToken())
+	mux.Handle("POST /oauth/token", f.ak.Endpoints.OAuthToken(handlers.OAuthOptions{}))
 	mux.Handle("POST /oauth/introspect", f.ak.Endpoints.Introspect())
 	mux.Handle("GET /r", auth.Verify(auth.Require("read")(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p, _ := authkit.FromContext(r.Context())

@@ -55,6 +55,13 @@ type Options struct {
 	// Scopes, when set, are offered as check boxes; otherwise the page has
 	// a free-text field (space-separated scopes).
 	Scopes []string
+	// DefaultScopes are what the key handlers give a key created with none
+	// (handlers.KeyOptions.DefaultScopes), for the page to say so.
+	DefaultScopes []string
+	// Recoverable tells the page that the key handlers keep keys
+	// recoverable (handlers.KeyOptions.Recoverable), so that it says a new
+	// secret can be read again rather than that it is shown once.
+	Recoverable bool
 }
 
 //go:embed assets

@@ -48,6 +48,8 @@ func TestPage_ServesPageAndAssetsUnderItsPath(t *testing.T) {
 	is.True(!strings.Contains(body, "<script>"))                                       // no inline script: the CSP forbids it
 	is.True(!strings.Contains(body, " style="))                                        // nor inline style
 	is.True(!strings.Contains(body, "http://") && !strings.Contains(body, "https://")) // nothing from elsewhere
+	is.True(strings.Contains(body, "You won't see it again"))                          // not recoverable: shown once
+	is.True(strings.Contains(body, "the key has no scope"))                            // what no scope means
 
 	res, js := get(t, srv.URL+"/keys-page/assets/app.js")
 	is.Equal(res.StatusCode, 200)
@@ -72,4 +74,17 @@ func TestPage_ServesPageAndAssetsUnderItsPath(t *testing.T) {
 	res.Body.Close()
 	is.Equal(res.StatusCode, 405)
 	is.Equal(res.Header.Get("Allow"), "GET, HEAD")
+}
+
+// TestPage_SaysWhatIsTrue: for recoverable keys the page does not claim the
+// secret is shown once; it names the default scopes a key gets.
+func TestPage_SaysWhatIsTrue(t *testing.T) {
+	is := is.New(t)
+	srv := httptest.NewServer(page.New(page.Options{Path: "/p", Recoverable: true, Scopes: []string{"a", "b"}, DefaultScopes: []string{"a", "b"}}))
+	defer srv.Close()
+	res, body := get(t, srv.URL+"/p/")
+	is.Equal(res.StatusCode, 200)
+	is.True(!strings.Contains(body, "You won't see it again"))
+	is.True(strings.Contains(body, "you can read it again"))
+	is.True(strings.Contains(body, "With none chosen, the key gets a, b."))
 }

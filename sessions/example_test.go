@@ -58,7 +58,7 @@ func ExampleManager_Refresh() {
 	m, _ := sessions.New(sessions.Config{Store: store, Tokens: ts, Secret: secret})
 	k, _, _ := ks.Create(ctx, authkit.KeyRequest{Owner: "tenant-1", Handle: "app"})
 
-	g, _ := m.Exchange(ctx, k, 0, nil)
+	g, _ := m.Exchange(ctx, authkit.ExchangeRequest{Key: k})
 	next, _ := m.Refresh(ctx, g.RefreshToken, 0)
 	fmt.Println("new pair:", next.AccessToken != g.AccessToken && next.RefreshToken != g.RefreshToken)
 	_, err := m.Refresh(ctx, g.RefreshToken, 0) // a replay

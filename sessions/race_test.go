@@ -8,8 +8,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/authkit/authkit"
 	"github.com/matryer/is"
+
+	"github.com/authkit/authkit"
 )
 
 // TestConcurrency_200GoroutinesMixingEveryOperation runs login, refresh,
@@ -32,7 +33,7 @@ func TestConcurrency_200GoroutinesMixingEveryOperation(t *testing.T) {
 	var refreshPool []string      // refresh tokens to race on
 	revoked := map[string]bool{}  // session IDs revoked
 
-	seed, _ := f.m.Exchange(ctx, f.key, 0, nil)
+	seed, _ := f.m.Exchange(ctx, authkit.ExchangeRequest{Key: f.key})
 	refreshPool = append(refreshPool, seed.RefreshToken)
 	issued[seed.AccessToken] = seed.Session.ID
 
@@ -72,7 +73,7 @@ func TestConcurrency_200GoroutinesMixingEveryOperation(t *testing.T) {
 					}
 					mu.Unlock()
 				case op < 6: // a new grant now and then, so refresh has families to race on
-					g, err := f.m.Exchange(ctx, f.key, 0, nil)
+					g, err := f.m.Exchange(ctx, authkit.ExchangeRequest{Key: f.key})
 					if err == nil {
 						mu.Lock()
 						issued[g.AccessToken] = g.Session.ID

@@ -94,15 +94,21 @@ func New(cfg Config) (*Manager, error) {
 func newID() string { return uuid.Must(uuid.NewV7()).String() }
 
 // Exchange opens a new grant session for a verified key and issues an
-// access token (ttl 0: the issuer's default) and a refresh token. scopes
-// nil means the key's; otherwise they must be a subset of the key's
-// ([authkit.Key.Allows]), or an error wrapping authkit.ErrForbidden is
-// returned.
-func (m *Manager) Exchange(ctx context.Context, key *authkit.Key, ttl time.Duration, scopes []string) (*authkit.Grant, error) {
+// access token (TTL 0: the issuer's default) and, unless r.NoRefresh, a
+// refresh token. Scopes nil means the key's; otherwise they must be a subset
+// of the key's ([authkit.Key.Allows]), or an error wrapping
+// authkit.ErrForbidden is returned. Without a refresh token the session ends
+// with its access token.
+func (m *Manager) Exchange(ctx context.Context, r authkit.ExchangeRequest) (*authkit.Grant, error) {
+	key := r.Key
+	if key == nil {
+		return nil, authkit.Invalid("key", "required")
+	}
 	now := m.clock.Now()
 	if err := key.Check(now); err != nil {
 		return nil, fmt.Errorf("sessions: exchange: %w", err)
 	}
+	scopes := r.Scopes
 	if scopes == nil {
 		scopes = key.Scopes
 	}
@@ -115,12 +121,18 @@ func (m *Manager) Exchange(ctx context.Context, key *authkit.Key, ttl time.Durat
 	}
 	sess := &authkit.Session{ID: newID(), Kind: authkit.SessionGrant, KeyID: key.ID, Owner: key.Owner,
 		Scopes: slices.Clone(scopes), CreatedAt: now, ExpiresAt: rtExp}
-	tok, c, err := m.tokens.Issue(ctx, authkit.TokenRequest{Key: key, SessionID: sess.ID, Scopes: sess.Scopes, TTL: ttl})
+	tok, c, err := m.tokens.Issue(ctx, authkit.TokenRequest{Key: key, SessionID: sess.ID, Scopes: sess.Scopes, TTL: r.TTL})
 	if err != nil {
 		return nil, fmt.Errorf("sessions: exchange: %w", err)
 	}
+	if r.NoRefresh {
+		sess.ExpiresAt = c.ExpiresAt() // nothing renews it: it ends with its token
+	}
 	if err := m.store.CreateSession(ctx, sess); err != nil {
 		return nil, fmt.Errorf("sessions: exchange: %w", err)
+	}
+	if r.NoRefresh {
+		return grant(tok, c, "", sess), nil
 	}
 	rt := opaque.New(m.prefix)
 	if err := m.store.CreateRefreshToken(ctx, &authkit.RefreshToken{Hash: m.hasher.Sum(rt), SessionID: sess.ID, KeyID: key.ID, CreatedAt: now, ExpiresAt: rtExp}); err != nil {

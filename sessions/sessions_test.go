@@ -7,13 +7,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/matryer/is"
+
 	"github.com/authkit/authkit"
 	"github.com/authkit/authkit/internal/fakeclock"
 	"github.com/authkit/authkit/keys"
 	"github.com/authkit/authkit/sessions"
 	"github.com/authkit/authkit/storage/memory"
 	"github.com/authkit/authkit/tokens"
-	"github.com/matryer/is"
 )
 
 var ctx = context.Background()
@@ -156,7 +157,7 @@ func TestRevoke_OneSessionOthersKeepWorking(t *testing.T) {
 func TestRefresh_NewPairAndReplayRevokesFamily(t *testing.T) {
 	forStores(t, func(t *testing.T, f *fx) {
 		is := is.New(t)
-		g, err := f.m.Exchange(ctx, f.key, time.Hour, nil)
+		g, err := f.m.Exchange(ctx, authkit.ExchangeRequest{Key: f.key, TTL: time.Hour})
 		is.NoErr(err)
 		is.True(f.m.LooksLikeRefreshToken(g.RefreshToken))
 		g2, err := f.m.Refresh(ctx, g.RefreshToken, 0)
@@ -182,7 +183,7 @@ func TestRefresh_GraceWindowReturnsSameChild(t *testing.T) {
 		t.Run(s.name, func(t *testing.T) {
 			is := is.New(t)
 			f := newFx(t, s.open(t), 5*time.Second)
-			g, _ := f.m.Exchange(ctx, f.key, 0, nil)
+			g, _ := f.m.Exchange(ctx, authkit.ExchangeRequest{Key: f.key})
 			c1, err := f.m.Refresh(ctx, g.RefreshToken, 0)
 			is.NoErr(err)
 			f.clock.Advance(2 * time.Second)
@@ -205,7 +206,7 @@ func TestRefresh_ConcurrentSpendersOneWinner(t *testing.T) {
 			t.Run(s.name+"/grace="+grace.String(), func(t *testing.T) {
 				is := is.New(t)
 				f := newFx(t, s.open(t), grace)
-				g, _ := f.m.Exchange(ctx, f.key, 0, nil)
+				g, _ := f.m.Exchange(ctx, authkit.ExchangeRequest{Key: f.key})
 				var mu sync.Mutex
 				got := map[string]int{}
 				var wg sync.WaitGroup
@@ -238,12 +239,12 @@ func TestRefresh_ConcurrentSpendersOneWinner(t *testing.T) {
 func TestRefresh_DiesWithKeyAndExpires(t *testing.T) {
 	forStores(t, func(t *testing.T, f *fx) {
 		is := is.New(t)
-		g, _ := f.m.Exchange(ctx, f.key, 0, nil)
+		g, _ := f.m.Exchange(ctx, authkit.ExchangeRequest{Key: f.key})
 		f.clock.Advance(31 * 24 * time.Hour)
 		_, err := f.m.Refresh(ctx, g.RefreshToken, 0)
 		is.True(errors.Is(err, authkit.ErrExpired))
 
-		g, _ = f.m.Exchange(ctx, f.key, 0, nil)
+		g, _ = f.m.Exchange(ctx, authkit.ExchangeRequest{Key: f.key})
 		is.NoErr(f.keys.Delete(ctx, "alice", f.key.ID))
 		_, err = f.m.Refresh(ctx, g.RefreshToken, 0)
 		is.True(errors.Is(err, authkit.ErrRevoked))
@@ -257,12 +258,12 @@ func TestRefresh_DiesWithKeyAndExpires(t *testing.T) {
 func TestExchange_ScopesMustBeASubset(t *testing.T) {
 	forStores(t, func(t *testing.T, f *fx) {
 		is := is.New(t)
-		g, err := f.m.Exchange(ctx, f.key, 0, []string{"videos:read"})
+		g, err := f.m.Exchange(ctx, authkit.ExchangeRequest{Key: f.key, Scopes: []string{"videos:read"}})
 		is.NoErr(err)
 		is.Equal(g.Claims.Scope, "videos:read")
-		_, err = f.m.Exchange(ctx, f.key, 0, []string{"admin"})
+		_, err = f.m.Exchange(ctx, authkit.ExchangeRequest{Key: f.key, Scopes: []string{"admin"}})
 		is.True(errors.Is(err, authkit.ErrForbidden))
-		g, _ = f.m.Exchange(ctx, f.key, 0, nil)
+		g, _ = f.m.Exchange(ctx, authkit.ExchangeRequest{Key: f.key})
 		is.Equal(g.Claims.Scope, "videos:read videos:write")
 	})
 }
@@ -270,7 +271,7 @@ func TestExchange_ScopesMustBeASubset(t *testing.T) {
 func TestRevokeRefreshToken_RevokesFamilyAndIgnoresUnknown(t *testing.T) {
 	forStores(t, func(t *testing.T, f *fx) {
 		is := is.New(t)
-		g, _ := f.m.Exchange(ctx, f.key, 0, nil)
+		g, _ := f.m.Exchange(ctx, authkit.ExchangeRequest{Key: f.key})
 		rt, sess, err := f.m.InspectRefreshToken(ctx, g.RefreshToken)
 		is.NoErr(err)
 		is.Equal(rt.SessionID, sess.ID)

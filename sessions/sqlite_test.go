@@ -6,9 +6,10 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/matryer/is"
+
 	"github.com/authkit/authkit"
 	"github.com/authkit/authkit/storage/sqlite"
-	"github.com/matryer/is"
 )
 
 func openSQLite(t testing.TB) authkit.Store {
@@ -42,7 +43,7 @@ func TestSQLiteFile_HoldsNoToken(t *testing.T) {
 		is.NoErr(err)
 		secrets = append(secrets, g.AccessToken)
 	}
-	g, err := f.m.Exchange(ctx, f.key, 0, nil)
+	g, err := f.m.Exchange(ctx, authkit.ExchangeRequest{Key: f.key})
 	is.NoErr(err)
 	g2, err := f.m.Refresh(ctx, g.RefreshToken, 0)
 	is.NoErr(err)

@@ -6,6 +6,9 @@
 //
 // Flags: -base (the server), -flow apivideo|inlive|login|oauth, -client-id
 // (the key's ID, for -flow oauth), -n (how many requests).
+//
+// Each -flow is one guide the example server speaks, configured here as one
+// of the client package's vendor-neutral flows (see flowFor).
 package main
 
 import (
@@ -30,26 +33,17 @@ func main() {
 func run(ctx context.Context, args []string, out io.Writer) error {
 	fs := flag.NewFlagSet("client", flag.ContinueOnError)
 	base := fs.String("base", "http://127.0.0.1:8080", "the API's base URL")
-	flowName := fs.String("flow", "apivideo", "apivideo, inlive, login or oauth")
+	flowName := fs.String("flow", "apivideo", strings.Join(flowNames, ", "))
 	clientID := fs.String("client-id", "", "the key's ID, for -flow oauth")
 	n := fs.Int("n", 2, "how many requests to make")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	var flow client.Flow
-	switch *flowName {
-	case "apivideo":
-		flow = client.APIVideo{}
-	case "inlive":
-		flow = client.Inlive{}
-	case "login":
-		flow = client.Login{}
-	case "oauth":
-		flow = client.ClientCredentials{ClientID: *clientID}
-	default:
-		return fmt.Errorf("unknown -flow %q", *flowName)
+	flow, err := flowFor(*flowName, *clientID)
+	if err != nil {
+		return err
 	}
-	src, err := client.NewTokenSource(client.Config{BaseURL: *base, Flow: flow}) // key from AUTHKIT_API_KEY
+	src, err := client.NewTokenSource(ctx, client.Config{BaseURL: *base, Flow: flow}) // key from AUTHKIT_API_KEY
 	if err != nil {
 		return err
 	}
@@ -68,4 +62,32 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		}
 	}
 	return nil
+}
+
+// flowNames are the values of -flow.
+var flowNames = []string{"apivideo", "inlive", "login", "oauth"}
+
+// flowFor returns the flow of the guide name, with the paths and member
+// names the example server mounts for it (examples/server/app.go).
+func flowFor(name, clientID string) (client.Flow, error) {
+	switch name {
+	case "apivideo":
+		// api.video: {"apiKey"} → OAuth names; {"refreshToken"} at another path.
+		return client.KeyExchange{Path: "/auth/api-key", KeyField: "apiKey", RefreshPath: "/auth/refresh", RefreshField: "refreshToken"}, nil
+	case "inlive":
+		// Inlive: the key, then the refresh token, as Bearer to one path,
+		// the lifetime asked for and answered in "expiry_seconds", the
+		// answer in {"code","ok","message","data"}.
+		return client.KeyExchange{
+			Path: "/v1/keys/accesstoken", Body: map[string]any{"expiry_seconds": 3600},
+			Envelope: "data", ExpiresField: "expiry_seconds",
+		}, nil
+	case "login":
+		// The login guide: {"api_key","session_id"}, one session per process.
+		return client.Login{Path: "/auth/login"}, nil
+	case "oauth":
+		// OAuth 2.0 client credentials: the key's ID is the client id.
+		return client.ClientCredentials{Path: "/oauth/token", ClientID: clientID}, nil
+	}
+	return nil, fmt.Errorf("unknown -flow %q: one of %s", name, strings.Join(flowNames, ", "))
 }

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -64,4 +65,10 @@ func TestRun_CallsTheExampleServer(t *testing.T) {
 	}
 	t.Setenv("AUTHKIT_API_KEY", "")
 	is.True(run(context.Background(), []string{"-base", base}, os.Stdout) != nil) // no key: a clear error
+}
+
+func TestRun_UnknownFlowIsAClearError(t *testing.T) {
+	is := is.New(t)
+	err := run(context.Background(), []string{"-flow", "nope"}, io.Discard)
+	is.True(err != nil && strings.Contains(err.Error(), "apivideo, inlive, login, oauth")) // names the choices
 }

@@ -59,6 +59,9 @@ func NewApp(ctx context.Context, cfg Config) (*App, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	if cfg.Limiter == nil {
+		cfg.Limiter = &httpmw.Limiter{} // 10 failures a minute per address
+	}
 	ak, err := server.New(ctx, server.Config{
 		Store: cfg.Store, Secret: cfg.Secret, Issuer: cfg.Issuer, Clock: cfg.Clock, Logger: cfg.Logger,
 		Limiter: cfg.Limiter, LoginTTL: 2 * time.Hour, // the login guide's 7200 s
@@ -75,8 +78,11 @@ func NewApp(ctx context.Context, cfg Config) (*App, error) {
 // Close stops authkit's housekeeping (not the store, which the caller owns).
 func (a *App) Close() { a.ak.Close() }
 
-// ServeHTTP serves the app's routes.
-func (a *App) ServeHTTP(w http.ResponseWriter, r *http.Request) { a.mux.ServeHTTP(w, r) }
+// ServeHTTP serves the app's routes. Every response is nosniff.
+func (a *App) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	a.mux.ServeHTTP(w, r)
+}
 
 // The scopes of the demo video resource; a key created with no scopes gets both.
 var videoScopes = []string{"videos:read", "videos:write"}
@@ -95,6 +101,23 @@ var (
 	inlive       = httpmw.Responder{Envelope: httpmw.DataEnvelope, ExpiredStatus: http.StatusForbidden}
 )
 
+// apiVideoProblem is api.video's error shape: RFC 9457 problem details
+// with a "name" member, which its SDKs print (their ErrorResponse reads
+// type, title and name); a refused key or refresh token is 400.
+func apiVideoProblem(status int, message string, data any, e *httpmw.Error) any {
+	if e == nil {
+		return data
+	}
+	name := e.Code
+	if name == "" { // no credential was sent: RFC 6750 gives no code
+		name = "authentication_required"
+	}
+	return struct {
+		httpmw.Problem
+		Name string `json:"name"`
+	}{httpmw.ProblemFor(status, e), name}
+}
+
 func (a *App) mount() {
 	ep := a.ak.Endpoints
 
@@ -102,6 +125,7 @@ func (a *App) mount() {
 	// The example's users sign in with HTTP Basic, in a browser too (the
 	// integration page): the Basic challenge makes the browser ask once and
 	// resend, and CSRF keeps other sites from riding on those credentials.
+	a.cfg.Users.Limiter = a.cfg.Limiter // failed sign-ins are limited like failed keys
 	user := &httpmw.Auth{Users: a.cfg.Users.Authenticate, Accept: httpmw.AcceptUser,
 		Responder: httpmw.Responder{BasicChallenge: true, Logger: a.cfg.Logger}}
 	signedIn := func(h http.Handler) http.Handler { return httpmw.CSRF()(user.Authenticate(h)) }
@@ -110,6 +134,7 @@ func (a *App) mount() {
 	inliveAuth := a.ak.Auth(httpmw.AcceptBearerToken)
 	inliveAuth.Responder.Envelope, inliveAuth.Responder.ExpiredStatus = inlive.Envelope, inlive.ExpiredStatus
 	videos := a.ak.Auth(httpmw.AcceptBasicKey | httpmw.AcceptBearerToken | httpmw.AcceptBareToken)
+	videos.Responder.Envelope = apiVideoProblem
 
 	// The keytoken guide: keys managed by a signed-in user; the key's token read back.
 	ko := handlers.KeyOptions{Recoverable: true, DefaultScopes: videoScopes}
@@ -123,7 +148,7 @@ func (a *App) mount() {
 
 	// The integration page (Inlive's and api.video's dashboards), for the
 	// same signed-in users, over the handlers above.
-	a.handle("GET /integration/", signedIn(page.New(page.Options{Title: "API keys", Scopes: videoScopes})))
+	a.handle("GET /integration/", signedIn(page.New(page.Options{Title: "API keys", Scopes: videoScopes, DefaultScopes: ko.DefaultScopes, Recoverable: ko.Recoverable})))
 
 	// The OpenAPI document of every route here.
 	a.handle("GET /openapi.json", http.HandlerFunc(serveOpenAPI))
@@ -139,16 +164,19 @@ func (a *App) mount() {
 	a.handle("GET /v1/rooms/{id}", inliveAuth.Authenticate(http.HandlerFunc(a.getRoom)))
 
 	// api.video: key → bearer pair; refresh; Basic or bearer or bare on the API.
-	a.handle("POST /auth/api-key", ep.Exchange(handlers.ExchangeOptions{KeyField: "apiKey", TTL: time.Hour, Fields: handlers.OAuthFields}))
-	a.handle("POST /auth/refresh", ep.Refresh(handlers.RefreshOptions{TokenField: "refreshToken", TTL: time.Hour, Fields: handlers.OAuthFields}))
+	a.handle("POST /auth/api-key", ep.Exchange(handlers.ExchangeOptions{KeyField: "apiKey", TTL: time.Hour, Fields: handlers.OAuthFields,
+		Envelope: apiVideoProblem, RefusedStatus: http.StatusBadRequest}))
+	a.handle("POST /auth/refresh", ep.Refresh(handlers.RefreshOptions{TokenField: "refreshToken", TTL: time.Hour, Fields: handlers.OAuthFields,
+		Envelope: apiVideoProblem, RefusedStatus: http.StatusBadRequest}))
 	a.handle("GET /videos", videos.Verify(videos.Require("videos:read")(http.HandlerFunc(a.listVideos))))
 	a.handle("POST /videos", videos.Verify(videos.Require("videos:write")(http.HandlerFunc(a.createVideo))))
 
-	// The login guide.
-	a.handle("POST /auth/login", ep.Login(handlers.LoginOptions{}))
+	// The login guide: an API key, a key's client credentials, or a user's
+	// name and password.
+	a.handle("POST /auth/login", ep.Login(handlers.LoginOptions{Passwords: a.cfg.Users.Verify}))
 
 	// OAuth 2.0.
-	a.handle("POST /oauth/token", ep.OAuthToken())
+	a.handle("POST /oauth/token", ep.OAuthToken(handlers.OAuthOptions{})) // no refresh token for client credentials
 	a.handle("POST /oauth/introspect", ep.Introspect())
 	a.handle("POST /oauth/revoke", ep.Revoke())
 	a.handle("GET /.well-known/jwks.json", ep.JWKS())
@@ -170,6 +198,7 @@ func (a *App) getUser(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusInternalServerError, map[string]string{"error": "server_error", "error_description": "internal error"})
 		return
 	}
+	w.Header().Set("Cache-Control", "no-store")
 	writeJSON(w, http.StatusOK, map[string]any{"id": u.ID, "username": u.Username, "created_at": u.CreatedAt, "auth_method": p.Method(), "key_id": p.KeyID()})
 }
 
@@ -228,7 +257,7 @@ func (a *App) createVideo(w http.ResponseWriter, r *http.Request) {
 	var body struct {
 		Title string `json:"title"`
 	}
-	if !decodeSmall(w, r, &body, httpmw.Responder{}) {
+	if !decodeSmall(w, r, &body, httpmw.Responder{Envelope: apiVideoProblem}) {
 		return
 	}
 	if body.Title == "" {

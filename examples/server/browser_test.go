@@ -183,10 +183,14 @@ func TestBrowser_IntegrationPage(t *testing.T) {
 	is.True(e.app.Keys.LooksLikeKey(secret))
 	is.True(strings.HasPrefix(secret, "ak_test_"))
 	warning := runB(t, b, chromedp.Text(chromedp.ID("secret")))
-	is.True(strings.Contains(warning, "You won't see it again"))
+	is.True(strings.Contains(warning, "you can read it again")) // the example's keys are recoverable: the page says so
+	is.True(!strings.Contains(warning, "You won't see it again"))
 	is.True(eval[bool](t, b, `document.activeElement.closest("#secret") !== null`)) // focus moves to the secret
 	row := runB(t, b, chromedp.Text(chromedp.CSS(`tr[data-handle="browser-key"]`)))
 	is.True(strings.Contains(row, "made in a browser") && strings.Contains(row, "videos:read") && strings.Contains(row, "test"))
+	keyID := str(e.do(req{method: "GET", path: "/user/keys/browser-key", auth: alice}).json, "id")
+	is.True(strings.Contains(row, keyID)) // the key's ID, its OAuth client id, is shown
+	is.True(strings.Contains(runB(t, b, chromedp.Text(chromedp.ID("scopes-help"))), "With none chosen, the key gets videos:read, videos:write"))
 
 	// The copy button puts it on the clipboard (or says how to copy).
 	b.do(t, chromedp.Click(chromedp.ID("copy")), chromedp.WaitVisible(chromedp.CSS(`#copy-status:not(:empty)`)))
@@ -212,7 +216,9 @@ func TestBrowser_IntegrationPage(t *testing.T) {
 	is.True(eval[bool](t, b, `document.getElementById("secret").hidden`))
 	row = runB(t, b, chromedp.Text(chromedp.CSS(`tr[data-handle="browser-key"]`)))
 	is.True(strings.Contains(row, secret[:len("ak_test_")+4]+"…")) // the hint: the first characters
-	is.True(strings.Contains(runB(t, b, chromedp.Text(chromedp.ID("sessions"))), "browser-session"))
+	sessions := runB(t, b, chromedp.Text(chromedp.ID("sessions")))
+	is.True(strings.Contains(sessions, "sign-in browser-session with browser-key"))
+	is.True(strings.Contains(sessions, "tokens for browser-key, ")) // the grant, by key and start, not by UUID
 	b.screenshot(t, "integration.png")
 
 	// Rotate with no grace: a new secret, shown once; the old one is dead.
@@ -225,18 +231,21 @@ func TestBrowser_IntegrationPage(t *testing.T) {
 	)
 	rotated := runB(t, b, chromedp.Value(chromedp.ID("secret-value")))
 	is.True(rotated != secret && e.app.Keys.LooksLikeKey(rotated))
-	is.Equal(e.do(req{method: "POST", path: "/auth/api-key", body: `{"apiKey":"` + secret + `"}`}).status, 401)
+	is.Equal(e.do(req{method: "POST", path: "/auth/api-key", body: `{"apiKey":"` + secret + `"}`}).status, 400) // api.video's refusal
 	is.Equal(e.do(req{method: "POST", path: "/auth/api-key", body: `{"apiKey":"` + rotated + `"}`}).status, 200)
 	b.do(t, chromedp.Click(chromedp.ID("secret-done")), chromedp.WaitNotVisible(chromedp.ID("secret")))
 	is.Equal(runB(t, b, chromedp.Value(chromedp.ID("secret-value"))), "")
+	row = runB(t, b, chromedp.Text(chromedp.CSS(`tr[data-handle="browser-key"]`)))
+	is.True(strings.Contains(row, rotated[:len("ak_test_")+4]+"…")) // the listed hint is the new secret's
+	is.True(!strings.Contains(row, secret[:len("ak_test_")+4]+"…") || rotated[:12] == secret[:12])
 
 	// Revoke the login session, after the confirmation: its token stops.
 	is.Equal(e.do(req{method: "GET", path: "/videos", auth: bearer(loginToken)}).status, 200)
 	b.do(t, chromedp.Reload(), chromedp.WaitVisible(chromedp.CSS(`body[data-ready="true"]`)),
-		chromedp.Click(chromedp.CSS(`button[aria-label="Revoke session browser-session"]`)),
+		chromedp.Click(chromedp.CSS(`button[aria-label="Revoke sign-in browser-session with browser-key"]`)),
 		chromedp.WaitVisible(chromedp.ID("confirm-dialog")),
 		chromedp.Click(chromedp.CSS(`#confirm-dialog .confirm`)),
-		chromedp.WaitNotPresent(chromedp.CSS(`button[aria-label="Revoke session browser-session"]`)),
+		chromedp.WaitNotPresent(chromedp.CSS(`button[aria-label="Revoke sign-in browser-session with browser-key"]`)),
 	)
 	is.Equal(e.do(req{method: "GET", path: "/videos", auth: bearer(loginToken)}).status, 401)
 
@@ -261,7 +270,7 @@ func TestBrowser_IntegrationPage(t *testing.T) {
 		chromedp.WaitVisible(chromedp.ID("keys-empty")),
 		chromedp.WaitVisible(chromedp.ID("sessions-empty")), // its sessions died with it
 	)
-	is.Equal(e.do(req{method: "POST", path: "/auth/api-key", body: `{"apiKey":"` + rotated + `"}`}).status, 401)
+	is.Equal(e.do(req{method: "POST", path: "/auth/api-key", body: `{"apiKey":"` + rotated + `"}`}).status, 400)
 
 	// Keyboard only: type a name, press Enter; the secret panel takes focus.
 	b.do(t, chromedp.Focus(chromedp.ID("handle")), chromedp.SendKeys(chromedp.ID("handle"), "kbd-key\r"),
@@ -337,4 +346,22 @@ func TestBrowser_OtherSitesCannotUseTheSignedInUser(t *testing.T) {
 func quoteJS(s string) string {
 	b, _ := json.Marshal(s)
 	return string(b)
+}
+
+// TestBrowser_PageOpenedWithCredentialsInItsAddress: a user who opens
+// http://name:password@host/integration/ (no challenge answered by the
+// browser) gets a working page: its requests go to the origin, not to the
+// address with credentials, which fetch refuses.
+func TestBrowser_PageOpenedWithCredentialsInItsAddress(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow: starts a browser")
+	}
+	is := is.New(t)
+	e := newEnv(t)
+	e.createKey(alice, `{"handle":"listed"}`)
+	b := newBrowser(t, "", "") // answers no challenge: the address carries the credentials
+	u := strings.Replace(e.srv.URL, "http://", "http://alice:alice-password@", 1) + "/integration/"
+	b.do(t, chromedp.Navigate(u), chromedp.WaitVisible(chromedp.CSS(`body[data-ready="true"]`)))
+	is.True(strings.Contains(runB(t, b, chromedp.Text(chromedp.ID("keys"))), "listed"))
+	is.True(eval[bool](t, b, `document.getElementById("error").hidden`))
 }

@@ -346,16 +346,19 @@ func TestAPIVideo_BasicExchangeBareBearerRefreshReplay(t *testing.T) {
 	is.True(at2 != at && rt2 != rt)
 	is.Equal(e.do(req{method: "GET", path: "/videos", auth: bearer(at2)}).status, 200)
 
-	// Replaying the spent refresh token revokes the whole family.
+	// Replaying the spent refresh token revokes the whole family: 400, as
+	// api.video answers a refused refresh token.
 	r = e.do(req{method: "POST", path: "/auth/refresh", body: `{"refreshToken":"` + rt + `"}`})
-	is.Equal(r.status, 401)
+	is.Equal(r.status, 400)
+	is.Equal(r.json["error"], "invalid_grant")
 	is.Equal(e.do(req{method: "GET", path: "/videos", auth: bearer(at2)}).status, 401)
-	is.Equal(e.do(req{method: "POST", path: "/auth/refresh", body: `{"refreshToken":"` + rt2 + `"}`}).status, 401)
+	is.Equal(e.do(req{method: "POST", path: "/auth/refresh", body: `{"refreshToken":"` + rt2 + `"}`}).status, 400)
 
-	// A wrong key is a 401, not a 404.
+	// A wrong key is api.video's 400, in problem details, not a 404.
 	r = e.do(req{method: "POST", path: "/auth/api-key", body: `{"apiKey":"ak_live_nope"}`})
-	is.Equal(r.status, 401)
-	is.Equal(r.json["error"], "invalid_token")
+	is.Equal(r.status, 400)
+	is.Equal(r.header.Get("Content-Type"), "application/problem+json")
+	is.Equal(r.json["error"], "invalid_grant")
 }
 
 func TestLogin_SameSessionReturnsSameToken(t *testing.T) {
@@ -478,15 +481,14 @@ func TestOAuth_ClientCredentialsIntrospectRevoke(t *testing.T) {
 		body: form(url.Values{"token": {"whatever"}}), contentType: "application/x-www-form-urlencoded"})
 	is.Equal(r.status, 200)
 
-	// Refresh grant, form client auth.
+	// Form client auth; no refresh token for client credentials (RFC 6749
+	// §4.4.3): the client authenticates again.
 	r = e.do(req{method: "POST", path: "/oauth/token", body: form(url.Values{"grant_type": {"client_credentials"}, "client_id": {id}, "client_secret": {secret}}),
 		contentType: "application/x-www-form-urlencoded"})
 	is.Equal(r.status, 200)
-	rt := str(r.json, "refresh_token")
-	r = e.do(req{method: "POST", path: "/oauth/token", body: form(url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}, "client_id": {id}, "client_secret": {secret}}),
-		contentType: "application/x-www-form-urlencoded"})
-	is.Equal(r.status, 200)
 	is.True(str(r.json, "access_token") != "")
+	_, hasRefresh := r.json["refresh_token"]
+	is.True(!hasRefresh)
 
 	// Wrong client secret.
 	r = e.do(req{method: "POST", path: "/oauth/token", auth: basic(id, "ak_live_wrong"), body: "grant_type=client_credentials", contentType: "application/x-www-form-urlencoded"})

@@ -4,11 +4,13 @@
 //
 //	go run ./examples/server
 //
-// Flags: -addr (default 127.0.0.1:8080), -db (default authkit.db),
+// Flags: -addr (default 127.0.0.1:8080), -db (default authkit.db, created
+// 0600; .gitignore keeps it and its secret out of the repository),
 // -secret-file (default: the db path plus ".secret", created 0600 on first
 // run; the AUTHKIT_SECRET environment variable wins), -user name:password
 // (repeatable; with none, a "demo" user is created and its random password
-// printed once), -issuer (default http:// + addr).
+// printed once), -issuer (default http:// + addr), -read-timeout,
+// -write-timeout and -idle-timeout (15 s, 30 s, 1 min).
 //
 // With -db postgres://… the server keeps everything in PostgreSQL, and
 // several servers can share it: give them the same AUTHKIT_SECRET and the
@@ -56,6 +58,9 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	dbPath := fs.String("db", "authkit.db", "SQLite database file, or a postgres:// URL")
 	secretFile := fs.String("secret-file", "", "server secret file (default: the db path + .secret, or authkit.secret for PostgreSQL; env AUTHKIT_SECRET wins)")
 	issuer := fs.String("issuer", "", "token issuer (default http:// + addr)")
+	readTimeout := fs.Duration("read-timeout", 15*time.Second, "longest time to read a request, body included")
+	writeTimeout := fs.Duration("write-timeout", 30*time.Second, "longest time to write a response")
+	idleTimeout := fs.Duration("idle-timeout", time.Minute, "how long an idle keep-alive connection is kept")
 	var users userFlags
 	fs.Var(&users, "user", "a user as name:password (repeatable)")
 	if err := fs.Parse(args); err != nil {
@@ -119,7 +124,15 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	hs := &http.Server{Handler: logRequests(logger, app), ReadHeaderTimeout: 10 * time.Second}
+	hs := &http.Server{
+		Handler:           logRequests(logger, app),
+		ReadHeaderTimeout: min(5*time.Second, *readTimeout),
+		ReadTimeout:       *readTimeout,
+		WriteTimeout:      *writeTimeout,
+		IdleTimeout:       *idleTimeout,
+		MaxHeaderBytes:    32 << 10, // 32 KiB: a credential is at most 8 KiB
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
 	logger.Info("listening", "addr", ln.Addr().String(), "db", redactDSN(*dbPath))
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/authkit/authkit"
+	"github.com/authkit/authkit/httpmw"
 	"github.com/google/uuid"
 	"golang.org/x/crypto/bcrypt"
 )
@@ -28,6 +29,13 @@ type User struct {
 type Users struct {
 	db   *sql.DB
 	cost int
+	// dummy is compared against when a name is unknown, at the same cost
+	// as a real hash, so that a wrong name takes as long as a wrong
+	// password.
+	dummy []byte
+	// Limiter counts failed sign-ins per client address, like failed keys;
+	// nil: none are counted.
+	Limiter *httpmw.Limiter
 }
 
 // OpenUsers prepares the users table in db. cost is bcrypt's cost (0: the default).
@@ -43,7 +51,11 @@ func OpenUsers(ctx context.Context, db *sql.DB, cost int) (*Users, error) {
 	if err != nil {
 		return nil, fmt.Errorf("users table: %w", err)
 	}
-	return &Users{db: db, cost: cost}, nil
+	dummy, err := bcrypt.GenerateFromPassword([]byte(rand.Text()), cost)
+	if err != nil {
+		return nil, err
+	}
+	return &Users{db: db, cost: cost, dummy: dummy}, nil
 }
 
 // Set creates the user or changes its password.
@@ -110,28 +122,42 @@ func (u *Users) one(ctx context.Context, where string, arg string) (*User, error
 	return &us, nil
 }
 
-// dummyHash is compared against when the user does not exist, so that a
-// wrong user name costs as long as a wrong password.
-var dummyHash, _ = bcrypt.GenerateFromPassword([]byte("not a password"), bcrypt.MinCost)
+// Verify checks a user's name and password (handlers.PasswordVerifier, for
+// the login endpoint) and returns the user's ID and the scopes their tokens
+// get: the videos'. An unknown name costs a bcrypt comparison at the
+// directory's cost too, so that it cannot be told from a wrong password.
+func (u *Users) Verify(ctx context.Context, name, password string) (string, []string, error) {
+	var id, hash string
+	err := u.db.QueryRowContext(ctx, `SELECT id, password_hash FROM example_users WHERE username = $1`, name).Scan(&id, &hash)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		bcrypt.CompareHashAndPassword(u.dummy, []byte(password))
+		return "", nil, fmt.Errorf("unknown user: %w", authkit.ErrUnauthenticated)
+	case err != nil:
+		return "", nil, err
+	case bcrypt.CompareHashAndPassword([]byte(hash), []byte(password)) != nil:
+		return "", nil, fmt.Errorf("wrong password: %w", authkit.ErrUnauthenticated)
+	}
+	return id, videoScopes, nil
+}
 
 // Authenticate is the httpmw.UserAuthenticator of the example: HTTP Basic
-// with a user name and a non-empty password.
+// with a user name and a non-empty password. A client address that failed
+// too often is answered 429 before any password is checked.
 func (u *Users) Authenticate(r *http.Request) (authkit.Principal, error) {
 	name, password, ok := r.BasicAuth()
 	if !ok || password == "" {
 		return authkit.Principal{}, nil
 	}
-	var id, hash string
-	err := u.db.QueryRowContext(r.Context(), `SELECT id, password_hash FROM example_users WHERE username = $1`, name).Scan(&id, &hash)
-	if errors.Is(err, sql.ErrNoRows) {
-		bcrypt.CompareHashAndPassword(dummyHash, []byte(password))
-		return authkit.Principal{}, fmt.Errorf("unknown user: %w", authkit.ErrUnauthenticated)
+	if err := u.Limiter.Blocked(r); err != nil {
+		return authkit.Principal{}, err
+	}
+	id, _, err := u.Verify(r.Context(), name, password)
+	if errors.Is(err, authkit.ErrUnauthenticated) {
+		u.Limiter.Fail(r)
 	}
 	if err != nil {
 		return authkit.Principal{}, err
-	}
-	if bcrypt.CompareHashAndPassword([]byte(hash), []byte(password)) != nil {
-		return authkit.Principal{}, fmt.Errorf("wrong password: %w", authkit.ErrUnauthenticated)
 	}
 	return authkit.UserPrincipal(id), nil
 }

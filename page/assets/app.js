@@ -20,7 +20,9 @@
       init.headers["Content-Type"] = "application/json";
       init.body = JSON.stringify(body);
     }
-    const res = await fetch(path, init);
+    // From the origin, not the page's URL: a page opened as
+    // user:password@host in its address has a URL that fetch refuses.
+    const res = await fetch(new URL(path, location.origin), init);
     if (res.status === 204) return null;
     let data = null;
     try { data = await res.json(); } catch (e) { data = null; }
@@ -154,6 +156,7 @@
         cell("Env", k.env),
         cell("Scopes", (k.scopes || []).join(" ")),
         cell("Key", el("code", { text: k.hint ? k.hint + "…" : "—" })),
+        cell("ID (OAuth client id)", el("code", { class: "id", text: k.id })),
         cell("Created", when(k.created_at)),
         cell("Last used", k.last_used_at ? when(k.last_used_at) : "never"),
         cell("Expires", k.expires_at ? when(k.expires_at) : "never"),
@@ -213,13 +216,13 @@
     $("sessions-empty").hidden = ss.length > 0;
     $("sessions").hidden = ss.length === 0;
     for (const s of ss) {
-      const name = s.session_id || s.id;
-      const revoke = el("button", { type: "button", class: "danger", text: "Revoke", "aria-label": "Revoke session " + name });
+      const name = sessionName(s);
+      const revoke = el("button", { type: "button", class: "danger", text: "Revoke", "aria-label": "Revoke " + name });
       revoke.addEventListener("click", () => revokeSession(s.id, name));
       body.append(el("tr", { "data-session": s.id },
         el("th", { scope: "row", "data-label": "Session", text: name }),
         cell("Kind", s.kind),
-        cell("Key", s.key_handle),
+        cell("Key", s.key_handle || "your password"),
         cell("Scopes", (s.scopes || []).join(" ")),
         cell("Started", when(s.created_at)),
         cell("Ends", when(s.expires_at)),
@@ -227,11 +230,20 @@
     }
   }
 
+  // sessionName names a session for people: a login by its session id, a
+  // grant (an exchange of a key) by its key and when it began.
+  function sessionName(s) {
+    const started = new Date(s.created_at).toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" });
+    if (!s.key_id) return "your sign-in" + (s.session_id ? " " + s.session_id : "") + ", " + started;
+    if (s.kind === "login") return "sign-in " + (s.session_id || "(default)") + " with " + s.key_handle;
+    return "tokens for " + s.key_handle + ", " + started;
+  }
+
   async function revokeSession(id, name) {
-    if (!(await confirmAction("Revoke session " + name + "?", "Its access and refresh tokens stop working at once.", "Revoke"))) return;
+    if (!(await confirmAction("Revoke " + name + "?", "Its access and refresh tokens stop working at once.", "Revoke"))) return;
     try {
       await api("DELETE", cfg.sessions + "/" + seg(id));
-      say("Session " + name + " revoked.");
+      say("Revoked " + name + ".");
       await loadSessions();
     } catch (e) { fail(e); }
   }

@@ -7,13 +7,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+	"github.com/matryer/is"
+
 	"github.com/authkit/authkit"
 	"github.com/authkit/authkit/keys"
 	"github.com/authkit/authkit/sessions"
 	"github.com/authkit/authkit/storage/postgres"
 	"github.com/authkit/authkit/tokens"
-	"github.com/jackc/pgx/v5"
-	"github.com/matryer/is"
 )
 
 var ctx = context.Background()
@@ -98,7 +99,7 @@ func TestReplicas_100ConcurrentLoginsOneTokenOneSession(t *testing.T) {
 func TestReplicas_RefreshSpentOnOneIsSpentOnBoth(t *testing.T) {
 	is := is.New(t)
 	a, b, k := twoReplicas(t, 0)
-	g, err := a.sessions.Exchange(ctx, k, 0, nil)
+	g, err := a.sessions.Exchange(ctx, authkit.ExchangeRequest{Key: k})
 	is.NoErr(err)
 	g2, err := b.sessions.Refresh(ctx, g.RefreshToken, 0)
 	is.NoErr(err)
@@ -111,7 +112,7 @@ func TestReplicas_RefreshSpentOnOneIsSpentOnBoth(t *testing.T) {
 func TestReplicas_ConcurrentRefreshesOneWinner(t *testing.T) {
 	is := is.New(t)
 	a, b, k := twoReplicas(t, 5*time.Second)
-	g, err := a.sessions.Exchange(ctx, k, 0, nil)
+	g, err := a.sessions.Exchange(ctx, authkit.ExchangeRequest{Key: k})
 	is.NoErr(err)
 	var mu sync.Mutex
 	children := map[string]int{}

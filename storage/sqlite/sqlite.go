@@ -23,7 +23,9 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -72,7 +74,15 @@ func dsn(path string, write bool) string {
 }
 
 // Open opens (creating if needed) the database file at path and migrates it.
+// A new file is created with mode 0600, and SQLite gives its -wal and -shm
+// files the same mode: the database holds keyed hashes and sealed secrets,
+// for its owner's eyes only.
 func Open(ctx context.Context, path string) (*Store, error) {
+	if f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600); err == nil {
+		f.Close()
+	} else if !errors.Is(err, fs.ErrExist) {
+		return nil, fmt.Errorf("sqlite: create %s: %w", path, err)
+	}
 	w, err := sql.Open("sqlite", dsn(path, true))
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open: %w", err)

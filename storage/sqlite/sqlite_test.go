@@ -104,3 +104,20 @@ func BenchmarkKeyBySecret(b *testing.B) {
 		}
 	}
 }
+
+// TestOpen_NewFilesAreForTheOwnerOnly: the database and its WAL and
+// shared-memory files are created 0600.
+func TestOpen_NewFilesAreForTheOwnerOnly(t *testing.T) {
+	is := is.New(t)
+	path := filepath.Join(t.TempDir(), "new.db")
+	s, err := sqlite.Open(context.Background(), path)
+	is.NoErr(err)
+	defer s.Close()
+	k, sec := storagetest.NewKey("alice", "ci")
+	is.NoErr(s.CreateKey(context.Background(), k, sec)) // a write, so the WAL exists
+	for _, f := range []string{path, path + "-wal", path + "-shm"} {
+		fi, err := os.Stat(f)
+		is.NoErr(err)
+		is.Equal(fi.Mode().Perm(), os.FileMode(0o600))
+	}
+}
