@@ -268,3 +268,32 @@ func get(t *testing.T, url, authz string) string {
 	}
 	return string(b)
 }
+
+// TestVocabulary_NoProductNamesInTheLibrary: the library speaks for
+// itself; the five guides' names belong to the examples (and to the
+// benchmarks' comparisons), nowhere else in the repository.
+func TestVocabulary_NoProductNamesInTheLibrary(t *testing.T) {
+	out, err := exec.Command("git", "ls-files").Output()
+	if err != nil {
+		t.Skip("not a git checkout")
+	}
+	// Spelt in pieces, so that this file does not name them either.
+	names := regexp.MustCompile(`(?i)` + strings.Join([]string{"in" + "live", "api" + `\.video`, "api" + "video", "key" + "token"}, "|"))
+	checked := 0
+	for _, f := range strings.Fields(string(out)) {
+		if strings.HasPrefix(f, "examples/") || strings.HasPrefix(f, "bench/") || strings.HasPrefix(f, ".ci/") {
+			continue
+		}
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue // removed in the working tree
+		}
+		checked++
+		if loc := names.FindIndex(b); loc != nil {
+			t.Errorf("%s names a guide's product: %q", f, b[loc[0]:loc[1]])
+		}
+	}
+	if checked < 50 {
+		t.Fatalf("only %d files checked", checked)
+	}
+}
