@@ -71,25 +71,30 @@ type KeyStore interface {
 	// RotateKey makes next the current secret of the owner's live key id,
 	// sets the key's Hint to hint, and gives every other unexpired secret of
 	// it ExpiresAt graceUntil, in one atomic write. Returns ErrNotFound, or
-	// ErrConflict if next.Hash exists.
+	// ErrConflict if next.Hash exists. Publishes a [Revocation] of kind
+	// [ChangedKey] after commit.
 	RotateKey(ctx context.Context, owner, id string, next *KeySecret, hint string, graceUntil time.Time) error
 
 	// RevokeKey marks the owner's live key id revoked at at; its handle is
 	// free again. Returns ErrNotFound. Publishes a [Revocation] after commit.
 	RevokeKey(ctx context.Context, owner, id string, at time.Time) error
 
-	// TouchKey sets the key's LastUsedAt to at if at is later. Unknown ids
-	// are ignored.
-	TouchKey(ctx context.Context, id string, at time.Time) error
+	// TouchKeys sets each key's LastUsedAt to its time in uses, where that
+	// is later, in as few statements as the backend allows (it is called
+	// with a batch of the keys used since the last call). Unknown ids are
+	// ignored.
+	TouchKeys(ctx context.Context, uses map[string]time.Time) error
 }
 
 // SessionStore stores sessions. Implementations must be safe for concurrent
 // use by multiple goroutines.
 type SessionStore interface {
-	// CreateSession stores s. Returns ErrConflict if s is a login session and
-	// an unrevoked login session with the same Owner, KeyID and Name exists,
-	// or if s.ID exists.
-	CreateSession(ctx context.Context, s *Session) error
+	// CreateSession stores s and, if first is not nil, the first refresh
+	// token of its family, in one atomic write. Returns ErrConflict, and
+	// writes nothing, if s is a login session and an unrevoked login session
+	// with the same Owner, KeyID and Name exists, or if s.ID or first.Hash
+	// exists.
+	CreateSession(ctx context.Context, s *Session, first *RefreshToken) error
 
 	// Session returns the session with id, whoever owns it, revoked or not.
 	// Returns ErrNotFound.
@@ -117,12 +122,10 @@ type SessionStore interface {
 	RevokeSession(ctx context.Context, owner, id string, at time.Time) error
 }
 
-// RefreshStore stores refresh tokens by hash. Implementations must be safe
-// for concurrent use by multiple goroutines.
+// RefreshStore stores refresh tokens by hash; the first of a family comes
+// with its session (SessionStore.CreateSession). Implementations must be
+// safe for concurrent use by multiple goroutines.
 type RefreshStore interface {
-	// CreateRefreshToken stores t. Returns ErrConflict if its hash exists.
-	CreateRefreshToken(ctx context.Context, t *RefreshToken) error
-
 	// RefreshToken returns the token with hash, spent or not. Returns
 	// ErrNotFound.
 	RefreshToken(ctx context.Context, hash []byte) (*RefreshToken, error)
@@ -174,12 +177,16 @@ type RevocationKind string
 
 // The kinds of revocation.
 const (
-	RevokedKey     RevocationKind = "key"
-	RevokedSession RevocationKind = "session"
+	RevokedKey     RevocationKind = "key"     // the key is dead: so are its tokens
+	RevokedSession RevocationKind = "session" // the session is dead: so are its tokens
+	// ChangedKey: the key's secrets changed (a rotation): caches of
+	// verified keys forget it; its tokens are untouched.
+	ChangedKey RevocationKind = "key-changed"
 )
 
 // Revocation tells that a key or session stopped being valid before its
-// time, so that caches of verified tokens forget it.
+// time, or that a key changed, so that caches of verified keys and tokens
+// forget it.
 type Revocation struct {
 	Kind RevocationKind
 	ID   string
@@ -239,12 +246,16 @@ type KeyVerifier interface {
 	// access token.
 	LooksLikeKey(s string) bool
 
-	// VerifyKey returns the live key whose secret is secret. Returns an error
-	// wrapping ErrInvalid for a string that is not a well-formed key (no
-	// store is asked), ErrNotFound for an unknown key, ErrRevoked or
-	// ErrExpired for a dead one, and any other error (a store failure)
-	// wrapped as it is.
+	// VerifyKey returns the live key whose secret is secret, as a copy the
+	// caller owns. Returns an error wrapping ErrInvalid for a string that is
+	// not a well-formed key (no store is asked), ErrNotFound for an unknown
+	// key, ErrRevoked or ErrExpired for a dead one, and any other error (a
+	// store failure) wrapped as it is.
 	VerifyKey(ctx context.Context, secret string) (*Key, error)
+
+	// KeyPrincipal is VerifyKey for middleware: it returns the principal of
+	// a request that presents the key, with the same errors.
+	KeyPrincipal(ctx context.Context, secret string) (Principal, error)
 }
 
 // TokenRequest asks a [TokenIssuer] for an access token, for a key or for

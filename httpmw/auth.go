@@ -211,11 +211,11 @@ func (a *Auth) authenticate(r *http.Request) (authkit.Principal, error) {
 func (a *Auth) isKey(s string) bool { return a.Keys != nil && a.Keys.LooksLikeKey(s) }
 
 func (a *Auth) keyPrincipal(ctx context.Context, secret string) (authkit.Principal, error) {
-	k, err := a.Keys.VerifyKey(ctx, secret)
+	p, err := a.Keys.KeyPrincipal(ctx, secret)
 	if err != nil {
 		return authkit.Principal{}, credentialError(err)
 	}
-	return k.Principal(), nil
+	return p, nil
 }
 
 func (a *Auth) tokenPrincipal(ctx context.Context, token string) (authkit.Principal, error) {

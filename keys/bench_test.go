@@ -1,15 +1,18 @@
 package keys_test
 
 import (
+	"fmt"
+	"math/rand/v2"
 	"testing"
+	"unsafe"
 
 	"github.com/authkit/authkit"
 	"github.com/authkit/authkit/keys"
 	"github.com/authkit/authkit/storage/memory"
 )
 
-// benchStores lists the backends BenchmarkVerifyKey runs on; files for
-// other backends add to it in init.
+// benchStores lists the backends the benchmarks run on; files for other
+// backends add to it in init.
 var benchStores = []struct {
 	name string
 	open func(b *testing.B) authkit.Store
@@ -17,21 +20,94 @@ var benchStores = []struct {
 	{"memory", func(b *testing.B) authkit.Store { return memory.New() }},
 }
 
+// BenchmarkVerifyKey measures key verification on each backend:
+//
+//   - seen: one key, verified before (the cache of verified keys);
+//
+//   - KeyPrincipal/seen: the same, as the middleware calls it;
+//
+//   - uncached: the same key with the cache off (a store read each time);
+//
+//   - random-of-1000, random-of-100000: a random key out of that many, each
+//     verified once before, and the same with the cache off (memory and
+//     SQLite only: 100 000 keys take a while to make).
+//
+//     go test -run '^$' -bench VerifyKey -benchmem ./keys
 func BenchmarkVerifyKey(b *testing.B) {
 	for _, bs := range benchStores {
 		b.Run(bs.name, func(b *testing.B) {
-			svc, err := keys.New(keys.Config{Store: bs.open(b), Secret: testSecret(b)})
+			store := bs.open(b)
+			svc, err := keys.New(keys.Config{Store: store, Secret: testSecret(b)})
 			if err != nil {
 				b.Fatal(err)
 			}
-			_, secret, err := svc.Create(ctx, authkit.KeyRequest{Owner: "a", Handle: "bench"})
+			b.Cleanup(func() { svc.Close() })
+			uncached, err := keys.New(keys.Config{Store: store, Secret: testSecret(b), CacheTTL: -1})
 			if err != nil {
 				b.Fatal(err)
 			}
-			b.ReportAllocs()
-			for b.Loop() {
-				if _, err := svc.VerifyKey(ctx, secret); err != nil {
-					b.Fatal(err)
+			b.Cleanup(func() { uncached.Close() })
+			_, secret, err := svc.Create(ctx, authkit.KeyRequest{Owner: "a", Handle: "bench", Scopes: []string{"videos:read"}})
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Run("seen", func(b *testing.B) {
+				b.ReportAllocs()
+				for b.Loop() {
+					if _, err := svc.VerifyKey(ctx, secret); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+			b.Run("KeyPrincipal/seen", func(b *testing.B) {
+				b.ReportAllocs()
+				for b.Loop() {
+					if _, err := svc.KeyPrincipal(ctx, secret); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+			b.Run("uncached", func(b *testing.B) {
+				b.ReportAllocs()
+				for b.Loop() {
+					if _, err := uncached.VerifyKey(ctx, secret); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+			if bs.name == "postgres" {
+				return
+			}
+			for _, n := range []int{1_000, 100_000} {
+				// The secrets side by side in one array, as a request's
+				// header would bring one: the harness's own memory traffic
+				// stays one cache line or two per verification.
+				var all []byte
+				size := 0
+				for i := range n {
+					_, secret, err := svc.Create(ctx, authkit.KeyRequest{Owner: fmt.Sprint("o", i%100), Handle: fmt.Sprint("k", n, "-", i)})
+					if err != nil {
+						b.Fatal(err)
+					}
+					if _, err := svc.KeyPrincipal(ctx, secret); err != nil { // seen once
+						b.Fatal(err)
+					}
+					all, size = append(all, secret...), len(secret)
+				}
+				for _, c := range []struct {
+					name string
+					svc  *keys.Service
+				}{{"random-of-", svc}, {"uncached/random-of-", uncached}} {
+					b.Run(fmt.Sprint(c.name, n), func(b *testing.B) {
+						r := rand.New(rand.NewPCG(1, 2))
+						b.ReportAllocs()
+						for b.Loop() {
+							i := r.IntN(n) * size
+							if _, err := c.svc.KeyPrincipal(ctx, unsafe.String(&all[i], size)); err != nil {
+								b.Fatal(err)
+							}
+						}
+					})
 				}
 			}
 		})

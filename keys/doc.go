@@ -5,11 +5,13 @@
 //
 // # Which names to use
 //
-// Build one [Service] with [New] from a store and the server secret. Then:
+// Build one [Service] with [New] from a store and the server secret, and
+// [Service.Close] it when done. Then:
 //
 //   - [Service.Create] gives a customer a key; its secret is returned once.
-//   - [Service.VerifyKey] turns a presented secret into its key, on every
-//     request that carries one ([Service] implements [authkit.KeyVerifier]).
+//   - [Service.VerifyKey] turns a presented secret into its key, and
+//     [Service.KeyPrincipal] into the principal of the request that carries
+//     it ([Service] implements [authkit.KeyVerifier]).
 //   - [Service.LooksLikeKey] tells, without any I/O, whether a credential is shaped
 //     like one of this service's keys, so that middleware can tell a key from
 //     a JWT.
@@ -40,7 +42,15 @@
 // appear in errors or logs. Prefer plain keys: a recoverable key can be read
 // back by anyone holding both the database and the server secret.
 //
-// Verification writes a key's LastUsedAt at most once per
-// [Config.TouchInterval], so that a busy key does not turn every request
-// into a database write.
+// # Verification on every request
+//
+// A key verified before is answered from memory (about 0.4 µs, no
+// allocation through [Service.KeyPrincipal]): a bounded cache keyed by the
+// secret's keyed hash, fresh for [Config.CacheTTL], then answered for a few
+// minutes more while one background read refreshes it. A deletion or a
+// rotation forgets the key at once, on every replica the store's
+// [authkit.Notifier] reaches; an unknown secret never enters the cache.
+// Nothing on the request path writes: the last uses are kept in memory and
+// written in one batch every [Config.FlushEvery] (KeyStore.TouchKeys), and
+// at [Service.Close]; a crash loses at most that much of LastUsedAt.
 package keys

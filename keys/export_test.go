@@ -1,9 +1,9 @@
 package keys
 
-// TouchedLen tells the tests how many keys the map of recent LastUsedAt
-// writes holds.
-func TouchedLen(s *Service) int {
-	s.touchMu.Lock()
-	defer s.touchMu.Unlock()
-	return len(s.touched)
+// CacheLen tells the tests how many verified keys the cache holds, and how
+// many uses of keys that left it wait for the next flush.
+func CacheLen(s *Service) (entries, unflushed int) {
+	s.cache.mu.RLock()
+	defer s.cache.mu.RUnlock()
+	return len(s.cache.m), len(s.cache.unflushed)
 }

@@ -3,6 +3,7 @@ package keys
 import (
 	"context"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -17,42 +18,66 @@ import (
 	"github.com/google/uuid"
 )
 
-// Config configures a [Service].
+// Defaults of [Config].
+const (
+	DefaultCacheSize  = 100_000
+	DefaultCacheTTL   = time.Minute
+	DefaultFlushEvery = 15 * time.Second
+)
+
+// Config configures a [Service]. Store and Secret are required; every other
+// field has a safe default.
 type Config struct {
-	Store  authkit.KeyStore // required
-	Secret *authkit.Secret  // required: hashes and seals derive from it
+	// Store holds the keys. If it is also an [authkit.Notifier] (every
+	// authkit backend is), the cache of verified keys forgets a key the
+	// moment it is deleted or rotated, on every replica the store reaches.
+	Store  authkit.KeyStore
+	Secret *authkit.Secret // hashes and seals derive from it
 	// Prefix starts every secret: 1–16 of [a-z0-9], starting with a letter.
 	// Default "ak".
 	Prefix string
 	Clock  authkit.Clock // nil: the system clock
-	// TouchInterval is how often a key's LastUsedAt may be written; default
-	// one minute, so that verification does not write on every request.
-	TouchInterval time.Duration
+	// CacheSize bounds the cache of verified keys; default 100 000.
+	CacheSize int
+	// CacheTTL is how long a verified key is trusted before the store is
+	// asked again: it bounds how long a change the store did not publish
+	// (a lost notification) goes unseen; deletions and rotations the store
+	// publishes take effect at once regardless. For ten minutes more, a key
+	// used again is still answered from the cache while one background read
+	// refreshes it. Default 1 minute; negative turns the cache off.
+	CacheTTL time.Duration
+	// FlushEvery is how often the last-used times of the keys verified
+	// meanwhile are written, in one batch; nothing on the request path
+	// writes. A key's LastUsedAt is written again only once it has moved by
+	// five minutes. Default 15 s; negative writes only on [Service.Flush] and
+	// [Service.Close]. A crash loses at most this much of LastUsedAt.
+	FlushEvery time.Duration
 }
 
-// Service manages application keys. It is safe for concurrent use.
+// Service manages application keys. It is safe for concurrent use. Call
+// [Service.Close] when done with it: it writes the last uses it recorded.
 type Service struct {
-	store   authkit.KeyStore
-	hasher  *seal.Hasher
-	sealer  *seal.Sealer
-	prefix  string
-	live    string // "<prefix>_live_"
-	test    string // "<prefix>_test_"
-	clock   authkit.Clock
-	touchIv time.Duration
+	store  authkit.KeyStore
+	hasher *seal.Hasher
+	sealer *seal.Sealer
+	prefix string
+	live   string // "<prefix>_live_"
+	test   string // "<prefix>_test_"
+	clock  authkit.Clock
 
-	touchMu sync.Mutex
-	touched map[string]time.Time // key ID → when this service last wrote its LastUsedAt; bounded
-	prune   int                  // prune touched when it grows past this
+	cache     *keyCache
+	refreshes chan *entry // stale entries for the refreshers to read again
+	flushMu   sync.Mutex  // one flush at a time
+	cancel    func()      // the store subscription
+	stop      chan struct{}
+	done      chan struct{}
+	once      sync.Once
 }
-
-// maxTouched bounds the map of recent LastUsedAt writes.
-const maxTouched = 100_000
 
 var _ authkit.KeyVerifier = (*Service)(nil)
 
-// New returns a Service. Returns an error wrapping authkit.ErrInvalid for a
-// missing store or secret or a bad prefix.
+// New returns a Service and starts its flusher. Returns an error wrapping
+// authkit.ErrInvalid for a missing store or secret or a bad prefix.
 func New(cfg Config) (*Service, error) {
 	if cfg.Store == nil {
 		return nil, authkit.Invalid("store", "required")
@@ -71,15 +96,95 @@ func New(cfg Config) (*Service, error) {
 	if err != nil { // cannot happen: Derive gives 32 bytes
 		return nil, fmt.Errorf("keys: sealer: %w", err)
 	}
-	iv := cfg.TouchInterval
-	if iv <= 0 {
-		iv = time.Minute
+	size, ttl, every := cfg.CacheSize, cfg.CacheTTL, cfg.FlushEvery
+	if size <= 0 {
+		size = DefaultCacheSize
 	}
-	return &Service{
+	switch {
+	case ttl == 0:
+		ttl = DefaultCacheTTL
+	case ttl < 0:
+		ttl = 0 // nothing is fresh: every verification asks the store
+	}
+	if every == 0 {
+		every = DefaultFlushEvery
+	}
+	s := &Service{
 		store: cfg.Store, hasher: seal.NewHasher(cfg.Secret.Derive("authkit/keys/hash")), sealer: sealer,
-		prefix: p, live: p + "_live_", test: p + "_test_", clock: cfg.Clock, touchIv: iv,
-		touched: map[string]time.Time{}, prune: 1024,
-	}, nil
+		prefix: p, live: p + "_live_", test: p + "_test_", clock: cfg.Clock,
+		cache: newKeyCache(size, ttl, staleFor(ttl)), stop: make(chan struct{}), done: make(chan struct{}),
+		refreshes: make(chan *entry, maxRefreshes),
+	}
+	if n, ok := cfg.Store.(authkit.Notifier); ok {
+		s.cancel = n.Subscribe(func(r authkit.Revocation) {
+			if r.Kind == authkit.RevokedKey || r.Kind == authkit.ChangedKey {
+				s.cache.forget(r.ID)
+			}
+		})
+	}
+	go s.flushEvery(every)
+	for range refreshers {
+		go s.refresher()
+	}
+	return s, nil
+}
+
+// Close stops the flusher, writes the last uses recorded since the last
+// flush, and stops listening for revocations. The Service still verifies
+// afterwards, but records no use. Close may be called more than once.
+func (s *Service) Close() error {
+	var err error
+	s.once.Do(func() {
+		close(s.stop)
+		<-s.done
+		if s.cancel != nil {
+			s.cancel()
+		}
+		err = s.Flush(context.Background())
+	})
+	return err
+}
+
+func (s *Service) flushEvery(every time.Duration) {
+	defer close(s.done)
+	if every < 0 {
+		<-s.stop
+		return
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-t.C:
+			s.Flush(context.Background()) // a failed write is tried again at the next tick
+		}
+	}
+}
+
+// Flush writes the last-used times of the keys verified since the last
+// flush, in one batch (KeyStore.TouchKeys). The Service calls it every
+// Config.FlushEvery and at Close; call it yourself to see LastUsedAt up to
+// date. A failed write keeps the times for the next flush.
+func (s *Service) Flush(ctx context.Context) error {
+	s.flushMu.Lock()
+	defer s.flushMu.Unlock()
+	latest := map[string]int64{}
+	marked := s.cache.uses(latest)
+	if len(latest) == 0 {
+		return nil
+	}
+	uses := make(map[string]time.Time, len(latest))
+	for id, ns := range latest {
+		uses[id] = time.Unix(0, ns).UTC()
+	}
+	if err := s.store.TouchKeys(ctx, uses); err != nil {
+		s.cache.giveBack(latest)
+		return fmt.Errorf("keys: flush last uses: %w", err)
+	}
+	s.cache.written(marked, latest)
+	return nil
 }
 
 func validPrefix(p string) bool {
@@ -205,70 +310,149 @@ func (s *Service) Parse(secret string) (authkit.Env, error) {
 
 var errMalformed = authkit.Invalid("key", "not a well-formed key")
 
-// VerifyKey returns the live key whose secret is secret. Returns an error
-// wrapping authkit.ErrInvalid for a malformed secret (the store is not
-// asked), authkit.ErrNotFound for an unknown one, authkit.ErrRevoked for a
-// deleted key or a secret superseded by rotation after its grace,
-// authkit.ErrExpired for an expired key.
+// VerifyKey returns the live key whose secret is secret, as a copy the
+// caller owns. Returns an error wrapping authkit.ErrInvalid for a malformed
+// secret (the store is not asked), authkit.ErrNotFound for an unknown one,
+// authkit.ErrRevoked for a deleted key or a secret superseded by rotation
+// after its grace, authkit.ErrExpired for an expired key, and a store
+// failure wrapped as it is. A key verified within Config.CacheTTL is
+// answered from memory; its use is recorded for the next flush.
 func (s *Service) VerifyKey(ctx context.Context, secret string) (*authkit.Key, error) {
+	e, err := s.verify(ctx, secret)
+	if err != nil {
+		return nil, err
+	}
+	k := *e.key
+	k.Scopes = slices.Clone(k.Scopes)
+	return &k, nil
+}
+
+// KeyPrincipal is [Service.VerifyKey] for middleware: it returns the
+// principal of a request that presents the key. A key seen before is
+// answered without allocating.
+func (s *Service) KeyPrincipal(ctx context.Context, secret string) (authkit.Principal, error) {
+	e, err := s.verify(ctx, secret)
+	if err != nil {
+		return authkit.Principal{}, err
+	}
+	return e.principal, nil
+}
+
+func (s *Service) verify(ctx context.Context, secret string) (*entry, error) {
 	if _, err := s.Parse(secret); err != nil {
 		return nil, err
 	}
 	var h [sha256.Size]byte
 	s.hasher.SumInto(&h, secret)
-	k, ks, err := s.store.KeyBySecret(ctx, h[:])
+	now := s.clock.Now()
+	ns := now.UnixNano()
+	if e, stale := s.cache.get(&h, ns); e != nil {
+		if err := e.check(ns); err != nil {
+			return nil, err
+		}
+		e.used.Store(ns)
+		if stale && e.refreshing.CompareAndSwap(false, true) {
+			s.refresh(e)
+		}
+		return e, nil
+	}
+	return s.load(ctx, h, now)
+}
+
+// load reads the key of hash h from the store, checks it at now, and caches
+// it if it is alive.
+func (s *Service) load(ctx context.Context, h [32]byte, now time.Time) (*entry, error) {
+	ep := s.cache.epoch.Load()
+	hs := make([]byte, len(h)) // the store may keep it: h stays on the stack for the cached path
+	copy(hs, h[:])
+	k, ks, err := s.store.KeyBySecret(ctx, hs)
 	if err != nil {
 		return nil, fmt.Errorf("keys: verify: %w", err)
 	}
-	if !seal.Equal(ks.Hash, h[:]) {
+	if !seal.Equal(ks.Hash, hs) {
 		return nil, fmt.Errorf("keys: verify: %w", authkit.ErrNotFound)
 	}
-	now := s.clock.Now()
 	if !ks.ExpiresAt.IsZero() && !now.Before(ks.ExpiresAt) {
-		return nil, fmt.Errorf("keys: verify: secret rotated away: %w", authkit.ErrRevoked)
+		return nil, errRotatedAway
 	}
 	if err := k.Check(now); err != nil {
 		return nil, fmt.Errorf("keys: verify: %w", err)
 	}
-	s.touch(ctx, k, now)
-	return k, nil
+	ns := now.UnixNano()
+	e := &entry{hash: h, key: k, principal: k.Principal(), keyExp: unixNano(k.ExpiresAt), secretExp: unixNano(ks.ExpiresAt),
+		fresh: ns + s.cache.ttl, stale: ns + s.cache.ttl + s.cache.stale}
+	e.used.Store(ns)
+	s.cache.put(e, ep)
+	return e, nil
 }
 
-// touch writes LastUsedAt at most once per TouchInterval per key. A
-// LastUsedAt the store already holds within the interval (this process's
-// last write, or another's) needs no look at the map; otherwise the map of
-// this service's last writes decides, under a lock, so that concurrent
-// verifications of one key write once and a failed write is not retried on
-// every request. The write itself happens outside the lock.
-func (s *Service) touch(ctx context.Context, k *authkit.Key, now time.Time) {
-	if !k.LastUsedAt.IsZero() && now.Sub(k.LastUsedAt) < s.touchIv {
-		return
+// Stale entries are read again by refreshers goroutines, long-lived (their
+// stacks grow once, not per read) from a queue of maxRefreshes.
+const (
+	refreshers   = 2
+	maxRefreshes = 1024
+)
+
+// staleFor is how long an entry past its freshness is still answered
+// while it is refreshed: ten minutes, none when caching is off.
+func staleFor(ttl time.Duration) time.Duration {
+	if ttl == 0 {
+		return 0
 	}
-	s.touchMu.Lock()
-	if last, ok := s.touched[k.ID]; ok && now.Sub(last) < s.touchIv {
-		s.touchMu.Unlock()
-		return
+	return 10 * time.Minute
+}
+
+// refresh queues a stale entry to be read again in the background. With
+// the queue full it gives up: a later use tries again.
+func (s *Service) refresh(e *entry) {
+	select {
+	case s.refreshes <- e:
+	default:
+		e.refreshing.Store(false)
 	}
-	s.touched[k.ID] = now
-	if len(s.touched) > s.prune {
-		// Entries older than the interval decide nothing: forget them. If
-		// the map is still large (many keys used within one interval),
-		// forget it all: a few keys get LastUsedAt written twice.
-		for id, at := range s.touched {
-			if now.Sub(at) >= s.touchIv {
-				delete(s.touched, id)
+}
+
+// refresher reads queued entries' keys again, replacing each entry, or
+// dropping it if its key is no longer alive, until Close.
+func (s *Service) refresher() {
+	for {
+		select {
+		case <-s.stop:
+			return
+		case e := <-s.refreshes:
+			_, err := s.load(context.Background(), e.hash, s.clock.Now())
+			switch {
+			case errors.Is(err, authkit.ErrNotFound), errors.Is(err, authkit.ErrRevoked), errors.Is(err, authkit.ErrExpired):
+				s.cache.forget(e.key.ID) // dead now: gone
+			case err != nil:
+				e.refreshing.Store(false) // the store failed: keep answering, try again later
 			}
 		}
-		if len(s.touched) > maxTouched/2 {
-			clear(s.touched)
-		}
-		s.prune = max(1024, 2*len(s.touched))
 	}
-	s.touchMu.Unlock()
-	// Best effort: a failed write only leaves LastUsedAt older.
-	if err := s.store.TouchKey(ctx, k.ID, now); err == nil {
-		k.LastUsedAt = now
+}
+
+var (
+	errRotatedAway = fmt.Errorf("keys: verify: secret rotated away: %w", authkit.ErrRevoked)
+	errKeyExpired  = fmt.Errorf("keys: verify: %w", authkit.ErrExpired)
+)
+
+// check rechecks a cached entry at now: its secret's grace and the key's
+// expiry (a deletion removes the entry).
+func (e *entry) check(now int64) error {
+	if e.secretExp != 0 && now >= e.secretExp {
+		return errRotatedAway
 	}
+	if e.keyExp != 0 && now >= e.keyExp {
+		return errKeyExpired
+	}
+	return nil
+}
+
+func unixNano(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixNano()
 }
 
 // Get returns the owner's key with id. Returns authkit.ErrNotFound for a key
@@ -309,9 +493,7 @@ func (s *Service) Delete(ctx context.Context, owner, id string) error {
 	if err := s.store.RevokeKey(ctx, owner, id, s.clock.Now()); err != nil {
 		return fmt.Errorf("keys: delete: %w", err)
 	}
-	s.touchMu.Lock()
-	delete(s.touched, id)
-	s.touchMu.Unlock()
+	s.cache.forget(id) // at once, even with a store that is no Notifier
 	return nil
 }
 
@@ -333,6 +515,7 @@ func (s *Service) Rotate(ctx context.Context, owner, id string, grace time.Durat
 	if err := s.store.RotateKey(ctx, owner, id, s.secretRecord(id, secret, k.Recoverable, now), hint, now.Add(grace)); err != nil {
 		return nil, "", fmt.Errorf("keys: rotate: %w", err)
 	}
+	s.cache.forget(id)
 	k.Hint = hint
 	return k, secret, nil
 }

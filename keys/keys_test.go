@@ -3,16 +3,18 @@ package keys_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/matryer/is"
+
 	"github.com/authkit/authkit"
 	"github.com/authkit/authkit/internal/fakeclock"
 	"github.com/authkit/authkit/keys"
 	"github.com/authkit/authkit/storage/memory"
-	"github.com/matryer/is"
 )
 
 var ctx = context.Background()
@@ -45,12 +47,20 @@ type fixture struct {
 }
 
 func newFixture(t testing.TB, store authkit.Store) fixture {
-	clock := fakeclock.New(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
-	svc, err := keys.New(keys.Config{Store: store, Secret: testSecret(t), Clock: clock.Now})
+	f := fixture{store: store, clock: fakeclock.New(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))}
+	f.svc = f.service(t)
+	return f
+}
+
+// service starts another Service on the fixture's store and clock (a
+// replica), closed when the test ends.
+func (f fixture) service(t testing.TB) *keys.Service {
+	svc, err := keys.New(keys.Config{Store: f.store, Secret: testSecret(t), Clock: f.clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return fixture{svc: svc, store: store, clock: clock}
+	t.Cleanup(func() { svc.Close() })
+	return svc
 }
 
 // eachStore runs fn as a subtest on a fresh fixture over every backend.
@@ -253,8 +263,8 @@ func (f failStore) RevokeKey(context.Context, string, string, time.Time) error {
 	return nil
 }
 
-func (f failStore) TouchKey(context.Context, string, time.Time) error {
-	f.fail("TouchKey")
+func (f failStore) TouchKeys(context.Context, map[string]time.Time) error {
+	f.fail("TouchKeys")
 	return nil
 }
 
@@ -539,42 +549,50 @@ func TestList_PagesTheOwnersLiveKeysInCreationOrder(t *testing.T) {
 	})
 }
 
-func TestVerifyKey_LastUsedWrittenAtMostOncePerInterval(t *testing.T) {
+// TestVerifyKey_NothingWritesOnTheRequestPath: verifications record their
+// use in memory; one Flush writes the last use of every key in one batch;
+// a flush with nothing new writes nothing.
+func TestVerifyKey_NothingWritesOnTheRequestPath(t *testing.T) {
 	eachStore(t, func(t *testing.T, f fixture) {
 		is := is.New(t)
 		store := &countingStore{Store: f.store}
-		svc, err := keys.New(keys.Config{Store: store, Secret: testSecret(t), Clock: f.clock.Now})
+		svc, err := keys.New(keys.Config{Store: store, Secret: testSecret(t), Clock: f.clock.Now, FlushEvery: -1})
 		is.NoErr(err)
-		k, secret, err := svc.Create(ctx, authkit.KeyRequest{Owner: "a", Handle: "h"})
-		is.NoErr(err)
-		is.True(k.LastUsedAt.IsZero())
-		first := f.clock.Now()
-		for range 10 {
-			got, err := svc.VerifyKey(ctx, secret)
+		defer svc.Close()
+		var ks []*authkit.Key
+		var secrets []string
+		for i := range 5 {
+			k, secret, err := svc.Create(ctx, authkit.KeyRequest{Owner: "a", Handle: fmt.Sprint("h", i)})
 			is.NoErr(err)
-			is.True(got.LastUsedAt.Equal(first))
+			ks, secrets = append(ks, k), append(secrets, secret)
+		}
+		for range 3 {
+			for _, secret := range secrets {
+				_, err := svc.VerifyKey(ctx, secret)
+				is.NoErr(err)
+			}
 			f.clock.Advance(time.Second)
 		}
-		is.Equal(store.count(), 1)
-		got, err := svc.Get(ctx, "a", k.ID)
-		is.NoErr(err)
-		is.True(got.LastUsedAt.Equal(first))
-
-		f.clock.Advance(50 * time.Second) // a minute after the write
-		_, err = svc.VerifyKey(ctx, secret)
-		is.NoErr(err)
-		is.Equal(store.count(), 2)
-		got, err = svc.Get(ctx, "a", k.ID)
-		is.NoErr(err)
-		is.True(got.LastUsedAt.Equal(f.clock.Now()))
+		is.Equal(store.count(), 0) // no write while verifying
+		last := f.clock.Now().Add(-time.Second)
+		is.NoErr(svc.Flush(ctx))
+		is.Equal(store.count(), 1) // one batch
+		is.Equal(store.lastBatch(), 5)
+		for _, k := range ks {
+			got, err := svc.Get(ctx, "a", k.ID)
+			is.NoErr(err)
+			is.True(got.LastUsedAt.Equal(last))
+		}
+		is.NoErr(svc.Flush(ctx))
+		is.Equal(store.count(), 1) // nothing new, nothing written
 	})
 }
 
-func TestVerifyKey_ConcurrentVerifiesWriteLastUsedOnce(t *testing.T) {
+func TestVerifyKey_ConcurrentVerifiesWriteNothingUntilTheFlush(t *testing.T) {
 	eachStore(t, func(t *testing.T, f fixture) {
 		is := is.New(t)
 		store := &countingStore{Store: f.store}
-		svc, err := keys.New(keys.Config{Store: store, Secret: testSecret(t), Clock: f.clock.Now})
+		svc, err := keys.New(keys.Config{Store: store, Secret: testSecret(t), Clock: f.clock.Now, FlushEvery: -1})
 		is.NoErr(err)
 		_, secret, err := svc.Create(ctx, authkit.KeyRequest{Owner: "a", Handle: "h"})
 		is.NoErr(err)
@@ -591,92 +609,242 @@ func TestVerifyKey_ConcurrentVerifiesWriteLastUsedOnce(t *testing.T) {
 		for err := range errs {
 			is.NoErr(err)
 		}
-		is.Equal(store.count(), 1)
-	})
-}
-
-func TestVerifyKey_TouchIntervalIsConfigurable(t *testing.T) {
-	eachStore(t, func(t *testing.T, f fixture) {
-		is := is.New(t)
-		store := &countingStore{Store: f.store}
-		svc, err := keys.New(keys.Config{Store: store, Secret: testSecret(t), Clock: f.clock.Now, TouchInterval: time.Hour})
-		is.NoErr(err)
-		_, secret, err := svc.Create(ctx, authkit.KeyRequest{Owner: "a", Handle: "h"})
-		is.NoErr(err)
-		for range 3 {
-			_, err := svc.VerifyKey(ctx, secret)
-			is.NoErr(err)
-			f.clock.Advance(20 * time.Minute)
-		}
-		is.Equal(store.count(), 1)
-		_, err = svc.VerifyKey(ctx, secret) // an hour after the first
-		is.NoErr(err)
-		is.Equal(store.count(), 2)
-	})
-}
-
-func TestVerifyKey_RecentLastUsedFromAnotherProcessIsNotRewritten(t *testing.T) {
-	eachStore(t, func(t *testing.T, f fixture) {
-		is := is.New(t)
-		_, secret := mustCreate(t, f, authkit.KeyRequest{Owner: "a", Handle: "h"})
-		_, err := f.svc.VerifyKey(ctx, secret) // this process writes LastUsedAt
-		is.NoErr(err)
-		f.clock.Advance(10 * time.Second)
-
-		// A second process (a fresh Service on the same store) sees the
-		// recent write and does not repeat it.
-		store := &countingStore{Store: f.store}
-		svc, err := keys.New(keys.Config{Store: store, Secret: testSecret(t), Clock: f.clock.Now})
-		is.NoErr(err)
-		_, err = svc.VerifyKey(ctx, secret)
-		is.NoErr(err)
 		is.Equal(store.count(), 0)
+		is.NoErr(svc.Close()) // Close flushes
+		is.Equal(store.count(), 1)
 	})
 }
 
-func TestVerifyKey_FailedLastUsedWriteIsNotRetriedOnEveryVerify(t *testing.T) {
+// TestFlush_AFailedWriteIsKeptForTheNext: a write that fails loses nothing;
+// the next flush writes the same times.
+func TestFlush_AFailedWriteIsKeptForTheNext(t *testing.T) {
 	eachStore(t, func(t *testing.T, f fixture) {
 		is := is.New(t)
 		store := &countingStore{Store: f.store, fail: errors.New("disk full")}
-		svc, err := keys.New(keys.Config{Store: store, Secret: testSecret(t), Clock: f.clock.Now})
+		svc, err := keys.New(keys.Config{Store: store, Secret: testSecret(t), Clock: f.clock.Now, FlushEvery: -1})
 		is.NoErr(err)
-		_, secret, err := svc.Create(ctx, authkit.KeyRequest{Owner: "a", Handle: "h"})
+		defer svc.Close()
+		k, secret, err := svc.Create(ctx, authkit.KeyRequest{Owner: "a", Handle: "h"})
 		is.NoErr(err)
-		for range 5 {
-			_, err := svc.VerifyKey(ctx, secret) // verification itself succeeds
-			is.NoErr(err)
-		}
-		is.Equal(store.count(), 1)
+		_, err = svc.VerifyKey(ctx, secret) // verification itself succeeds
+		is.NoErr(err)
+		used := f.clock.Now()
+		is.True(svc.Flush(ctx) != nil)
+		store.setFail(nil)
 		f.clock.Advance(time.Minute)
-		_, err = svc.VerifyKey(ctx, secret)
+		is.NoErr(svc.Flush(ctx))
+		got, err := svc.Get(ctx, "a", k.ID)
 		is.NoErr(err)
-		is.Equal(store.count(), 2)
+		is.True(got.LastUsedAt.Equal(used))
 	})
 }
 
-// countingStore is a real store that counts its TouchKey calls, and fails
-// them (without writing) if fail is set.
-type countingStore struct {
-	authkit.Store
-	fail    error
-	mu      sync.Mutex
-	touches int
+// TestFlush_RunsByItselfEveryInterval: with a real interval, LastUsedAt
+// reaches the store with no call but the verification.
+func TestFlush_RunsByItselfEveryInterval(t *testing.T) {
+	is := is.New(t)
+	f := newFixture(t, memory.New())
+	svc, err := keys.New(keys.Config{Store: f.store, Secret: testSecret(t), Clock: f.clock.Now, FlushEvery: 20 * time.Millisecond})
+	is.NoErr(err)
+	defer svc.Close()
+	k, secret, err := svc.Create(ctx, authkit.KeyRequest{Owner: "a", Handle: "h"})
+	is.NoErr(err)
+	_, err = svc.VerifyKey(ctx, secret)
+	is.NoErr(err)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		got, err := f.store.KeyByID(ctx, k.ID)
+		is.NoErr(err)
+		if got.LastUsedAt.Equal(f.clock.Now()) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("LastUsedAt was never written")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
-func (c *countingStore) TouchKey(ctx context.Context, id string, at time.Time) error {
+// TestVerifyKey_SeenBeforeIsAnsweredWithoutTheStore: the second
+// verification of a key does not read the store, until the cache's TTL
+// has passed; unknown keys are read every time (never cached).
+func TestVerifyKey_SeenBeforeIsAnsweredWithoutTheStore(t *testing.T) {
+	eachStore(t, func(t *testing.T, f fixture) {
+		is := is.New(t)
+		store := &countingStore{Store: f.store}
+		svc, err := keys.New(keys.Config{Store: store, Secret: testSecret(t), Clock: f.clock.Now, CacheTTL: time.Minute})
+		is.NoErr(err)
+		defer svc.Close()
+		_, secret, err := svc.Create(ctx, authkit.KeyRequest{Owner: "a", Handle: "h"})
+		is.NoErr(err)
+		for range 5 {
+			_, err := svc.VerifyKey(ctx, secret)
+			is.NoErr(err)
+		}
+		is.Equal(store.reads(), 1)
+		f.clock.Advance(time.Minute)
+		_, err = svc.VerifyKey(ctx, secret) // stale: answered, and read again in the background
+		is.NoErr(err)
+		waitFor(t, func() bool { return store.reads() == 2 })
+		f.clock.Advance(15 * time.Minute) // past the stale window: read before answering
+		_, err = svc.VerifyKey(ctx, secret)
+		is.NoErr(err)
+		is.Equal(store.reads(), 3)
+		_, unknown := mustCreate(t, newFixture(t, memory.New()), authkit.KeyRequest{Owner: "z", Handle: "z"})
+		for range 3 {
+			_, err := svc.VerifyKey(ctx, unknown)
+			is.True(errors.Is(err, authkit.ErrNotFound))
+		}
+		is.Equal(store.reads(), 6)
+		entries, _ := keys.CacheLen(svc)
+		is.Equal(entries, 1) // the unknown key did not get in
+	})
+}
+
+// silentStore is a real store that tells no one of its revocations (as a
+// replica whose notifications are lost): only the cache's freshness
+// bounds what it serves.
+type silentStore struct{ authkit.KeyStore }
+
+// TestVerifyKey_WithoutNotificationsAStaleEntryIsRefreshedAtItsNextUse: a
+// key deleted where this service hears nothing of it is answered until the
+// entry is stale, once more while the store is read again, and refused as
+// soon as that read is back.
+func TestVerifyKey_WithoutNotificationsAStaleEntryIsRefreshedAtItsNextUse(t *testing.T) {
+	eachStore(t, func(t *testing.T, f fixture) {
+		is := is.New(t)
+		svc, err := keys.New(keys.Config{Store: silentStore{f.store}, Secret: testSecret(t), Clock: f.clock.Now, CacheTTL: time.Second})
+		is.NoErr(err)
+		defer svc.Close()
+		k, secret := mustCreate(t, f, authkit.KeyRequest{Owner: "a", Handle: "h"})
+		_, err = svc.VerifyKey(ctx, secret)
+		is.NoErr(err)
+		is.NoErr(f.svc.Delete(ctx, "a", k.ID)) // on another replica
+		_, err = svc.VerifyKey(ctx, secret)
+		is.NoErr(err) // fresh: not known here yet
+		f.clock.Advance(time.Second)
+		waitFor(t, func() bool {
+			_, err := svc.VerifyKey(ctx, secret)
+			return errors.Is(err, authkit.ErrRevoked) || errors.Is(err, authkit.ErrNotFound)
+		})
+	})
+}
+
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("not within 5 s")
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+// TestVerifyKey_DeleteAndRotateReachEveryCacheAtOnce: two services on one
+// store (two replicas); a key verified (cached) on both, then deleted on
+// one, is refused on the other at once; so is a secret rotated away with no
+// grace, while one rotated with a grace works until it ends.
+func TestVerifyKey_DeleteAndRotateReachEveryCacheAtOnce(t *testing.T) {
+	eachStore(t, func(t *testing.T, f fixture) {
+		is := is.New(t)
+		a, b := f.svc, f.service(t)
+		k1, s1 := mustCreate(t, f, authkit.KeyRequest{Owner: "a", Handle: "del"})
+		k2, s2 := mustCreate(t, f, authkit.KeyRequest{Owner: "a", Handle: "rot"})
+		k3, s3 := mustCreate(t, f, authkit.KeyRequest{Owner: "a", Handle: "grace"})
+		for _, s := range []string{s1, s2, s3} {
+			for _, svc := range []*keys.Service{a, b} {
+				_, err := svc.VerifyKey(ctx, s) // now cached on both
+				is.NoErr(err)
+			}
+		}
+		is.NoErr(a.Delete(ctx, "a", k1.ID))
+		_, err := b.VerifyKey(ctx, s1)
+		is.True(errors.Is(err, authkit.ErrRevoked))
+		_, _, err = a.Rotate(ctx, "a", k2.ID, 0)
+		is.NoErr(err)
+		_, err = b.VerifyKey(ctx, s2)
+		is.True(errors.Is(err, authkit.ErrRevoked))
+		_, _, err = a.Rotate(ctx, "a", k3.ID, time.Minute)
+		is.NoErr(err)
+		_, err = b.VerifyKey(ctx, s3)
+		is.NoErr(err) // in its grace
+		f.clock.Advance(time.Minute)
+		_, err = b.VerifyKey(ctx, s3)
+		is.True(errors.Is(err, authkit.ErrRevoked)) // from the cache: the grace ended
+	})
+}
+
+// TestVerifyKey_ACallerCannotChangeTheCache: VerifyKey hands out a copy.
+func TestVerifyKey_ACallerCannotChangeTheCache(t *testing.T) {
+	is := is.New(t)
+	f := newFixture(t, memory.New())
+	_, secret := mustCreate(t, f, authkit.KeyRequest{Owner: "a", Handle: "h", Scopes: []string{"read"}})
+	k, err := f.svc.VerifyKey(ctx, secret)
+	is.NoErr(err)
+	k.Owner, k.Scopes[0] = "mallory", "admin"
+	again, err := f.svc.VerifyKey(ctx, secret)
+	is.NoErr(err)
+	is.Equal(again.Owner, "a")
+	is.Equal(again.Scopes, []string{"read"})
+	p, err := f.svc.KeyPrincipal(ctx, secret)
+	is.NoErr(err)
+	is.Equal(p.Scopes(), []string{"read"})
+}
+
+// countingStore is a real store that counts its TouchKeys calls (and the
+// size of the last batch) and its KeyBySecret reads, and fails TouchKeys
+// (without writing) while fail is set.
+type countingStore struct {
+	authkit.Store
+	mu      sync.Mutex
+	fail    error
+	touches int
+	batch   int
+	secrets int
+}
+
+func (c *countingStore) TouchKeys(ctx context.Context, uses map[string]time.Time) error {
 	c.mu.Lock()
 	c.touches++
+	c.batch = len(uses)
+	fail := c.fail
 	c.mu.Unlock()
-	if c.fail != nil {
-		return c.fail
+	if fail != nil {
+		return fail
 	}
-	return c.Store.TouchKey(ctx, id, at)
+	return c.Store.TouchKeys(ctx, uses)
+}
+
+func (c *countingStore) KeyBySecret(ctx context.Context, h []byte) (*authkit.Key, *authkit.KeySecret, error) {
+	c.mu.Lock()
+	c.secrets++
+	c.mu.Unlock()
+	return c.Store.KeyBySecret(ctx, h)
+}
+
+func (c *countingStore) setFail(err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.fail = err
 }
 
 func (c *countingStore) count() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.touches
+}
+
+func (c *countingStore) lastBatch() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.batch
+}
+
+func (c *countingStore) reads() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.secrets
 }
 
 func TestNew_RefusesBadConfig(t *testing.T) {

@@ -10,11 +10,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/matryer/is"
+
 	"github.com/authkit/authkit"
 	"github.com/authkit/authkit/internal/opaque"
 	"github.com/authkit/authkit/keys"
 	"github.com/authkit/authkit/storage/sqlite"
-	"github.com/matryer/is"
 )
 
 func init() {

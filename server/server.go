@@ -232,16 +232,19 @@ func (s *Server) Auth(accept httpmw.Accept) *httpmw.Auth {
 	}
 }
 
-// Close stops the housekeeping, waits for a run under way to end, and stops
-// listening for revocations. It does not close the store. Close may be
-// called more than once.
+// Close stops the housekeeping, waits for a run under way to end, writes
+// the keys' last uses recorded since the last flush, and stops listening for
+// revocations. It does not close the store: close the store after the
+// Server. Close may be called more than once.
 func (s *Server) Close() error {
+	var err error
 	s.once.Do(func() {
 		s.stop()
 		<-s.done
 		s.Tokens.Close()
+		err = s.Keys.Close() // writes the last uses it recorded
 	})
-	return nil
+	return err
 }
 
 // pollEvery is how often the housekeeping looks whether a job is due, at

@@ -3,10 +3,12 @@ package sessions
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/authkit/authkit"
@@ -125,17 +127,16 @@ func (m *Manager) Exchange(ctx context.Context, r authkit.ExchangeRequest) (*aut
 	if err != nil {
 		return nil, fmt.Errorf("sessions: exchange: %w", err)
 	}
+	var rt string
+	var first *authkit.RefreshToken
 	if r.NoRefresh {
 		sess.ExpiresAt = c.ExpiresAt() // nothing renews it: it ends with its token
+	} else {
+		rt = opaque.New(m.prefix)
+		first = &authkit.RefreshToken{Hash: m.hasher.Sum(rt), SessionID: sess.ID, KeyID: key.ID, CreatedAt: now, ExpiresAt: rtExp}
 	}
-	if err := m.store.CreateSession(ctx, sess); err != nil {
-		return nil, fmt.Errorf("sessions: exchange: %w", err)
-	}
-	if r.NoRefresh {
-		return grant(tok, c, "", sess), nil
-	}
-	rt := opaque.New(m.prefix)
-	if err := m.store.CreateRefreshToken(ctx, &authkit.RefreshToken{Hash: m.hasher.Sum(rt), SessionID: sess.ID, KeyID: key.ID, CreatedAt: now, ExpiresAt: rtExp}); err != nil {
+	// One write: the session and its family's first refresh token.
+	if err := m.store.CreateSession(ctx, sess, first); err != nil {
 		return nil, fmt.Errorf("sessions: exchange: %w", err)
 	}
 	return grant(tok, c, rt, sess), nil
@@ -152,12 +153,28 @@ func (m *Manager) LooksLikeRefreshToken(s string) bool { return opaque.Valid(s, 
 
 var errMalformed = fmt.Errorf("sessions: not a refresh token: %w", authkit.ErrUnauthenticated)
 
-// child is what spending a refresh token produced, kept sealed for the
-// grace window.
+// child is what spending a refresh token produced, kept sealed on the spent
+// token while a grace window is on (and only then): the claims are read
+// back from the access token itself.
 type child struct {
-	AccessToken  string          `json:"a"`
-	RefreshToken string          `json:"r"`
-	Claims       *authkit.Claims `json:"c"`
+	AccessToken  string `json:"a"`
+	RefreshToken string `json:"r"`
+}
+
+// claimsOf reads the claims of an access token this manager's issuer made
+// and a seal kept, without verifying it again.
+func claimsOf(token string) (*authkit.Claims, error) {
+	_, rest, _ := strings.Cut(token, ".")
+	payload, _, ok := strings.Cut(rest, ".")
+	b, err := base64.RawURLEncoding.DecodeString(payload)
+	if !ok || err != nil {
+		return nil, fmt.Errorf("sessions: sealed token unreadable: %w", authkit.ErrInvalid)
+	}
+	var c authkit.Claims
+	if err := json.Unmarshal(b, &c); err != nil {
+		return nil, fmt.Errorf("sessions: sealed token unreadable: %w", authkit.ErrInvalid)
+	}
+	return &c, nil
 }
 
 // Refresh spends a refresh token for a new access token (ttl 0: the
@@ -260,16 +277,20 @@ func (m *Manager) refreshOnce(ctx context.Context, hash []byte, ttl time.Duratio
 		return nil, false, fmt.Errorf("sessions: refresh: %w", err)
 	}
 	next := opaque.New(m.prefix)
-	sealed, err := json.Marshal(child{AccessToken: tok, RefreshToken: next, Claims: c})
-	if err != nil {
-		return nil, false, err
+	var sealed []byte // the child pair, for a replay inside the grace window; none without one
+	if m.refreshGrace > 0 {
+		b, err := json.Marshal(child{AccessToken: tok, RefreshToken: next})
+		if err != nil {
+			return nil, false, err
+		}
+		sealed = m.sealer.Seal(b, hash)
 	}
 	childRec := &authkit.RefreshToken{Hash: m.hasher.Sum(next), SessionID: sess.ID, KeyID: key.ID, CreatedAt: now, ExpiresAt: rt.ExpiresAt}
 	if exp := now.Add(m.refreshTTL); exp.Before(childRec.ExpiresAt) || childRec.ExpiresAt.IsZero() {
 		childRec.ExpiresAt = exp
 	}
 	// The family keeps its original end: refresh does not extend the grant.
-	err = m.store.SpendRefreshToken(ctx, hash, now, m.sealer.Seal(sealed, hash), childRec)
+	err = m.store.SpendRefreshToken(ctx, hash, now, sealed, childRec)
 	if errors.Is(err, authkit.ErrConflict) {
 		return nil, true, nil // another spender won: reload and treat as a replay
 	}
@@ -285,8 +306,10 @@ func (m *Manager) replay(ctx context.Context, rt *authkit.RefreshToken, sess *au
 	if m.refreshGrace > 0 && now.Before(rt.SpentAt.Add(m.refreshGrace)) && sess.Check(now) == nil {
 		if b, err := m.sealer.Open(rt.ChildSealed, rt.Hash); err == nil {
 			var ch child
-			if json.Unmarshal(b, &ch) == nil && ch.Claims != nil {
-				return grant(ch.AccessToken, ch.Claims, ch.RefreshToken, sess), false, nil
+			if json.Unmarshal(b, &ch) == nil {
+				if c, err := claimsOf(ch.AccessToken); err == nil {
+					return grant(ch.AccessToken, c, ch.RefreshToken, sess), false, nil
+				}
 			}
 		}
 	}
@@ -376,11 +399,8 @@ func (m *Manager) issueLogin(ctx context.Context, who loginSubject, sessID strin
 	if err != nil {
 		return "", nil, nil, fmt.Errorf("sessions: login: %w", err)
 	}
-	b, err := json.Marshal(child{AccessToken: tok, Claims: c})
-	if err != nil {
-		return "", nil, nil, err
-	}
-	return tok, c, m.sealer.Seal(b, []byte(sessID)), nil
+	// The session keeps the token alone, sealed: its claims are in it.
+	return tok, c, m.sealer.Seal([]byte(tok), []byte(sessID)), nil
 }
 
 func (m *Manager) openLogin(ctx context.Context, who loginSubject, name string, now time.Time) (*authkit.Grant, error) {
@@ -391,7 +411,7 @@ func (m *Manager) openLogin(ctx context.Context, who loginSubject, name string, 
 		return nil, err
 	}
 	sess.TokenSealed, sess.TokenID, sess.TokenExpiresAt, sess.ExpiresAt = sealed, c.ID, c.ExpiresAt(), c.ExpiresAt()
-	if err := m.store.CreateSession(ctx, sess); err != nil {
+	if err := m.store.CreateSession(ctx, sess, nil); err != nil {
 		return nil, fmt.Errorf("sessions: login: %w", err)
 	}
 	return grant(tok, c, "", sess), nil
@@ -414,11 +434,12 @@ func (m *Manager) reuse(sess *authkit.Session) (*authkit.Grant, error) {
 	if err != nil {
 		return nil, err
 	}
-	var ch child
-	if err := json.Unmarshal(b, &ch); err != nil || ch.Claims == nil {
-		return nil, fmt.Errorf("sessions: sealed token unreadable: %w", authkit.ErrInvalid)
+	tok := string(b)
+	c, err := claimsOf(tok)
+	if err != nil {
+		return nil, err
 	}
-	return grant(ch.AccessToken, ch.Claims, "", sess), nil
+	return grant(tok, c, "", sess), nil
 }
 
 // List returns a page of the owner's live sessions, oldest first. A

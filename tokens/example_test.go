@@ -37,7 +37,7 @@ func Example() {
 	}
 	sess := &authkit.Session{ID: "0190a0e0-0000-7000-8000-000000000002", Kind: authkit.SessionGrant, KeyID: key.ID,
 		Owner: key.Owner, Scopes: key.Scopes, CreatedAt: now, ExpiresAt: now.Add(24 * time.Hour)}
-	if err := store.CreateSession(ctx, sess); err != nil {
+	if err := store.CreateSession(ctx, sess, nil); err != nil {
 		panic(err)
 	}
 

@@ -120,7 +120,7 @@ func (f *fixture) newSession(t testing.TB, k *authkit.Key) *authkit.Session {
 		CreatedAt: now,
 		ExpiresAt: now.Add(24 * time.Hour),
 	}
-	if err := f.store.CreateSession(context.Background(), s); err != nil {
+	if err := f.store.CreateSession(context.Background(), s, nil); err != nil {
 		t.Fatalf("CreateSession: %v", err)
 	}
 	return s

@@ -38,7 +38,7 @@ func TestRestart_NewServiceOnTheSameFileVerifiesOldTokens(t *testing.T) {
 	k := &authkit.Key{ID: "k1", Owner: "o", Handle: "h", Env: authkit.EnvLive, Scopes: []string{"a"}, CreatedAt: start}
 	is.NoErr(store.CreateKey(ctx, k, &authkit.KeySecret{Hash: []byte("01234567890123456789012345678901"), KeyID: "k1", CreatedAt: start}))
 	sess := &authkit.Session{ID: "s1", Kind: authkit.SessionGrant, KeyID: "k1", Owner: "o", Scopes: []string{"a"}, CreatedAt: start, ExpiresAt: start.AddDate(10, 0, 0)}
-	is.NoErr(store.CreateSession(ctx, sess))
+	is.NoErr(store.CreateSession(ctx, sess, nil))
 	tok, _, err := svc.Issue(ctx, authkit.TokenRequest{Key: k, SessionID: "s1"})
 	is.NoErr(err)
 	svc.Close()

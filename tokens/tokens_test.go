@@ -288,7 +288,7 @@ func TestVerify_DeadKeyOrSessionInStore(t *testing.T) {
 		now := f.clock.Now()
 		s := &authkit.Session{ID: "short-" + f.key.ID, Kind: authkit.SessionGrant, KeyID: f.key.ID, Owner: f.key.Owner, Scopes: f.key.Scopes,
 			CreatedAt: now, ExpiresAt: now.Add(30 * time.Minute)}
-		is.NoErr(f.store.CreateSession(ctx, s))
+		is.NoErr(f.store.CreateSession(ctx, s, nil))
 		tok, _, err := f.svc.Issue(ctx, authkit.TokenRequest{Key: f.key, SessionID: s.ID})
 		is.NoErr(err)
 		_, err = f.svc.Verify(ctx, tok)

@@ -177,7 +177,7 @@ func TestVerify_ALeakedSigningKeyCannotMintForAnySession(t *testing.T) {
 	otherSess := f.newSession(t, other)
 	user := &authkit.Session{ID: "user-session", Kind: authkit.SessionLogin, Owner: "carol", Scopes: []string{"videos:read"},
 		CreatedAt: f.clock.Now(), ExpiresAt: f.clock.Now().Add(time.Hour)}
-	if err := f.store.CreateSession(context.Background(), user); err != nil {
+	if err := f.store.CreateSession(context.Background(), user, nil); err != nil {
 		t.Fatal(err)
 	}
 	with := func(change func(c map[string]any)) string {

@@ -34,7 +34,8 @@ func NewHasher(key []byte) *Hasher {
 
 type mac struct {
 	h   hash.Hash
-	buf []byte
+	buf []byte // the message
+	sum []byte // the MAC, before it is copied out
 }
 
 // Sum returns HMAC-SHA-256(key, msg).
@@ -50,8 +51,12 @@ func (h *Hasher) SumInto(out *[sha256.Size]byte, msg string) {
 	m.h.Reset()
 	m.buf = append(m.buf[:0], msg...) // a pooled buffer: no allocation per call
 	m.h.Write(m.buf)
-	m.h.Sum(out[:0])
+	// Sum into the pooled buffer, not into out: out may then stay on its
+	// caller's stack (a slice of it passed to the hash.Hash would escape).
+	m.sum = m.h.Sum(m.sum[:0])
+	copy(out[:], m.sum)
 	clear(m.buf) // do not leave the secret lying in the pool
+	clear(m.sum)
 	h.pool.Put(m)
 }
 

@@ -197,6 +197,14 @@ func (s *Store) CurrentKeySecret(ctx context.Context, owner, id string) (*authki
 
 // RotateKey implements authkit.KeyStore.
 func (s *Store) RotateKey(ctx context.Context, owner, id string, next *authkit.KeySecret, hint string, graceUntil time.Time) error {
+	if err := s.rotateKey(owner, id, next, hint, graceUntil); err != nil {
+		return err
+	}
+	s.Publish(authkit.Revocation{Kind: authkit.ChangedKey, ID: id})
+	return nil
+}
+
+func (s *Store) rotateKey(owner, id string, next *authkit.KeySecret, hint string, graceUntil time.Time) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	k, err := s.liveKey(owner, id)
@@ -235,18 +243,20 @@ func (s *Store) RevokeKey(ctx context.Context, owner, id string, at time.Time) e
 	return nil
 }
 
-// TouchKey implements authkit.KeyStore.
-func (s *Store) TouchKey(ctx context.Context, id string, at time.Time) error {
+// TouchKeys implements authkit.KeyStore.
+func (s *Store) TouchKeys(ctx context.Context, uses map[string]time.Time) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if k, ok := s.keys[id]; ok && at.After(k.LastUsedAt) {
-		k.LastUsedAt = utc(at)
+	for id, at := range uses {
+		if k, ok := s.keys[id]; ok && at.After(k.LastUsedAt) {
+			k.LastUsedAt = utc(at)
+		}
 	}
 	return nil
 }
 
 // CreateSession implements authkit.SessionStore.
-func (s *Store) CreateSession(ctx context.Context, sess *authkit.Session) error {
+func (s *Store) CreateSession(ctx context.Context, sess *authkit.Session, first *authkit.RefreshToken) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if _, ok := s.sessions[sess.ID]; ok {
@@ -256,6 +266,11 @@ func (s *Store) CreateSession(ctx context.Context, sess *authkit.Session) error 
 	lk := [3]string{sess.Owner, sess.KeyID, sess.Name}
 	if _, ok := s.logins[lk]; ok && login {
 		return fmt.Errorf("memory: login session: %w", authkit.ErrConflict)
+	}
+	if first != nil {
+		if err := s.createRefresh(first); err != nil {
+			return err
+		}
 	}
 	c := cloneSession(sess)
 	normSession(c)
@@ -330,13 +345,6 @@ func (s *Store) RevokeSession(ctx context.Context, owner, id string, at time.Tim
 	s.mu.Unlock()
 	s.Publish(authkit.Revocation{Kind: authkit.RevokedSession, ID: id})
 	return nil
-}
-
-// CreateRefreshToken implements authkit.RefreshStore.
-func (s *Store) CreateRefreshToken(ctx context.Context, t *authkit.RefreshToken) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.createRefresh(t)
 }
 
 func (s *Store) createRefresh(t *authkit.RefreshToken) error {

@@ -247,7 +247,8 @@ func (s *Store) setListening(v bool) {
 	s.mu.Unlock()
 }
 
-// replay publishes every key and session revoked at or after since.
+// replay publishes every key and session revoked, and every key rotated, at
+// or after since.
 func (s *Store) replay(ctx context.Context, conn *pgx.Conn, since time.Time) {
 	for _, q := range []struct {
 		kind authkit.RevocationKind
@@ -255,6 +256,7 @@ func (s *Store) replay(ctx context.Context, conn *pgx.Conn, since time.Time) {
 	}{
 		{authkit.RevokedKey, `SELECT id FROM keys WHERE revoked_at >= $1`},
 		{authkit.RevokedSession, `SELECT id FROM sessions WHERE revoked_at >= $1`},
+		{authkit.ChangedKey, `SELECT DISTINCT key_id FROM key_secrets WHERE created_at >= $1`},
 	} {
 		rows, err := conn.Query(ctx, q.sql, since)
 		if err != nil {

@@ -171,6 +171,51 @@ func TestReplicas_RevocationOnAStopsBWithinASecond(t *testing.T) {
 	}
 }
 
+// TestReplicas_KeyDeletedOrRotatedOnAIsRefusedOnB: B has verified (and
+// cached) a key; A deletes it, or rotates it with no grace: B refuses the
+// old secret as fast as it refuses a revoked session's token. A rotation
+// with a grace keeps the old secret working on B until the grace ends.
+func TestReplicas_KeyDeletedOrRotatedOnAIsRefusedOnB(t *testing.T) {
+	is := is.New(t)
+	a, b, _ := twoReplicas(t, 0)
+	for _, change := range []string{"delete", "rotate"} {
+		k, secret, err := a.keys.Create(ctx, authkit.KeyRequest{Owner: "alice", Handle: change})
+		is.NoErr(err)
+		_, err = b.keys.VerifyKey(ctx, secret)
+		is.NoErr(err) // cached on B now
+		start := time.Now()
+		if change == "delete" {
+			is.NoErr(a.keys.Delete(ctx, "alice", k.ID))
+		} else {
+			_, _, err := a.keys.Rotate(ctx, "alice", k.ID, 0)
+			is.NoErr(err)
+		}
+		for {
+			_, err = b.keys.VerifyKey(ctx, secret)
+			if errors.Is(err, authkit.ErrRevoked) {
+				break
+			}
+			is.NoErr(err)
+			if time.Since(start) > time.Second {
+				t.Fatalf("a key %sd on A still verifies on B after 1 s", change)
+			}
+			time.Sleep(2 * time.Millisecond)
+		}
+		t.Logf("key %s reached B after %v", change, time.Since(start).Round(time.Millisecond))
+	}
+	k, secret, err := a.keys.Create(ctx, authkit.KeyRequest{Owner: "alice", Handle: "grace"})
+	is.NoErr(err)
+	_, err = b.keys.VerifyKey(ctx, secret)
+	is.NoErr(err)
+	_, fresh, err := a.keys.Rotate(ctx, "alice", k.ID, time.Hour)
+	is.NoErr(err)
+	time.Sleep(50 * time.Millisecond) // the notification has long arrived
+	_, err = b.keys.VerifyKey(ctx, secret)
+	is.NoErr(err) // in its grace
+	_, err = b.keys.VerifyKey(ctx, fresh)
+	is.NoErr(err)
+}
+
 // TestReplicas_ListenerDropReplaysMissedRevocations kills B's listening
 // connection from the server side, revokes on A while B is deaf, and checks
 // that B learns of it once it has reconnected.

@@ -131,7 +131,8 @@ func (s *Store) CurrentKeySecret(ctx context.Context, owner, id string) (*authki
 
 // RotateKey implements authkit.KeyStore.
 func (s *Store) RotateKey(ctx context.Context, owner, id string, next *authkit.KeySecret, hint string, graceUntil time.Time) error {
-	return s.write(ctx, func(tx pgx.Tx) error {
+	changed := authkit.Revocation{Kind: authkit.ChangedKey, ID: id}
+	err := s.write(ctx, func(tx pgx.Tx) error {
 		var one int
 		err := tx.QueryRow(ctx, `SELECT 1 FROM keys WHERE owner = $1 AND id = $2 AND revoked_at IS NULL FOR UPDATE`, owner, id).Scan(&one)
 		if errors.Is(err, pgx.ErrNoRows) {
@@ -149,8 +150,15 @@ func (s *Store) RotateKey(ctx context.Context, owner, id string, next *authkit.K
 		}
 		n := *next
 		n.ExpiresAt = time.Time{}
-		return insertSecret(ctx, tx, id, &n)
+		if err := insertSecret(ctx, tx, id, &n); err != nil {
+			return err
+		}
+		return s.notify(ctx, tx, changed)
 	})
+	if err == nil {
+		s.Publish(changed)
+	}
+	return err
 }
 
 // RevokeKey implements authkit.KeyStore.
@@ -171,10 +179,23 @@ func (s *Store) RevokeKey(ctx context.Context, owner, id string, at time.Time) e
 	return err
 }
 
-// TouchKey implements authkit.KeyStore.
-func (s *Store) TouchKey(ctx context.Context, id string, at time.Time) error {
-	_, err := s.pool.Exec(ctx, `UPDATE keys SET last_used_at = $1 WHERE id = $2 AND (last_used_at IS NULL OR last_used_at < $1)`, at.UTC(), id)
-	return err
+// TouchKeys implements authkit.KeyStore: one UPDATE … FROM unnest(…)
+// statement for the whole batch.
+func (s *Store) TouchKeys(ctx context.Context, uses map[string]time.Time) error {
+	if len(uses) == 0 {
+		return nil
+	}
+	ids := make([]string, 0, len(uses))
+	ats := make([]time.Time, 0, len(uses))
+	for id, at := range uses {
+		ids, ats = append(ids, id), append(ats, at.UTC())
+	}
+	_, err := s.pool.Exec(ctx, `UPDATE keys k SET last_used_at = u.at FROM unnest($1::text[], $2::timestamptz[]) AS u(id, at)
+		WHERE k.id = u.id AND (k.last_used_at IS NULL OR k.last_used_at < u.at)`, ids, ats)
+	if err != nil {
+		return fmt.Errorf("postgres: touch keys: %w", err)
+	}
+	return nil
 }
 
 // ---- sessions
@@ -194,15 +215,27 @@ func scanSession(row pgx.Row) (*authkit.Session, error) {
 	return &x, nil
 }
 
-// CreateSession implements authkit.SessionStore.
-func (s *Store) CreateSession(ctx context.Context, x *authkit.Session) error {
-	_, err := s.pool.Exec(ctx, `INSERT INTO sessions (`+sessionCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
-		x.ID, string(x.Kind), x.KeyID, x.Owner, x.Name, scopes(x.Scopes), x.CreatedAt.UTC(), x.ExpiresAt.UTC(), tz(x.RevokedAt),
-		x.TokenSealed, x.TokenID, tz(x.TokenExpiresAt))
-	if err != nil {
-		return fmt.Errorf("postgres: create session: %w", mapErr(err))
+// CreateSession implements authkit.SessionStore: one statement, or a
+// transaction of two with the family's first refresh token.
+func (s *Store) CreateSession(ctx context.Context, x *authkit.Session, first *authkit.RefreshToken) error {
+	insert := func(db execer) error {
+		_, err := db.Exec(ctx, `INSERT INTO sessions (`+sessionCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+			x.ID, string(x.Kind), x.KeyID, x.Owner, x.Name, scopes(x.Scopes), x.CreatedAt.UTC(), x.ExpiresAt.UTC(), tz(x.RevokedAt),
+			x.TokenSealed, x.TokenID, tz(x.TokenExpiresAt))
+		if err != nil {
+			return fmt.Errorf("postgres: create session: %w", mapErr(err))
+		}
+		return nil
 	}
-	return nil
+	if first == nil {
+		return insert(s.pool)
+	}
+	return s.write(ctx, func(tx pgx.Tx) error {
+		if err := insert(tx); err != nil {
+			return err
+		}
+		return insertRefresh(ctx, tx, first)
+	})
 }
 
 func (s *Store) oneSession(ctx context.Context, where string, args ...any) (*authkit.Session, error) {
@@ -283,11 +316,6 @@ func (s *Store) RevokeSession(ctx context.Context, owner, id string, at time.Tim
 }
 
 // ---- refresh tokens
-
-// CreateRefreshToken implements authkit.RefreshStore.
-func (s *Store) CreateRefreshToken(ctx context.Context, t *authkit.RefreshToken) error {
-	return insertRefresh(ctx, s.pool, t)
-}
 
 type execer interface {
 	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)

@@ -49,14 +49,14 @@ type Store struct {
 	// once: reads on the reader pool, writes on the writer connection. The
 	// point reads run under context.WithoutCancel: they take microseconds,
 	// and a cancelable context costs the driver a goroutine per query.
-	keyBySecret, keyByID, sessionByID, loginSession, refreshByHash       *sql.Stmt
-	insertSession, replaceToken, insertRefreshSt, spendRefresh, touchKey *sql.Stmt
+	keyBySecret, keyByID, sessionByID, loginSession, refreshByHash          *sql.Stmt
+	insertSession, insertGrant, replaceToken, insertRefreshSt, spendRefresh *sql.Stmt
 }
 
 // stmts lists the prepared statements, for Close.
 func (s *Store) stmts() []*sql.Stmt {
 	return []*sql.Stmt{s.keyBySecret, s.keyByID, s.sessionByID, s.loginSession, s.refreshByHash,
-		s.insertSession, s.replaceToken, s.insertRefreshSt, s.spendRefresh, s.touchKey}
+		s.insertSession, s.insertGrant, s.replaceToken, s.insertRefreshSt, s.spendRefresh}
 }
 
 var _ authkit.Store = (*Store)(nil)
@@ -110,10 +110,11 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		{s.r, &s.loginSession, `SELECT ` + sessionCols + ` FROM sessions WHERE owner = ? AND key_id = ? AND name = ? AND kind = 'login' AND revoked_at = 0`},
 		{s.r, &s.refreshByHash, `SELECT hash, session_id, key_id, created_at, expires_at, spent_at, child_sealed FROM refresh_tokens WHERE hash = ?`},
 		{s.w, &s.insertSession, `INSERT INTO sessions (` + sessionCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
+		{s.w, &s.insertGrant, `INSERT INTO session_grants (` + sessionCols + `, rt_hash, rt_session_id, rt_key_id, rt_created_at, rt_expires_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
 		{s.w, &s.replaceToken, `UPDATE sessions SET token_sealed = ?, token_id = ?, token_expires_at = ?, expires_at = ? WHERE id = ? AND revoked_at = 0 AND token_id = ?`},
 		{s.w, &s.insertRefreshSt, `INSERT INTO refresh_tokens (hash, session_id, key_id, created_at, expires_at, spent_at, child_sealed) VALUES (?, ?, ?, ?, ?, ?, ?)`},
 		{s.w, &s.spendRefresh, `UPDATE refresh_tokens SET spent_at = ?, child_sealed = ? WHERE hash = ? AND spent_at = 0`},
-		{s.w, &s.touchKey, `UPDATE keys SET last_used_at = ? WHERE id = ? AND last_used_at < ?`},
 	} {
 		if *p.st, err = p.db.PrepareContext(ctx, p.sql); err != nil {
 			s.Close()
@@ -361,7 +362,7 @@ func (s *Store) CurrentKeySecret(ctx context.Context, owner, id string) (*authki
 
 // RotateKey implements authkit.KeyStore.
 func (s *Store) RotateKey(ctx context.Context, owner, id string, next *authkit.KeySecret, hint string, graceUntil time.Time) error {
-	return s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		if err := liveKey(ctx, tx, owner, id); err != nil {
 			return err
 		}
@@ -376,6 +377,10 @@ func (s *Store) RotateKey(ctx context.Context, owner, id string, next *authkit.K
 		n.ExpiresAt = time.Time{}
 		return insertSecret(ctx, tx, id, &n)
 	})
+	if err == nil {
+		s.Publish(authkit.Revocation{Kind: authkit.ChangedKey, ID: id})
+	}
+	return err
 }
 
 func liveKey(ctx context.Context, tx *sql.Tx, owner, id string) error {
@@ -405,11 +410,39 @@ func (s *Store) RevokeKey(ctx context.Context, owner, id string, at time.Time) e
 	return err
 }
 
-// TouchKey implements authkit.KeyStore.
-func (s *Store) TouchKey(ctx context.Context, id string, at time.Time) error {
+// touchBatch is how many keys one TouchKeys statement updates.
+const touchBatch = 200
+
+// TouchKeys implements authkit.KeyStore: one UPDATE … FROM (VALUES …)
+// statement per 200 keys, in one write transaction.
+func (s *Store) TouchKeys(ctx context.Context, uses map[string]time.Time) error {
+	if len(uses) == 0 {
+		return nil
+	}
+	ids := make([]string, 0, len(uses))
+	for id := range uses {
+		ids = append(ids, id)
+	}
 	return s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		_, err := tx.StmtContext(ctx, s.touchKey).ExecContext(ctx, micro(at), id, micro(at))
-		return err
+		for len(ids) > 0 {
+			n := min(len(ids), touchBatch)
+			var q strings.Builder
+			q.WriteString(`WITH u(id, at) AS (VALUES `)
+			args := make([]any, 0, 2*n)
+			for i, id := range ids[:n] {
+				if i > 0 {
+					q.WriteString(", ")
+				}
+				q.WriteString("(?, ?)")
+				args = append(args, id, micro(uses[id]))
+			}
+			q.WriteString(`) UPDATE keys SET last_used_at = u.at FROM u WHERE keys.id = u.id AND keys.last_used_at < u.at`)
+			if _, err := tx.ExecContext(ctx, q.String(), args...); err != nil {
+				return fmt.Errorf("sqlite: touch keys: %w", err)
+			}
+			ids = ids[n:]
+		}
+		return nil
 	})
 }
 
@@ -429,17 +462,25 @@ func scanSession(sc scanner) (*authkit.Session, error) {
 	return &x, nil
 }
 
-// CreateSession implements authkit.SessionStore.
-func (s *Store) CreateSession(ctx context.Context, x *authkit.Session) error {
-	return s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		_, err := tx.StmtContext(ctx, s.insertSession).ExecContext(ctx,
-			x.ID, string(x.Kind), x.KeyID, x.Owner, x.Name, joinScopes(x.Scopes), micro(x.CreatedAt), micro(x.ExpiresAt), micro(x.RevokedAt),
-			x.TokenSealed, x.TokenID, micro(x.TokenExpiresAt))
-		if err != nil {
-			return fmt.Errorf("sqlite: create session: %w", mapErr(err))
-		}
-		return nil
-	})
+// CreateSession implements authkit.SessionStore: one statement in
+// autocommit, atomic as every statement is (the unique index on login
+// sessions decides a race). With its first refresh token it is an insert
+// into the view session_grants, whose trigger writes both rows.
+func (s *Store) CreateSession(ctx context.Context, x *authkit.Session, first *authkit.RefreshToken) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	args := []any{x.ID, string(x.Kind), x.KeyID, x.Owner, x.Name, joinScopes(x.Scopes), micro(x.CreatedAt), micro(x.ExpiresAt), micro(x.RevokedAt),
+		x.TokenSealed, x.TokenID, micro(x.TokenExpiresAt)}
+	st := s.insertSession
+	if first != nil {
+		st = s.insertGrant
+		args = append(args, first.Hash, first.SessionID, first.KeyID, micro(first.CreatedAt), micro(first.ExpiresAt))
+	}
+	if _, err := st.ExecContext(context.WithoutCancel(ctx), args...); err != nil {
+		return fmt.Errorf("sqlite: create session: %w", mapErr(err))
+	}
+	return nil
 }
 
 // Session implements authkit.SessionStore.
@@ -523,11 +564,6 @@ func (s *Store) RevokeSession(ctx context.Context, owner, id string, at time.Tim
 }
 
 // ---- refresh tokens
-
-// CreateRefreshToken implements authkit.RefreshStore.
-func (s *Store) CreateRefreshToken(ctx context.Context, t *authkit.RefreshToken) error {
-	return s.write(ctx, func(ctx context.Context, tx *sql.Tx) error { return s.insertRefresh(ctx, tx, t) })
-}
 
 func (s *Store) insertRefresh(ctx context.Context, tx *sql.Tx, t *authkit.RefreshToken) error {
 	_, err := tx.StmtContext(ctx, s.insertRefreshSt).ExecContext(ctx,
@@ -628,14 +664,20 @@ func (s *Store) RetireSigningKey(ctx context.Context, id string, retiredAt, expi
 // cleanupBatch bounds each delete so that the write lock is held briefly.
 const cleanupBatch = 500
 
-// Cleanup implements authkit.Store, deleting in batches of 500 rows.
+// Cleanup implements authkit.Store, deleting in batches of 500 rows. Refresh
+// tokens are found by a walk of their primary key in pages of 1,000 read
+// without the write lock (with their session: a token dies with it), so
+// that no index is kept for it alone.
 func (s *Store) Cleanup(ctx context.Context, now time.Time) (int, error) {
 	n := micro(now)
 	total := 0
+	deleted, err := s.cleanupRefresh(ctx, n)
+	total += deleted
+	if err != nil {
+		return total, err
+	}
 	for _, q := range []string{
 		`DELETE FROM key_secrets WHERE hash IN (SELECT hash FROM key_secrets WHERE expires_at <> 0 AND expires_at <= ? LIMIT ` + strconv.Itoa(cleanupBatch) + `)`,
-		`DELETE FROM refresh_tokens WHERE hash IN (SELECT r.hash FROM refresh_tokens r LEFT JOIN sessions s ON s.id = r.session_id
-			WHERE r.expires_at <= ?1 OR (s.id IS NOT NULL AND s.expires_at <= ?1) LIMIT ` + strconv.Itoa(cleanupBatch) + `)`,
 		`DELETE FROM sessions WHERE id IN (SELECT id FROM sessions WHERE expires_at <= ? LIMIT ` + strconv.Itoa(cleanupBatch) + `)`,
 		`DELETE FROM signing_keys WHERE id IN (SELECT id FROM signing_keys WHERE expires_at <> 0 AND expires_at <= ? LIMIT ` + strconv.Itoa(cleanupBatch) + `)`,
 	} {
@@ -659,4 +701,61 @@ func (s *Store) Cleanup(ctx context.Context, now time.Time) (int, error) {
 		}
 	}
 	return total, nil
+}
+
+// cleanupRefresh deletes the refresh tokens past their ExpiresAt or their
+// session's (or whose session is gone).
+func (s *Store) cleanupRefresh(ctx context.Context, now int64) (int, error) {
+	total := 0
+	after := []byte{0} // below every 32-byte hash
+	for {
+		rows, err := s.r.QueryContext(ctx, `SELECT r.hash, r.expires_at, s.expires_at FROM refresh_tokens r LEFT JOIN sessions s ON s.id = r.session_id
+			WHERE r.hash > ? ORDER BY r.hash LIMIT 1000`, after)
+		if err != nil {
+			return total, fmt.Errorf("sqlite: cleanup: %w", err)
+		}
+		var dead [][]byte
+		seen := 0
+		for rows.Next() {
+			var h []byte
+			var exp int64
+			var sessExp sql.NullInt64
+			if err := rows.Scan(&h, &exp, &sessExp); err != nil {
+				rows.Close()
+				return total, fmt.Errorf("sqlite: cleanup: %w", err)
+			}
+			seen++
+			after = h
+			if exp <= now || !sessExp.Valid || sessExp.Int64 <= now {
+				dead = append(dead, h)
+			}
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return total, fmt.Errorf("sqlite: cleanup: %w", err)
+		}
+		for len(dead) > 0 {
+			batch := dead[:min(len(dead), cleanupBatch)]
+			dead = dead[len(batch):]
+			args := make([]any, len(batch))
+			for i, h := range batch {
+				args[i] = h
+			}
+			q := `DELETE FROM refresh_tokens WHERE hash IN (?` + strings.Repeat(", ?", len(batch)-1) + `)`
+			err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+				res, err := tx.ExecContext(ctx, q, args...)
+				if err == nil {
+					n, _ := res.RowsAffected()
+					total += int(n)
+				}
+				return err
+			})
+			if err != nil {
+				return total, fmt.Errorf("sqlite: cleanup: %w", err)
+			}
+		}
+		if seen < 1000 {
+			return total, nil
+		}
+	}
 }

@@ -247,12 +247,40 @@ var keyTests = []test{
 	{"Key/TouchOnlyMovesForward", func(t *testing.T, s authkit.Store) {
 		is := is.New(t)
 		k, _ := mustKey(t, s, "alice", "ci")
-		is.NoErr(s.TouchKey(ctx, k.ID, T0.Add(time.Hour)))
-		is.NoErr(s.TouchKey(ctx, k.ID, T0.Add(time.Minute)))
-		is.NoErr(s.TouchKey(ctx, "unknown", T0))
+		is.NoErr(s.TouchKeys(ctx, map[string]time.Time{k.ID: T0.Add(time.Hour)}))
+		is.NoErr(s.TouchKeys(ctx, map[string]time.Time{k.ID: T0.Add(time.Minute), "unknown": T0}))
+		is.NoErr(s.TouchKeys(ctx, nil))
 		got, err := s.KeyByID(ctx, k.ID)
 		is.NoErr(err)
 		is.True(got.LastUsedAt.Equal(T0.Add(time.Hour)))
+	}},
+	{"Key/TouchABatchOfManyKeys", func(t *testing.T, s authkit.Store) {
+		is := is.New(t)
+		uses := map[string]time.Time{}
+		var ids []string
+		for i := range 450 { // more than one statement's worth on SQL backends
+			k, _ := mustKey(t, s, "alice", fmt.Sprint("k", i))
+			uses[k.ID] = T0.Add(time.Duration(i) * time.Second)
+			ids = append(ids, k.ID)
+		}
+		is.NoErr(s.TouchKeys(ctx, uses))
+		for i, id := range ids {
+			got, err := s.KeyByID(ctx, id)
+			is.NoErr(err)
+			is.True(got.LastUsedAt.Equal(T0.Add(time.Duration(i) * time.Second)))
+		}
+	}},
+	{"Key/RotatePublishesChangedKey", func(t *testing.T, s authkit.Store) {
+		is := is.New(t)
+		var mu sync.Mutex
+		var got []authkit.Revocation
+		cancel := s.Subscribe(func(r authkit.Revocation) { mu.Lock(); got = append(got, r); mu.Unlock() })
+		defer cancel()
+		k, _ := mustKey(t, s, "alice", "ci")
+		is.NoErr(s.RotateKey(ctx, "alice", k.ID, &authkit.KeySecret{Hash: hash(), KeyID: k.ID, CreatedAt: T0}, "ak_live_Zz9y", T0))
+		mu.Lock()
+		is.Equal(got, []authkit.Revocation{{Kind: authkit.ChangedKey, ID: k.ID}})
+		mu.Unlock()
 	}},
 	{"Key/ReturnsCopies", func(t *testing.T, s authkit.Store) {
 		is := is.New(t)
@@ -282,10 +310,10 @@ var sessionTests = []test{
 		is := is.New(t)
 		user := &authkit.Key{Owner: "alice"} // no ID: a user signed in without a key
 		a := NewSession(user, authkit.SessionLogin, "laptop")
-		is.NoErr(s.CreateSession(ctx, a))
+		is.NoErr(s.CreateSession(ctx, a, nil))
 		b := NewSession(&authkit.Key{Owner: "bob"}, authkit.SessionLogin, "laptop")
-		is.NoErr(s.CreateSession(ctx, b)) // same name, another user
-		is.True(errors.Is(s.CreateSession(ctx, NewSession(user, authkit.SessionLogin, "laptop")), authkit.ErrConflict))
+		is.NoErr(s.CreateSession(ctx, b, nil)) // same name, another user
+		is.True(errors.Is(s.CreateSession(ctx, NewSession(user, authkit.SessionLogin, "laptop"), nil), authkit.ErrConflict))
 		got, err := s.LoginSession(ctx, "alice", "", "laptop")
 		is.NoErr(err)
 		is.Equal(got.ID, a.ID)
@@ -295,7 +323,7 @@ var sessionTests = []test{
 		is.Equal(got.ID, b.ID)
 		k, _ := mustKey(t, s, "alice", "ci") // and a key's session of that name is another one
 		c := NewSession(k, authkit.SessionLogin, "laptop")
-		is.NoErr(s.CreateSession(ctx, c))
+		is.NoErr(s.CreateSession(ctx, c, nil))
 		got, err = s.LoginSession(ctx, "alice", k.ID, "laptop")
 		is.NoErr(err)
 		is.Equal(got.ID, c.ID)
@@ -304,7 +332,7 @@ var sessionTests = []test{
 		is := is.New(t)
 		k, _ := mustKey(t, s, "alice", "ci")
 		sess := NewSession(k, authkit.SessionLogin, "worker")
-		is.NoErr(s.CreateSession(ctx, sess))
+		is.NoErr(s.CreateSession(ctx, sess, nil))
 		got, err := s.Session(ctx, sess.ID)
 		is.NoErr(err)
 		is.Equal(got.Kind, authkit.SessionLogin)
@@ -328,22 +356,22 @@ var sessionTests = []test{
 		k, _ := mustKey(t, s, "alice", "ci")
 		k2, _ := mustKey(t, s, "alice", "ci2")
 		first := NewSession(k, authkit.SessionLogin, "")
-		is.NoErr(s.CreateSession(ctx, first))
-		is.True(errors.Is(s.CreateSession(ctx, NewSession(k, authkit.SessionLogin, "")), authkit.ErrConflict))
-		is.NoErr(s.CreateSession(ctx, NewSession(k2, authkit.SessionLogin, ""))) // another key
-		is.NoErr(s.CreateSession(ctx, NewSession(k, authkit.SessionGrant, "")))  // grants never conflict
-		is.NoErr(s.CreateSession(ctx, NewSession(k, authkit.SessionGrant, "")))
+		is.NoErr(s.CreateSession(ctx, first, nil))
+		is.True(errors.Is(s.CreateSession(ctx, NewSession(k, authkit.SessionLogin, ""), nil), authkit.ErrConflict))
+		is.NoErr(s.CreateSession(ctx, NewSession(k2, authkit.SessionLogin, ""), nil)) // another key
+		is.NoErr(s.CreateSession(ctx, NewSession(k, authkit.SessionGrant, ""), nil))  // grants never conflict
+		is.NoErr(s.CreateSession(ctx, NewSession(k, authkit.SessionGrant, ""), nil))
 		is.NoErr(s.RevokeSession(ctx, "alice", first.ID, T0))
-		is.NoErr(s.CreateSession(ctx, NewSession(k, authkit.SessionLogin, ""))) // free after revocation
+		is.NoErr(s.CreateSession(ctx, NewSession(k, authkit.SessionLogin, ""), nil)) // free after revocation
 		dup := NewSession(k, authkit.SessionGrant, "")
 		dup.ID = first.ID
-		is.True(errors.Is(s.CreateSession(ctx, dup), authkit.ErrConflict))
+		is.True(errors.Is(s.CreateSession(ctx, dup, nil), authkit.ErrConflict))
 	}},
 	{"Session/ReplaceTokenIsCompareAndSwap", func(t *testing.T, s authkit.Store) {
 		is := is.New(t)
 		k, _ := mustKey(t, s, "alice", "ci")
 		sess := NewSession(k, authkit.SessionLogin, "w")
-		is.NoErr(s.CreateSession(ctx, sess))
+		is.NoErr(s.CreateSession(ctx, sess, nil))
 		is.True(errors.Is(s.ReplaceSessionToken(ctx, sess.ID, "wrong", []byte("x"), "jti-2", T0, T0), authkit.ErrConflict))
 		is.NoErr(s.ReplaceSessionToken(ctx, sess.ID, "jti-1", []byte("new"), "jti-2", T0.Add(2*time.Hour), T0.Add(3*time.Hour)))
 		got, err := s.Session(ctx, sess.ID)
@@ -364,12 +392,12 @@ var sessionTests = []test{
 		var ids []string
 		for range 5 {
 			sess := NewSession(k, authkit.SessionGrant, "")
-			is.NoErr(s.CreateSession(ctx, sess))
+			is.NoErr(s.CreateSession(ctx, sess, nil))
 			ids = append(ids, sess.ID)
 		}
-		is.NoErr(s.CreateSession(ctx, NewSession(kb, authkit.SessionGrant, "")))
+		is.NoErr(s.CreateSession(ctx, NewSession(kb, authkit.SessionGrant, ""), nil))
 		gone := NewSession(k, authkit.SessionGrant, "")
-		is.NoErr(s.CreateSession(ctx, gone))
+		is.NoErr(s.CreateSession(ctx, gone, nil))
 		is.NoErr(s.RevokeSession(ctx, "alice", gone.ID, T0))
 		p1, err := s.ListSessions(ctx, "alice", authkit.Page{Limit: 3})
 		is.NoErr(err)
@@ -387,7 +415,7 @@ var sessionTests = []test{
 		is := is.New(t)
 		k, _ := mustKey(t, s, "alice", "ci")
 		sess := NewSession(k, authkit.SessionLogin, "")
-		is.NoErr(s.CreateSession(ctx, sess))
+		is.NoErr(s.CreateSession(ctx, sess, nil))
 		is.True(errors.Is(s.RevokeSession(ctx, "bob", sess.ID, T0), authkit.ErrNotFound))
 		got, _ := s.Session(ctx, sess.ID)
 		is.True(got.RevokedAt.IsZero())
@@ -400,30 +428,56 @@ var sessionTests = []test{
 	}},
 }
 
+// mustFamily creates a key, a grant session and its first refresh token.
+func mustFamily(t *testing.T, s authkit.Store) *authkit.RefreshToken {
+	t.Helper()
+	k, _ := mustKey(t, s, "alice", "fam-"+id()[24:])
+	return mustFamilyOf(t, s, NewSession(k, authkit.SessionGrant, ""))
+}
+
+// mustFamilyOf creates a grant session like sess (a new ID, so that one
+// session may seed several families) with a first refresh token.
+func mustFamilyOf(t *testing.T, s authkit.Store, like *authkit.Session) *authkit.RefreshToken {
+	t.Helper()
+	sess := *like
+	sess.ID, sess.Kind, sess.Name = id(), authkit.SessionGrant, ""
+	rt := newRefresh(sess.ID, sess.KeyID)
+	if err := s.CreateSession(ctx, &sess, rt); err != nil {
+		t.Fatalf("CreateSession: %v", err)
+	}
+	return rt
+}
+
 func newRefresh(sessID, keyID string) *authkit.RefreshToken {
 	return &authkit.RefreshToken{Hash: hash(), SessionID: sessID, KeyID: keyID, CreatedAt: T0, ExpiresAt: T0.Add(24 * time.Hour)}
 }
 
 var refreshTests = []test{
-	{"Refresh/CreateGetDuplicate", func(t *testing.T, s authkit.Store) {
+	{"Refresh/CreatedWithItsSessionGetDuplicate", func(t *testing.T, s authkit.Store) {
 		is := is.New(t)
-		rt := newRefresh("s1", "k1")
-		is.NoErr(s.CreateRefreshToken(ctx, rt))
+		k, _ := mustKey(t, s, "alice", "ci")
+		sess := NewSession(k, authkit.SessionGrant, "")
+		rt := newRefresh(sess.ID, k.ID)
+		is.NoErr(s.CreateSession(ctx, sess, rt))
 		got, err := s.RefreshToken(ctx, rt.Hash)
 		is.NoErr(err)
-		is.Equal(got.SessionID, "s1")
-		is.Equal(got.KeyID, "k1")
+		is.Equal(got.SessionID, sess.ID)
+		is.Equal(got.KeyID, k.ID)
 		is.True(got.SpentAt.IsZero())
 		is.True(got.ExpiresAt.Equal(T0.Add(24 * time.Hour)))
-		is.True(errors.Is(s.CreateRefreshToken(ctx, rt), authkit.ErrConflict))
+		// A second session with the same first token: conflict, and neither
+		// the session nor anything else is written.
+		again := NewSession(k, authkit.SessionGrant, "")
+		is.True(errors.Is(s.CreateSession(ctx, again, rt), authkit.ErrConflict))
+		_, err = s.Session(ctx, again.ID)
+		is.True(errors.Is(err, authkit.ErrNotFound))
 		_, err = s.RefreshToken(ctx, hash())
 		is.True(errors.Is(err, authkit.ErrNotFound))
 	}},
 	{"Refresh/SpendOnce", func(t *testing.T, s authkit.Store) {
 		is := is.New(t)
-		rt := newRefresh("s1", "k1")
-		is.NoErr(s.CreateRefreshToken(ctx, rt))
-		child := newRefresh("s1", "k1")
+		rt := mustFamily(t, s)
+		child := newRefresh(rt.SessionID, rt.KeyID)
 		is.NoErr(s.SpendRefreshToken(ctx, rt.Hash, T0.Add(time.Minute), []byte("child"), child))
 		got, err := s.RefreshToken(ctx, rt.Hash)
 		is.NoErr(err)
@@ -475,7 +529,7 @@ var otherTests = []test{
 		cancel := s.Subscribe(func(r authkit.Revocation) { mu.Lock(); got = append(got, r); mu.Unlock() })
 		k, _ := mustKey(t, s, "alice", "ci")
 		sess := NewSession(k, authkit.SessionLogin, "")
-		is.NoErr(s.CreateSession(ctx, sess))
+		is.NoErr(s.CreateSession(ctx, sess, nil))
 		is.NoErr(s.RevokeSession(ctx, "alice", sess.ID, T0))
 		is.NoErr(s.RevokeKey(ctx, "alice", k.ID, T0))
 		mu.Lock()
@@ -496,17 +550,15 @@ var otherTests = []test{
 		is.NoErr(s.RotateKey(ctx, "alice", k.ID, next, "ak_live_Zz9y", T0.Add(time.Minute))) // old secret expires
 		live := NewSession(k, authkit.SessionGrant, "")
 		live.ExpiresAt = now.Add(time.Hour)
-		dead := NewSession(k, authkit.SessionLogin, "")
-		is.NoErr(s.CreateSession(ctx, live))
-		is.NoErr(s.CreateSession(ctx, dead)) // expires T0+1h
-		liveRT := newRefresh(live.ID, k.ID)
-		liveRT.ExpiresAt = now.Add(time.Hour)
-		deadRT := newRefresh(live.ID, k.ID) // expires T0+24h
+		dead := NewSession(k, authkit.SessionGrant, "") // expires T0+1h
+		deadRT := newRefresh(live.ID, k.ID)             // expires T0+24h
 		orphanRT := newRefresh(dead.ID, k.ID)
 		orphanRT.ExpiresAt = now.Add(time.Hour) // dies with its session
-		for _, rt := range []*authkit.RefreshToken{liveRT, deadRT, orphanRT} {
-			is.NoErr(s.CreateRefreshToken(ctx, rt))
-		}
+		is.NoErr(s.CreateSession(ctx, live, deadRT))
+		is.NoErr(s.CreateSession(ctx, dead, orphanRT))
+		liveRT := newRefresh(live.ID, k.ID)
+		liveRT.ExpiresAt = now.Add(time.Hour)
+		is.NoErr(s.SpendRefreshToken(ctx, deadRT.Hash, T0.Add(time.Hour), nil, liveRT))
 		sk, oldSK := signingKey(T0), signingKey(T0)
 		is.NoErr(s.CreateSigningKey(ctx, sk))
 		is.NoErr(s.CreateSigningKey(ctx, oldSK))
@@ -571,7 +623,7 @@ func RunConcurrency(t *testing.T, newStore NewStore) {
 		k, _ := mustKey(t, s, "alice", "ci")
 		var wins atomic.Int32
 		race(100, func() {
-			err := s.CreateSession(ctx, NewSession(k, authkit.SessionLogin, "w"))
+			err := s.CreateSession(ctx, NewSession(k, authkit.SessionLogin, "w"), nil)
 			if err == nil {
 				wins.Add(1)
 			} else if !errors.Is(err, authkit.ErrConflict) {
@@ -583,11 +635,10 @@ func RunConcurrency(t *testing.T, newStore NewStore) {
 	t.Run("SameRefreshTokenSpentOnce", func(t *testing.T) {
 		is := is.New(t)
 		s := newStore(t)
-		rt := newRefresh("s1", "k1")
-		is.NoErr(s.CreateRefreshToken(ctx, rt))
+		rt := mustFamily(t, s)
 		var wins atomic.Int32
 		race(50, func() {
-			err := s.SpendRefreshToken(ctx, rt.Hash, T0, []byte("c"), newRefresh("s1", "k1"))
+			err := s.SpendRefreshToken(ctx, rt.Hash, T0, []byte("c"), newRefresh(rt.SessionID, rt.KeyID))
 			if err == nil {
 				wins.Add(1)
 			} else if !errors.Is(err, authkit.ErrConflict) {
@@ -601,7 +652,7 @@ func RunConcurrency(t *testing.T, newStore NewStore) {
 		s := newStore(t)
 		k, _ := mustKey(t, s, "alice", "ci")
 		sess := NewSession(k, authkit.SessionLogin, "w")
-		is.NoErr(s.CreateSession(ctx, sess))
+		is.NoErr(s.CreateSession(ctx, sess, nil))
 		var wins atomic.Int32
 		race(50, func() {
 			err := s.ReplaceSessionToken(ctx, sess.ID, "jti-1", []byte("n"), id(), T0, T0.Add(time.Hour))
