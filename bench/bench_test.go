@@ -120,7 +120,7 @@ func newFixture(tb testing.TB, alg string) *fixture {
 		ID: uuid.Must(uuid.NewV7()).String(), Kind: authkit.SessionGrant, KeyID: f.key.ID, Owner: f.key.Owner,
 		Scopes: f.key.Scopes, CreatedAt: now, ExpiresAt: now.Add(24 * time.Hour),
 	}
-	if err := f.store.CreateSession(ctx, f.sess); err != nil {
+	if err := f.store.CreateSession(ctx, f.sess, nil); err != nil {
 		tb.Fatal(err)
 	}
 	f.ring = make([]string, ringSize)

@@ -30,6 +30,7 @@ func BenchmarkLoopback(b *testing.B) {
 		{"login-new-session", "POST", "/auth/login", "", func() string {
 			return `{"api_key":"` + key + `","session_id":"s` + strconv.FormatInt(n.Add(1), 10) + `"}`
 		}},
+		{"exchange", "POST", "/auth/api-key", "", func() string { return `{"apiKey":"` + key + `"}` }},
 	} {
 		b.Run(c.name, func(b *testing.B) {
 			b.SetParallelism(4)

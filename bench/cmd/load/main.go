@@ -1,21 +1,29 @@
 // Command load measures the example server over HTTP on this machine. It
-// builds examples/server (go build, in the authkit module), starts it on
-// 127.0.0.1 at a free port with a fresh SQLite file in a temporary folder,
-// creates a user's key and an access token through the server's own API (the
-// README's keytoken and api.video flows), then, for -d each, with -c
-// workers over keep-alive connections, measures (interleaved, see -rounds):
+// makes -keys application keys in a fresh SQLite file (with the library,
+// before the server starts), builds examples/server (go build, in the
+// authkit module), starts it on 127.0.0.1 at a free port on that file,
+// creates a user's key and an access token through the server's own API,
+// shows the server every key once, then, for -d each, with -c workers over
+// keep-alive connections, measures (interleaved, see -rounds):
 //
+//   - GET /healthz (the same server and logging, no authentication): the
+//     yardstick every other route is divided by, round by round;
 //   - GET /videos with `Authorization: Bearer <access token>` (authkit's
-//     middleware, a warm token, and the app's handler),
-//   - GET /healthz (the same server and logging, no authentication),
-//   - POST /auth/login with the key and a new session_id each time (the
-//     login guide: a key check, a new session row in SQLite, a new token).
+//     middleware, a warm token, and the app's handler);
+//   - GET /videos with the key as a Basic user name, always the same key;
+//   - GET /videos with a random key out of the -keys, as a Basic user name;
+//   - POST /auth/login with the key and a new session_id each time (a key
+//     check, a new session row, a new token);
+//   - POST /auth/api-key with the key (a key check, a new grant session and
+//     its refresh token, a new token).
 //
-// It prints a markdown table. Each route gets -d in all, split into
-// -rounds slices run in turn, and at most -n requests; the server is
-// stopped at the end. Only 127.0.0.1 is ever contacted.
+// It prints a markdown table: each route's rate, and its rate divided by
+// /healthz's in the same round (the median of the rounds, and their range).
+// Each route gets -d in all, split into -rounds slices run in turn, and at
+// most -n requests; the server is stopped at the end. Only 127.0.0.1 is
+// ever contacted.
 //
-//	go run ./cmd/load [-d 5s] [-rounds 5] [-c 8] [-n 2000000] [-server path]
+//	go run ./cmd/load [-d 5s] [-rounds 5] [-c 8] [-n 2000000] [-keys 100000] [-server path]
 //
 // Rate limiting: the server's Limiter (httpmw.Limiter, 10 per minute per
 // client address by default) counts only failed credentials, so successful
@@ -28,12 +36,14 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	mrand "math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -46,6 +56,10 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/authkit/authkit"
+	"github.com/authkit/authkit/keys"
+	"github.com/authkit/authkit/storage/sqlite"
 )
 
 func main() {
@@ -61,6 +75,7 @@ type options struct {
 	warmup  time.Duration
 	workers int
 	max     int64
+	keys    int
 	server  string
 }
 
@@ -71,10 +86,11 @@ func run() error {
 	flag.DurationVar(&o.warmup, "warmup", 500*time.Millisecond, "unmeasured warm-up before each phase")
 	flag.IntVar(&o.workers, "c", 4*runtime.GOMAXPROCS(0), "concurrent workers (keep-alive connections)")
 	flag.Int64Var(&o.max, "n", 2_000_000, "at most this many requests per phase")
+	flag.IntVar(&o.keys, "keys", 100_000, "application keys in the store, for the random-key route")
 	flag.StringVar(&o.server, "server", "", "a prebuilt examples/server binary (default: go build it)")
 	flag.Parse()
-	if o.dur <= 0 || o.dur > 10*time.Minute || o.workers < 1 || o.workers > 1024 || o.rounds < 1 || o.rounds > 100 || o.max < int64(o.rounds) {
-		return errors.New("want 0 < -d <= 10m, 1 <= -c <= 1024, 1 <= -rounds <= 100, -n >= -rounds")
+	if o.dur <= 0 || o.dur > 10*time.Minute || o.workers < 1 || o.workers > 1024 || o.rounds < 1 || o.rounds > 100 || o.max < int64(o.rounds) || o.keys < 1 || o.keys > 10_000_000 {
+		return errors.New("want 0 < -d <= 10m, 1 <= -c <= 1024, 1 <= -rounds <= 100, -n >= -rounds, 1 <= -keys <= 10,000,000")
 	}
 
 	tmp, err := os.MkdirTemp("", "authkit-load-")
@@ -97,9 +113,17 @@ func run() error {
 	base := "http://" + addr
 	password := randHex(16)
 
+	db, secretFile := filepath.Join(tmp, "authkit.db"), filepath.Join(tmp, "authkit.secret")
+	t0 := time.Now()
+	many, err := makeKeys(db, secretFile, o.keys)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(os.Stderr, "made %d keys in %s\n", len(many), time.Since(t0).Round(time.Millisecond))
+
 	var stderr bytes.Buffer
-	cmd := exec.Command(bin, "-addr", addr, "-db", filepath.Join(tmp, "authkit.db"),
-		"-secret-file", filepath.Join(tmp, "authkit.secret"), "-user", "bench:"+password, "-issuer", base)
+	cmd := exec.Command(bin, "-addr", addr, "-db", db,
+		"-secret-file", secretFile, "-user", "bench:"+password, "-issuer", base)
 	cmd.Stdout = nil // one log line per request: to /dev/null
 	cmd.Stderr = &stderr
 	cmd.Env = append(os.Environ(), "AUTHKIT_SECRET=") // the secret file, not a stray variable
@@ -152,37 +176,54 @@ func run() error {
 	}
 
 	bearer := "Bearer " + exch.AccessToken
-	videos := func(int, int64) (*http.Request, error) {
+	get := func(authz string) (*http.Request, error) {
 		r, err := http.NewRequest(http.MethodGet, base+"/videos", nil)
 		if err == nil {
-			r.Header.Set("Authorization", bearer)
+			r.Header.Set("Authorization", authz)
 		}
 		return r, err
 	}
-	healthz := func(int, int64) (*http.Request, error) {
-		return http.NewRequest(http.MethodGet, base+"/healthz", nil)
+	basicOf := func(key string) string { return "Basic " + base64.StdEncoding.EncodeToString([]byte(key+":")) }
+	oneKey := basicOf(created.Token)
+	manyKeys := make([]string, len(many))
+	for i, k := range many {
+		manyKeys[i] = basicOf(k)
 	}
+	// Every key seen once: the route measures keys the server has seen.
+	t0 = time.Now()
+	if err := seeAll(client, base, manyKeys, o.workers); err != nil {
+		return err
+	}
+	fmt.Fprintf(os.Stderr, "showed the server %d keys in %s\n", len(manyKeys), time.Since(t0).Round(time.Millisecond))
+
 	run := randHex(4)
-	login := func(worker int, n int64) (*http.Request, error) {
-		body := `{"api_key":"` + created.Token + `","session_id":"load-` + run + `-` +
-			strconv.Itoa(worker) + `-` + strconv.FormatInt(n, 10) + `"}`
-		r, err := http.NewRequest(http.MethodPost, base+"/auth/login", strings.NewReader(body))
+	post := func(path, body string) (*http.Request, error) {
+		r, err := http.NewRequest(http.MethodPost, base+path, strings.NewReader(body))
 		if err == nil {
 			r.Header.Set("Content-Type", "application/json")
 		}
 		return r, err
 	}
+	exchange := `{"apiKey":"` + created.Token + `"}`
 
 	// The phases are interleaved: -rounds rounds of each route in turn, each
 	// for -d/-rounds, so that a change in the machine's speed during the run
-	// (other work, a VM's neighbours) weighs on all routes alike.
+	// (other work, a VM's neighbours) weighs on all routes alike. /healthz
+	// comes first: every other rate is divided by its rate in the same round.
 	phases := []struct {
 		name string
 		mk   func(int, int64) (*http.Request, error)
 	}{
-		{"GET /videos (bearer token)", videos},
-		{"GET /healthz", healthz},
-		{"POST /auth/login (new session id)", login},
+		{"GET /healthz", func(int, int64) (*http.Request, error) { return http.NewRequest(http.MethodGet, base+"/healthz", nil) }},
+		{"GET /videos, bearer access token", func(int, int64) (*http.Request, error) { return get(bearer) }},
+		{"GET /videos, Basic key, one key", func(int, int64) (*http.Request, error) { return get(oneKey) }},
+		{fmt.Sprintf("GET /videos, Basic key, random of %d (each seen before)", len(manyKeys)), func(w int, n int64) (*http.Request, error) {
+			return get(manyKeys[mrand.IntN(len(manyKeys))])
+		}},
+		{"POST /auth/api-key (exchange: new grant session)", func(int, int64) (*http.Request, error) { return post("/auth/api-key", exchange) }},
+		{"POST /auth/login, new session id", func(w int, n int64) (*http.Request, error) {
+			return post("/auth/login", `{"api_key":"`+created.Token+`","session_id":"load-`+run+`-`+strconv.Itoa(w)+`-`+strconv.FormatInt(n, 10)+`"}`)
+		}},
 	}
 	if o.warmup > 0 {
 		for _, p := range phases {
@@ -190,42 +231,104 @@ func run() error {
 		}
 	}
 	type row struct {
-		name string
-		res  result
+		name   string
+		res    result
+		ratios []float64 // ÷ /healthz, round by round
 	}
 	rows := make([]row, len(phases))
-	var ratios []float64 // /videos ÷ /healthz in each round
 	slice := o.dur / time.Duration(o.rounds)
 	for range o.rounds {
-		var rates [2]float64
+		var healthz float64
 		for i, p := range phases {
 			r := phase(client, p.mk, o.workers, slice, o.max/int64(o.rounds))
 			rows[i].name = p.name
 			rows[i].res.add(r)
-			if i < 2 {
-				rates[i] = r.rate()
+			if i == 0 {
+				healthz = r.rate()
 			}
+			rows[i].ratios = append(rows[i].ratios, r.rate()/healthz)
 		}
-		ratios = append(ratios, rates[0]/rates[1])
 	}
 	for i := range rows {
 		rows[i].res.finish()
+		slices.Sort(rows[i].ratios)
 	}
 
-	fmt.Printf("example server, SQLite, %d workers, %s per route in %d interleaved rounds, GOMAXPROCS %d, %d CPUs (server and load share them)\n\n",
-		o.workers, o.dur, o.rounds, runtime.GOMAXPROCS(0), runtime.NumCPU())
-	fmt.Println("| route | requests | errors | req/s | p50 | p99 |")
-	fmt.Println("| --- | ---: | ---: | ---: | ---: | ---: |")
+	fmt.Printf("example server, SQLite, %d keys, %d workers, %s per route in %d interleaved rounds, GOMAXPROCS %d, %d CPUs (server and load share them)\n\n",
+		len(manyKeys), o.workers, o.dur, o.rounds, runtime.GOMAXPROCS(0), runtime.NumCPU())
+	fmt.Println("| route | requests | errors | req/s | ÷ /healthz (median, rounds) | p50 | p99 |")
+	fmt.Println("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
 	for _, r := range rows {
-		fmt.Printf("| %s | %d | %d | %.0f | %s | %s |\n", r.name, r.res.ok, r.res.errs, r.res.rate(),
-			r.res.p50.Round(time.Microsecond), r.res.p99.Round(time.Microsecond))
+		rs := r.ratios
+		fmt.Printf("| %s | %d | %d | %.0f | %.3f (%.2f–%.2f) | %s | %s |\n", r.name, r.res.ok, r.res.errs, r.res.rate(),
+			rs[len(rs)/2], rs[0], rs[len(rs)-1], r.res.p50.Round(time.Microsecond), r.res.p99.Round(time.Microsecond))
 	}
-	slices.Sort(ratios)
-	fmt.Printf("\n/videos ÷ /healthz: %.2f (per round: %.2f to %.2f)\n", rows[0].res.rate()/rows[1].res.rate(), ratios[0], ratios[len(ratios)-1])
 	for _, r := range rows {
 		if r.res.firstErr != "" {
 			fmt.Printf("first error on %s: %s\n", r.name, r.res.firstErr)
 		}
+	}
+	return nil
+}
+
+// makeKeys creates n keys in a new SQLite file at db, under the server
+// secret it creates at secretFile (which the server then reads), with the
+// library itself: the server's API would take a bcrypt sign-in per key.
+func makeKeys(db, secretFile string, n int) ([]string, error) {
+	ctx := context.Background()
+	secret, err := authkit.LoadOrCreateSecret("", secretFile)
+	if err != nil {
+		return nil, err
+	}
+	store, err := sqlite.Open(ctx, db)
+	if err != nil {
+		return nil, err
+	}
+	defer store.Close()
+	ks, err := keys.New(keys.Config{Store: store, Secret: secret})
+	if err != nil {
+		return nil, err
+	}
+	defer ks.Close()
+	out := make([]string, n)
+	for i := range n {
+		if _, out[i], err = ks.Create(ctx, authkit.KeyRequest{Owner: fmt.Sprint("tenant-", i%1000), Handle: fmt.Sprint("load-", i),
+			Scopes: []string{"videos:read", "videos:write"}}); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// seeAll sends every key to GET /videos once, with the given concurrency.
+func seeAll(client *http.Client, base string, authz []string, workers int) error {
+	var next atomic.Int64
+	var first atomic.Value
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			buf := make([]byte, 32<<10)
+			for {
+				i := next.Add(1) - 1
+				if i >= int64(len(authz)) {
+					return
+				}
+				err := do(client, func(int, int64) (*http.Request, error) {
+					r, err := http.NewRequest(http.MethodGet, base+"/videos", nil)
+					if err == nil {
+						r.Header.Set("Authorization", authz[i])
+					}
+					return r, err
+				}, 0, 0, buf)
+				if err != nil {
+					first.CompareAndSwap(nil, err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if err, ok := first.Load().(error); ok {
+		return err
 	}
 	return nil
 }
