@@ -19,10 +19,13 @@ import (
 // verified get in: an unknown secret never fills it.
 type keyCache struct {
 	mu sync.RWMutex
-	// m is keyed by the first 8 bytes of the keyed hash (the entry holds
-	// the rest, compared on every hit): a compact table, a few cache lines
-	// touched per lookup even at a hundred thousand keys.
-	m     map[uint64]*entry
+	// tab is an open-addressed table (linear probing) keyed by the first 8
+	// bytes of the keyed hash, which are uniformly random; the entry holds
+	// the rest, compared on every hit. A lookup touches one line of the
+	// table and one of the entry, at a thousand keys as at a million: a Go
+	// map of that size walks a directory, a table and a group first.
+	tab   []slot
+	n     int                 // entries in tab; tab grows past half full
 	byKey map[string][]uint64 // key ID → its cached hashes, to forget a key at once
 	ring  []uint64            // insertion order; ring[next] is the oldest
 	used  int
@@ -47,52 +50,140 @@ type entry struct {
 	principal authkit.Principal
 	keyExp    int64 // the key's ExpiresAt, Unix ns; 0: never
 	secretExp int64 // the presented secret's ExpiresAt, Unix ns; 0: the current secret
-	fresh     int64 // fresh until, Unix ns
 	stale     int64 // answered (and refreshed) until, Unix ns
 
-	refreshing atomic.Bool  // a background read of the store is under way
-	used       atomic.Int64 // the last verification, Unix ns
-	flushed    int64        // the last use written to the store; the flusher's
+	refreshing atomic.Bool // a background read of the store is under way
+	flushed    int64       // the last use written to the store; the flusher's
 }
 
 func newKeyCache(size int, ttl, stale time.Duration) *keyCache {
 	return &keyCache{
-		m: make(map[uint64]*entry, min(size, 1024)), byKey: map[string][]uint64{},
+		tab: make([]slot, minTable), byKey: map[string][]uint64{},
 		ring: make([]uint64, size), ttl: int64(ttl), stale: int64(stale), unflushed: map[string]int64{},
 	}
 }
 
-// get returns the entry for h if it may answer at now, and whether it is
-// stale (answer it, and refresh it). With a ttl of 0 (caching off) nothing
-// answers: the cache then only tracks uses.
-func (c *keyCache) get(h *[32]byte, now int64) (e *entry, stale bool) {
+// get returns the entry for h if it may answer at now, with its principal,
+// and records the use; says whether it is stale (answer it, and refresh
+// it); and whether the key or the presented secret expired (ask the entry
+// which). With a ttl of 0 (caching off) nothing answers: the cache then only
+// tracks uses.
+func (c *keyCache) get(h *[32]byte, now int64) (e *entry, p authkit.Principal, stale, expired bool) {
 	c.mu.RLock()
-	e = c.m[slot(h)]
-	c.mu.RUnlock()
-	if e == nil || now >= e.stale || subtle.ConstantTimeCompare(e.hash[:], h[:]) != 1 { // another hash of the same slot: a miss
-		return nil, false
+	if i := c.find(tagOf(h)); i >= 0 {
+		if s := &c.tab[i]; now < s.stale && subtle.ConstantTimeCompare(s.hash[:], h[:hashLen]) == 1 { // else another hash of the same tag: a miss
+			e, p, stale, expired = s.e, s.principal, now >= s.stale-c.stale, s.exp != 0 && now >= s.exp
+			if !expired {
+				atomic.StoreInt64(&s.used, now)
+			}
+		}
 	}
-	return e, now >= e.fresh
+	c.mu.RUnlock()
+	return e, p, stale, expired
 }
 
-// slot is the cache's key for hash h: its first 8 bytes.
-func slot(h *[32]byte) uint64 { return binary.LittleEndian.Uint64(h[:8]) }
+// tagOf is the table's key for hash h: its first 8 bytes.
+func tagOf(h *[32]byte) uint64 { return binary.LittleEndian.Uint64(h[:8]) }
+
+// slot is one place of the table: all a hit reads and writes, in 64 bytes,
+// one cache line (the table's backing array is line-aligned). Empty while e
+// is nil.
+type slot struct {
+	// hash is the first 24 bytes of e.hash: 192 bits of a keyed hash tell
+	// secrets apart as surely as 256 do.
+	hash      [hashLen]byte
+	used      int64 // the last verification, Unix ns; atomic under c.mu.RLock
+	stale     int64 // e.stale
+	exp       int64 // the earlier of e.keyExp and e.secretExp, if any
+	principal authkit.Principal
+	e         *entry
+}
+
+const hashLen = 24
+
+func slotOf(e *entry, used int64) slot {
+	exp := e.keyExp
+	if exp == 0 || e.secretExp != 0 && e.secretExp < exp {
+		exp = e.secretExp
+	}
+	return slot{hash: [hashLen]byte(e.hash[:hashLen]), used: used, stale: e.stale, exp: exp, principal: e.principal, e: e}
+}
+
+func (s *slot) tag() uint64 { return binary.LittleEndian.Uint64(s.hash[:8]) }
+
+func (s *slot) lastUsed() int64 { return atomic.LoadInt64(&s.used) }
+
+const minTable = 1024 // slots; a power of two
+
+// find returns the index of tag's slot, or -1. c.mu is held.
+func (c *keyCache) find(tag uint64) int {
+	mask := uint64(len(c.tab) - 1)
+	for i := tag & mask; ; i = (i + 1) & mask {
+		switch s := &c.tab[i]; {
+		case s.e == nil:
+			return -1
+		case s.tag() == tag:
+			return int(i)
+		}
+	}
+}
+
+// set puts s in the table, in place of what its tag held. c.mu is held for
+// writing.
+func (c *keyCache) set(s slot) {
+	if 2*(c.n+1) > len(c.tab) {
+		old := c.tab
+		c.tab, c.n = make([]slot, 2*len(old)), 0
+		for _, o := range old {
+			if o.e != nil {
+				c.set(o)
+			}
+		}
+	}
+	tag, mask := s.tag(), uint64(len(c.tab)-1)
+	i := tag & mask
+	for c.tab[i].e != nil && c.tab[i].tag() != tag {
+		i = (i + 1) & mask
+	}
+	if c.tab[i].e == nil {
+		c.n++
+	}
+	c.tab[i] = s
+}
+
+// remove empties slot i, moving back the slots after it that probing would
+// no longer reach (no tombstones). c.mu is held for writing.
+func (c *keyCache) remove(i int) {
+	mask := len(c.tab) - 1
+	for j := (i + 1) & mask; c.tab[j].e != nil; j = (j + 1) & mask {
+		home := int(c.tab[j].tag()) & mask
+		// The slot at j may move to i if its home is not cyclically in (i, j].
+		if (j > i && (home <= i || home > j)) || (j < i && home <= i && home > j) {
+			c.tab[i] = c.tab[j]
+			i = j
+		}
+	}
+	c.tab[i] = slot{}
+	c.n--
+}
 
 // put adds e (for e.hash), unless a key was forgotten since epoch ep was
 // read.
-func (c *keyCache) put(e *entry, ep uint64) {
-	h := slot(&e.hash)
+func (c *keyCache) put(e *entry, used int64, ep uint64) {
+	h := tagOf(&e.hash)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.epoch.Load() != ep {
 		return
 	}
-	if old, ok := c.m[h]; ok { // a refresh of a stale entry (or a collision): same ring slot
-		if old.key.ID == e.key.ID && subtle.ConstantTimeCompare(old.hash[:], e.hash[:]) == 1 {
-			e.flushed = old.flushed // what was written stays written
+	if i := c.find(h); i >= 0 { // a refresh of a stale entry (or a collision): same ring slot
+		old := &c.tab[i]
+		if old.e.key.ID == e.key.ID && subtle.ConstantTimeCompare(old.e.hash[:], e.hash[:]) == 1 {
+			e.flushed = old.e.flushed // what was written stays written
+			used = max(used, old.lastUsed())
 		}
 		c.drop(h)
-		c.m[h] = e
+		c.set(slotOf(e, used))
 		c.byKey[e.key.ID] = append(c.byKey[e.key.ID], h)
 		return
 	}
@@ -103,18 +194,19 @@ func (c *keyCache) put(e *entry, ep uint64) {
 	}
 	c.ring[c.next] = h
 	c.next = (c.next + 1) % len(c.ring)
-	c.m[h] = e
+	c.set(slotOf(e, used))
 	c.byKey[e.key.ID] = append(c.byKey[e.key.ID], h)
 }
 
 // drop removes the entry of h, keeping its unwritten use. c.mu is held.
 func (c *keyCache) drop(h uint64) {
-	e, ok := c.m[h]
-	if !ok {
+	i := c.find(h)
+	if i < 0 {
 		return
 	}
-	c.keep(e)
-	delete(c.m, h)
+	e := c.tab[i].e
+	c.keep(&c.tab[i])
+	c.remove(i)
 	id := e.key.ID
 	hs := c.byKey[id]
 	for i, x := range hs {
@@ -134,9 +226,9 @@ func (c *keyCache) drop(h uint64) {
 // between two flushes; past it, a use is lost (LastUsedAt stays older).
 const maxUnflushed = 100_000
 
-// keep saves e's use if it was not written yet. c.mu is held.
-func (c *keyCache) keep(e *entry) {
-	u := e.used.Load()
+// keep saves the use of s if it was not written yet. c.mu is held.
+func (c *keyCache) keep(s *slot) {
+	e, u := s.e, s.lastUsed()
 	if u <= e.flushed || u <= c.unflushed[e.key.ID] {
 		return
 	}
@@ -168,8 +260,13 @@ func (c *keyCache) uses(into map[string]int64) []*entry {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	var marked []*entry
-	for _, e := range c.m {
-		if u := e.used.Load(); u > e.flushed && (e.flushed == 0 || u-e.flushed >= usedStep) {
+	for i := range c.tab {
+		s := &c.tab[i]
+		e := s.e
+		if e == nil {
+			continue
+		}
+		if u := s.lastUsed(); u > e.flushed && (e.flushed == 0 || u-e.flushed >= usedStep) {
 			if u > into[e.key.ID] {
 				into[e.key.ID] = u
 			}
@@ -210,5 +307,5 @@ func (c *keyCache) giveBack(uses map[string]int64) {
 func (c *keyCache) len() int {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
-	return len(c.m)
+	return c.n
 }

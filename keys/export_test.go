@@ -5,5 +5,5 @@ package keys
 func CacheLen(s *Service) (entries, unflushed int) {
 	s.cache.mu.RLock()
 	defer s.cache.mu.RUnlock()
-	return len(s.cache.m), len(s.cache.unflushed)
+	return s.cache.n, len(s.cache.unflushed)
 }

@@ -318,7 +318,7 @@ var errMalformed = authkit.Invalid("key", "not a well-formed key")
 // failure wrapped as it is. A key verified within Config.CacheTTL is
 // answered from memory; its use is recorded for the next flush.
 func (s *Service) VerifyKey(ctx context.Context, secret string) (*authkit.Key, error) {
-	e, err := s.verify(ctx, secret)
+	e, _, err := s.verify(ctx, secret)
 	if err != nil {
 		return nil, err
 	}
@@ -331,32 +331,32 @@ func (s *Service) VerifyKey(ctx context.Context, secret string) (*authkit.Key, e
 // principal of a request that presents the key. A key seen before is
 // answered without allocating.
 func (s *Service) KeyPrincipal(ctx context.Context, secret string) (authkit.Principal, error) {
-	e, err := s.verify(ctx, secret)
-	if err != nil {
-		return authkit.Principal{}, err
-	}
-	return e.principal, nil
+	_, p, err := s.verify(ctx, secret)
+	return p, err
 }
 
-func (s *Service) verify(ctx context.Context, secret string) (*entry, error) {
+func (s *Service) verify(ctx context.Context, secret string) (*entry, authkit.Principal, error) {
 	if _, err := s.Parse(secret); err != nil {
-		return nil, err
+		return nil, authkit.Principal{}, err
 	}
 	var h [sha256.Size]byte
 	s.hasher.SumInto(&h, secret)
 	now := s.clock.Now()
 	ns := now.UnixNano()
-	if e, stale := s.cache.get(&h, ns); e != nil {
-		if err := e.check(ns); err != nil {
-			return nil, err
+	if e, p, stale, expired := s.cache.get(&h, ns); e != nil {
+		if expired {
+			return nil, authkit.Principal{}, e.check(ns)
 		}
-		e.used.Store(ns)
 		if stale && e.refreshing.CompareAndSwap(false, true) {
 			s.refresh(e)
 		}
-		return e, nil
+		return e, p, nil
 	}
-	return s.load(ctx, h, now)
+	e, err := s.load(ctx, h, now)
+	if err != nil {
+		return nil, authkit.Principal{}, err
+	}
+	return e, e.principal, nil
 }
 
 // load reads the key of hash h from the store, checks it at now, and caches
@@ -380,9 +380,8 @@ func (s *Service) load(ctx context.Context, h [32]byte, now time.Time) (*entry, 
 	}
 	ns := now.UnixNano()
 	e := &entry{hash: h, key: k, principal: k.Principal(), keyExp: unixNano(k.ExpiresAt), secretExp: unixNano(ks.ExpiresAt),
-		fresh: ns + s.cache.ttl, stale: ns + s.cache.ttl + s.cache.stale}
-	e.used.Store(ns)
-	s.cache.put(e, ep)
+		stale: ns + s.cache.ttl + s.cache.stale}
+	s.cache.put(e, ns, ep)
 	return e, nil
 }
 

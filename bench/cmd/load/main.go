@@ -11,7 +11,9 @@
 //   - GET /videos with `Authorization: Bearer <access token>` (authkit's
 //     middleware, a warm token, and the app's handler);
 //   - GET /videos with the key as a Basic user name, always the same key;
-//   - GET /videos with a random key out of the -keys, as a Basic user name;
+//   - GET /videos with a random key out of the first 1,000 of the -keys, and
+//     out of all of them, as a Basic user name (the two in the same round
+//     give the cost of a large store);
 //   - POST /auth/login with the key and a new session_id each time (a key
 //     check, a new session row, a new token);
 //   - POST /auth/api-key with the key (a key check, a new grant session and
@@ -205,6 +207,7 @@ func run() error {
 		return r, err
 	}
 	exchange := `{"apiKey":"` + created.Token + `"}`
+	few := min(1000, len(manyKeys))
 
 	// The phases are interleaved: -rounds rounds of each route in turn, each
 	// for -d/-rounds, so that a change in the machine's speed during the run
@@ -217,6 +220,9 @@ func run() error {
 		{"GET /healthz", func(int, int64) (*http.Request, error) { return http.NewRequest(http.MethodGet, base+"/healthz", nil) }},
 		{"GET /videos, bearer access token", func(int, int64) (*http.Request, error) { return get(bearer) }},
 		{"GET /videos, Basic key, one key", func(int, int64) (*http.Request, error) { return get(oneKey) }},
+		{fmt.Sprintf("GET /videos, Basic key, random of %d (each seen before)", few), func(w int, n int64) (*http.Request, error) {
+			return get(manyKeys[mrand.IntN(few)])
+		}},
 		{fmt.Sprintf("GET /videos, Basic key, random of %d (each seen before)", len(manyKeys)), func(w int, n int64) (*http.Request, error) {
 			return get(manyKeys[mrand.IntN(len(manyKeys))])
 		}},
@@ -249,6 +255,12 @@ func run() error {
 			rows[i].ratios = append(rows[i].ratios, r.rate()/healthz)
 		}
 	}
+	// The large store against the small one, round by round: rows 3 and 4.
+	var big []float64
+	for i := range rows[3].ratios {
+		big = append(big, rows[4].ratios[i]/rows[3].ratios[i])
+	}
+	slices.Sort(big)
 	for i := range rows {
 		rows[i].res.finish()
 		slices.Sort(rows[i].ratios)
@@ -263,6 +275,7 @@ func run() error {
 		fmt.Printf("| %s | %d | %d | %.0f | %.3f (%.2f–%.2f) | %s | %s |\n", r.name, r.res.ok, r.res.errs, r.res.rate(),
 			rs[len(rs)/2], rs[0], rs[len(rs)-1], r.res.p50.Round(time.Microsecond), r.res.p99.Round(time.Microsecond))
 	}
+	fmt.Printf("\nrandom of %d ÷ random of %d, per round: %.3f (%.2f–%.2f)\n", len(manyKeys), few, big[len(big)/2], big[0], big[len(big)-1])
 	for _, r := range rows {
 		if r.res.firstErr != "" {
 			fmt.Printf("first error on %s: %s\n", r.name, r.res.firstErr)
