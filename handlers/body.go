@@ -166,6 +166,9 @@ func decodeForm(w http.ResponseWriter, r *http.Request, limit int64) (url.Values
 		if len(vs) > 1 {
 			return nil, badRequest(k + " must not repeat")
 		}
+		// A value is a slice of the whole body; a token cache that keeps
+		// it (tokens.Service.Verify) must not keep the body with it.
+		vs[0] = strings.Clone(vs[0])
 	}
 	return v, nil
 }

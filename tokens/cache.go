@@ -3,12 +3,9 @@ package tokens
 import (
 	"hash/maphash"
 	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/go-jose/go-jose/v4"
 
 	"github.com/authkit/authkit"
 )
@@ -53,8 +50,7 @@ func (c *tokenCache) get(h uint64, token string) (authkit.Principal, *authkit.Cl
 }
 
 func (c *tokenCache) put(h uint64, token string, p authkit.Principal, claims *authkit.Claims, deadline int64) {
-	// Clone: the caller's string may be a slice of a larger buffer.
-	token = strings.Clone(token)
+	// Not cloned: Verify documents that it keeps the token as given.
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if _, ok := c.m[h]; ok {
@@ -224,10 +220,11 @@ func (l *liveness) forget(limit int64) {
 	}
 }
 
-// headerEntry is a protected header segment that go-jose parsed and that
-// verified a signature of ours, with the key it names.
+// headerEntry is what the header cache keeps of a protected header
+// segment that go-jose parsed and checked and that verified a signature of
+// ours: the key it names. Tokens that carry it are verified by that key's
+// [jws.Verifier].
 type headerEntry struct {
-	sig jose.Signature // as go-jose parsed it; its Signature field is nil
 	kid string
 }
 

@@ -17,6 +17,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/authkit/authkit"
+	"github.com/authkit/authkit/internal/jws"
 )
 
 // hmacKeyLen is the size of an HS256 key: the output size of SHA-256.
@@ -33,6 +34,7 @@ type signingKey struct {
 	verify    any              // ed25519.PublicKey, *ecdsa.PublicKey or []byte
 	public    crypto.PublicKey // nil for HS256
 	signer    jose.Signer
+	fast      *jws.Verifier // the known-header path (internal/jws)
 	createdAt time.Time
 	retiredAt time.Time
 	expiresAt time.Time
@@ -141,6 +143,9 @@ func (s *Service) open(rec *authkit.SigningKey) (*signingKey, error) {
 		signWith, k.verify = raw, raw
 	default:
 		return nil, fmt.Errorf("tokens: signing key %s: unknown algorithm %q", rec.ID, rec.Algorithm)
+	}
+	if k.fast, err = jws.New(rec.Algorithm, k.verify); err != nil {
+		return nil, fmt.Errorf("tokens: signing key %s: %w", rec.ID, err)
 	}
 	opts := (&jose.SignerOptions{}).WithType("at+jwt").WithHeader("kid", rec.ID)
 	k.signer, err = jose.NewSigner(jose.SigningKey{Algorithm: k.alg, Key: signWith}, opts)

@@ -2,7 +2,6 @@ package tokens
 
 import (
 	"context"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"strings"
@@ -11,6 +10,7 @@ import (
 	"github.com/go-jose/go-jose/v4"
 
 	"github.com/authkit/authkit"
+	"github.com/authkit/authkit/internal/jws"
 )
 
 // maxUnix bounds the NumericDates Verify accepts (the end of year 9999), so
@@ -29,7 +29,10 @@ const maxUnix = 253402300799
 //
 // A token verified before is answered from the cache with the principal
 // built then, without allocating. The principal is immutable, so sharing it
-// is safe.
+// is safe. The cache keeps token itself, not a copy: a token cut from a much
+// larger string (a whole request body) keeps that string alive while it is
+// cached, so pass such a token through strings.Clone first. A header value
+// is fine as it is.
 func (s *Service) Verify(ctx context.Context, token string) (authkit.Principal, error) {
 	if token == "" {
 		return authkit.Principal{}, errEmpty
@@ -73,7 +76,7 @@ func (s *Service) Verify(ctx context.Context, token string) (authkit.Principal, 
 // claims and the instant (Unix nanoseconds) the token stops verifying.
 func (s *Service) verifySigned(ctx context.Context, token string, now time.Time) (*authkit.Claims, int64, error) {
 	hdr, rest, ok := strings.Cut(token, ".")
-	body, sig, ok2 := strings.Cut(rest, ".")
+	_, sig, ok2 := strings.Cut(rest, ".")
 	if !ok || !ok2 || strings.IndexByte(sig, '.') >= 0 {
 		return nil, 0, errMalformed
 	}
@@ -83,9 +86,16 @@ func (s *Service) verifySigned(ctx context.Context, token string, now time.Time)
 		err     error
 	)
 	if e := s.headers.get(hdr); e != nil {
-		k = s.ring.Load().byID[e.kid]
-		if k != nil {
-			payload, err = verifyKnownHeader(e, k, body, sig)
+		if k = s.ring.Load().byID[e.kid]; k != nil {
+			if payload, err = k.fast.Verify(token); err != nil {
+				if errors.Is(err, jws.ErrNotCanonical) {
+					k = nil // go-jose decides
+				} else if errors.Is(err, jws.ErrSignature) {
+					err = errSignature
+				} else {
+					err = errMalformed
+				}
+			}
 		}
 	}
 	if k == nil {
@@ -132,33 +142,11 @@ func (s *Service) verifySigned(ctx context.Context, token string, now time.Time)
 	return c, deadline.UnixNano(), nil
 }
 
-// verifyKnownHeader verifies a token whose protected header segment go-jose
-// parsed before, for an earlier token that verified under k: the header's
-// checks (kid, alg, typ, crit) hold for it already, and the signature is
-// verified by go-jose over the token's own bytes, as ParseSignedCompact and
-// Verify would, minus parsing the header again.
-func verifyKnownHeader(e *headerEntry, k *signingKey, body, sig string) ([]byte, error) {
-	payload, err := base64.RawURLEncoding.DecodeString(body)
-	if err != nil {
-		return nil, errMalformed
-	}
-	sigBytes, err := base64.RawURLEncoding.DecodeString(sig)
-	if err != nil {
-		return nil, errMalformed
-	}
-	obj := jose.JSONWebSignature{Signatures: []jose.Signature{e.sig}}
-	obj.Signatures[0].Signature = sigBytes
-	if err := obj.DetachedVerify(payload, k.verify); err != nil {
-		return nil, errSignature
-	}
-	return payload, nil
-}
-
 // parseAndVerify parses token with go-jose, checks its header, verifies its
 // signature and returns the payload and the key. A header that verified is
 // remembered for verifyKnownHeader.
 func (s *Service) parseAndVerify(ctx context.Context, token, hdr string, now time.Time) ([]byte, *signingKey, error) {
-	jws, err := jose.ParseSignedCompact(token, s.allowed)
+	obj, err := jose.ParseSignedCompact(token, s.allowed)
 	if err != nil {
 		var alg *jose.ErrUnexpectedSignatureAlgorithm
 		if errors.As(err, &alg) {
@@ -166,10 +154,10 @@ func (s *Service) parseAndVerify(ctx context.Context, token, hdr string, now tim
 		}
 		return nil, nil, errMalformed
 	}
-	if len(jws.Signatures) != 1 {
+	if len(obj.Signatures) != 1 {
 		return nil, nil, errSignatures
 	}
-	h := jws.Signatures[0].Protected
+	h := obj.Signatures[0].Protected
 	if h.KeyID == "" {
 		return nil, nil, errNoKid
 	}
@@ -194,13 +182,13 @@ func (s *Service) parseAndVerify(ctx context.Context, token, hdr string, now tim
 	if _, ok := h.ExtraHeaders["b64"]; ok {
 		return nil, nil, errCrit
 	}
-	payload, err := jws.Verify(k.verify)
+	payload, err := obj.Verify(k.verify)
 	if err != nil {
 		return nil, nil, errSignature
 	}
-	e := &headerEntry{sig: jws.Signatures[0], kid: k.id}
-	e.sig.Signature = nil
-	s.headers.add(strings.Clone(hdr), e)
+	if jws.Canonical(hdr) { // see package internal/jws
+		s.headers.add(strings.Clone(hdr), &headerEntry{kid: k.id})
+	}
 	return payload, k, nil
 }
 

@@ -212,3 +212,44 @@ func TestVerify_ALeakedSigningKeyCannotMintForAnySession(t *testing.T) {
 		})
 	}
 }
+
+// TestVerify_KnownHeaderPathAgreesWithAFreshService: once a header is
+// known, its tokens skip go-jose (internal/jws); respellings that go-jose
+// decodes to the same bytes (CR or LF inside a segment, other padding bits)
+// and forgeries get the same answer from a service that has seen the header
+// and from one that has not, for every algorithm.
+func TestVerify_KnownHeaderPathAgreesWithAFreshService(t *testing.T) {
+	for _, alg := range []string{tokens.EdDSA, tokens.ES256, tokens.HS256} {
+		t.Run(alg, func(t *testing.T) {
+			is := is.New(t)
+			f := newFixture(t, backends[0].open(t), tokens.Config{Algorithm: alg})
+			good, _ := f.issue(t)
+			_, err := f.svc.Verify(context.Background(), good) // the header is known from now on
+			is.NoErr(err)
+			hdr, rest, _ := strings.Cut(good, ".")
+			body, sig, _ := strings.Cut(rest, ".")
+			other, _ := f.issue(t)
+			_, oRest, _ := strings.Cut(other, ".")
+			oBody, oSig, _ := strings.Cut(oRest, ".")
+			for _, tc := range []struct {
+				name   string
+				token  string
+				accept bool
+			}{
+				{"LF in the payload", hdr + "." + body[:9] + "\n" + body[9:] + "." + sig, true},
+				{"CR LF in the signature", hdr + "." + body + "." + sig[:9] + "\r\n" + sig[9:], true},
+				{"another token's payload", hdr + "." + oBody + "." + sig, false},
+				{"another token's signature", hdr + "." + body + "." + oSig, false},
+				{"a truncated signature", hdr + "." + body + "." + sig[:len(sig)-2], false},
+				{"no signature", hdr + "." + body + ".", false},
+				{"a bad character", hdr + "." + body + "." + sig[:5] + "*" + sig[6:], false},
+			} {
+				fresh := f.service(t, f.cfg) // has seen no header
+				_, errFresh := fresh.Verify(context.Background(), tc.token)
+				_, errKnown := f.svc.Verify(context.Background(), tc.token)
+				is.Equal(errFresh == nil, tc.accept) // go-jose's answer
+				is.Equal(errKnown == nil, tc.accept) // the known-header path's
+			}
+		})
+	}
+}
