@@ -13,3 +13,10 @@ func newStore(t *testing.T) authkit.Store { return memory.New() }
 func TestConformance(t *testing.T) { storagetest.Run(t, newStore) }
 
 func TestConcurrency(t *testing.T) { storagetest.RunConcurrency(t, newStore) }
+
+func TestCounters(t *testing.T) {
+	storagetest.RunCounters(t, func(t *testing.T) (authkit.Counters, authkit.Counters) {
+		c := &memory.Counters{}
+		return c, c
+	})
+}

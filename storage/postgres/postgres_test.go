@@ -48,3 +48,14 @@ func newStore(t *testing.T) authkit.Store {
 func TestConformance(t *testing.T) { dsn(t); storagetest.Run(t, newStore) }
 
 func TestConcurrency(t *testing.T) { dsn(t); storagetest.RunConcurrency(t, newStore) }
+
+// TestCounters: two stores on one schema are two replicas.
+func TestCounters(t *testing.T) {
+	dsn(t)
+	if testing.Short() {
+		t.Skip("PostgreSQL tests are slow: skipped under -short")
+	}
+	name := schema(t)
+	a, b := open(t, name), open(t, name)
+	storagetest.RunCounters(t, func(*testing.T) (authkit.Counters, authkit.Counters) { return a, b })
+}

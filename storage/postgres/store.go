@@ -425,6 +425,7 @@ func (s *Store) Cleanup(ctx context.Context, now time.Time) (int, error) {
 			WHERE r.expires_at <= $1 OR s.expires_at <= $1 LIMIT 500)`,
 		`DELETE FROM sessions WHERE id IN (SELECT id FROM sessions WHERE expires_at <= $1 LIMIT 500)`,
 		`DELETE FROM signing_keys WHERE id IN (SELECT id FROM signing_keys WHERE expires_at <= $1 LIMIT 500)`,
+		`DELETE FROM counter_windows WHERE name IN (SELECT name FROM counter_windows WHERE window_end <= extract(epoch FROM $1::timestamptz) * 1000 LIMIT 500)`,
 	} {
 		for {
 			tag, err := s.pool.Exec(ctx, q, now.UTC())
