@@ -2,6 +2,7 @@ package tokens
 
 import (
 	"encoding/json"
+	"unsafe"
 
 	"github.com/authkit/authkit"
 )
@@ -53,8 +54,12 @@ func (a *audience) has(want string) bool {
 // is read by a small scanner without reflection; anything else (escapes,
 // unknown or repeated claims, floats, null, other spellings) goes to
 // encoding/json, whose result is the reference.
+//
+// b is the caller's to give away: the claims' strings are slices of it,
+// read in place, so it must never change afterwards (a payload just
+// decoded from base64 never does).
 func decodeClaims(b []byte, w *wireClaims) error {
-	if scanClaims(b, w) {
+	if len(b) > 0 && scanClaims(unsafe.String(&b[0], len(b)), w) {
 		return nil
 	}
 	*w = wireClaims{}
@@ -78,10 +83,8 @@ const (
 
 // scanClaims reads b into w if b is in the simple form decodeClaims
 // describes, and reports whether it was. On false, w holds garbage.
-func scanClaims(b []byte, w *wireClaims) bool {
-	// One string for the whole payload: every string claim is a slice of
-	// it, so decoding costs one allocation, not one per claim.
-	src := string(b)
+func scanClaims(src string, w *wireClaims) bool {
+	// Every string claim is a slice of src: decoding allocates nothing.
 	i := skipSpace(src, 0)
 	if i >= len(src) || src[i] != '{' {
 		return false
