@@ -116,6 +116,13 @@ type SessionStore interface {
 	// order, expired ones included until they are collected.
 	ListSessions(ctx context.Context, owner string, p Page) ([]*Session, error)
 
+	// EndOldestSessions does nothing unless keyID has more than max
+	// unrevoked sessions (of every kind, expired ones included); then it
+	// revokes, at at, all of them but the keep newest (by ID, which is
+	// creation order), and returns how many it revoked. 1 <= keep <= max.
+	// Publishes a [Revocation] for each after commit.
+	EndOldestSessions(ctx context.Context, keyID string, max, keep int, at time.Time) (int, error)
+
 	// RevokeSession marks the owner's session id revoked at at. Revoking a
 	// revoked session is not an error. Returns ErrNotFound if the owner has
 	// no such session. Publishes a [Revocation] after commit.
@@ -276,6 +283,10 @@ type ExchangeRequest struct {
 	Key    *Key          // the verified key; required
 	TTL    time.Duration // the access token's lifetime; 0 means the issuer's default
 	Scopes []string      // nil for the key's, else a subset of them
+	// SessionTTL is the lifetime of the grant session and its refresh
+	// family; 0 means the session manager's default, and it is never
+	// longer than that default nor than the key's own life.
+	SessionTTL time.Duration
 	// NoRefresh issues no refresh token (as RFC 6749 §4.4.3 advises for
 	// client credentials): the session ends with its access token.
 	NoRefresh bool

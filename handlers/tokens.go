@@ -22,11 +22,17 @@ type ExchangeOptions struct {
 	// TTLField is the JSON member in which the client picks the token's
 	// lifetime in seconds, e.g. "expiry_seconds"; empty: the lifetime is TTL.
 	TTLField string
-	TTL      time.Duration   // the lifetime when the client names none; 0: the token service's default
-	MaxTTL   time.Duration   // the longest a client may ask for; default Endpoints.MaxTTL
-	Fields   TokenFields     // response names; default OAuthFields
-	Envelope httpmw.Envelope // default httpmw.Plain
-	Message  string          // the envelope's message on success
+	TTL      time.Duration // the lifetime when the client names none; 0: the token service's default
+	MaxTTL   time.Duration // the longest a client may ask for; default Endpoints.MaxTTL
+	// SessionTTL is the lifetime of the grant session (and refresh
+	// family) each exchange opens; 0: the session manager's RefreshTTL,
+	// which it never exceeds. A client that exchanges its key again and
+	// again leaves sessions that end this soon, at most the manager's
+	// MaxSessionsPerKey of them.
+	SessionTTL time.Duration
+	Fields     TokenFields     // response names; default OAuthFields
+	Envelope   httpmw.Envelope // default httpmw.Plain
+	Message    string          // the envelope's message on success
 	// RefusedStatus is the status of a refused key or refresh token: 401
 	// invalid_token by default; 400 answers invalid_grant (RFC 6749 §5.2),
 	// as some clients expect.
@@ -80,7 +86,7 @@ func (e *Endpoints) Exchange(o ExchangeOptions) http.Handler {
 		} else {
 			var k *authkit.Key
 			if k, err = e.Keys.VerifyKey(r.Context(), secret); err == nil {
-				g, err = e.Sessions.Exchange(r.Context(), authkit.ExchangeRequest{Key: k, TTL: ttl})
+				g, err = e.Sessions.Exchange(r.Context(), authkit.ExchangeRequest{Key: k, TTL: ttl, SessionTTL: o.SessionTTL})
 			}
 		}
 		if err != nil {

@@ -84,6 +84,10 @@ type Config struct {
 	// issued for it, for this long after it was spent (two tabs refreshing
 	// at once); default 0, off; at most 30 s.
 	RefreshGrace time.Duration
+	// MaxSessionsPerKey caps the live sessions of one key; opening one
+	// more ends the oldest; default sessions.DefaultMaxSessionsPerKey
+	// (1000); negative: no cap.
+	MaxSessionsPerKey int
 
 	// Algorithm signs new access tokens: "EdDSA" (default), "ES256" or
 	// "HS256" (tokens.EdDSA, …).
@@ -150,7 +154,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	sm, err := sessions.New(sessions.Config{
 		Store: cfg.Store, Tokens: ts, Secret: cfg.Secret, RefreshTTL: cfg.RefreshTTL, RefreshGrace: cfg.RefreshGrace,
-		LoginTTL: cfg.LoginTTL, Clock: cfg.Clock,
+		LoginTTL: cfg.LoginTTL, MaxSessionsPerKey: cfg.MaxSessionsPerKey, Clock: cfg.Clock,
 	})
 	if err != nil {
 		ts.Close()

@@ -21,6 +21,15 @@
 //     same token string; a new session id forces a new token; after expiry
 //     the next Login issues a new one in the same session.
 //
+// One key holds at most [Config.MaxSessionsPerKey] live sessions (1,000 by
+// default): opening one more ends the oldest (down to nine tenths of the
+// cap, in one write), and their tokens and refresh
+// tokens stop working at once, on every replica. A grant session lives
+// [Config.RefreshTTL] (30 days), or less where an exchange asks for less
+// ([authkit.ExchangeRequest].SessionTTL, handlers.ExchangeOptions.SessionTTL):
+// a client that exchanges its key again and again so leaves behind at most
+// the cap, and only as many as fit in that lifetime.
+//
 // # Security
 //
 // Refresh tokens (`rt_…`, random with a checksum) are stored only as

@@ -38,8 +38,18 @@ type Config struct {
 	// this is left of it; default LoginTTL/5, so that a client renewing at
 	// 10 % of the lifetime gets a new token rather than the same one.
 	ReuseMargin time.Duration
-	Clock       authkit.Clock // nil: the system clock
+	// MaxSessionsPerKey caps the live sessions (grant and login) of one
+	// key: opening one more ends the oldest (down to nine tenths of the
+	// cap), and their tokens with them. Default [DefaultMaxSessionsPerKey];
+	// negative: no cap.
+	MaxSessionsPerKey int
+	Clock             authkit.Clock // nil: the system clock
 }
+
+// DefaultMaxSessionsPerKey is Config.MaxSessionsPerKey's default: room for
+// a client that exchanges its key every hour for the 30 days a grant
+// session lives (720), with margin, and not for a flood.
+const DefaultMaxSessionsPerKey = 1000
 
 // Manager runs exchanges, refreshes and logins. It is safe for concurrent use.
 type Manager struct {
@@ -52,6 +62,7 @@ type Manager struct {
 	prefix       string
 	loginTTL     time.Duration
 	reuseMargin  time.Duration
+	maxPerKey    int // 0: no cap
 	clock        authkit.Clock
 }
 
@@ -90,6 +101,12 @@ func New(cfg Config) (*Manager, error) {
 	if m.reuseMargin <= 0 {
 		m.reuseMargin = m.loginTTL / 5
 	}
+	switch {
+	case cfg.MaxSessionsPerKey == 0:
+		m.maxPerKey = DefaultMaxSessionsPerKey
+	case cfg.MaxSessionsPerKey > 0:
+		m.maxPerKey = cfg.MaxSessionsPerKey
+	}
 	return m, nil
 }
 
@@ -117,7 +134,11 @@ func (m *Manager) Exchange(ctx context.Context, r authkit.ExchangeRequest) (*aut
 	if err := key.Allows(scopes); err != nil {
 		return nil, fmt.Errorf("sessions: exchange: %w", err)
 	}
-	rtExp := now.Add(m.refreshTTL)
+	life := m.refreshTTL
+	if r.SessionTTL > 0 && r.SessionTTL < life {
+		life = r.SessionTTL
+	}
+	rtExp := now.Add(life)
 	if !key.ExpiresAt.IsZero() && key.ExpiresAt.Before(rtExp) {
 		rtExp = key.ExpiresAt
 	}
@@ -137,6 +158,9 @@ func (m *Manager) Exchange(ctx context.Context, r authkit.ExchangeRequest) (*aut
 	}
 	// One write: the session and its family's first refresh token.
 	if err := m.store.CreateSession(ctx, sess, first); err != nil {
+		return nil, fmt.Errorf("sessions: exchange: %w", err)
+	}
+	if err := m.capSessions(ctx, key.ID, now); err != nil {
 		return nil, fmt.Errorf("sessions: exchange: %w", err)
 	}
 	return grant(tok, c, rt, sess), nil
@@ -414,7 +438,22 @@ func (m *Manager) openLogin(ctx context.Context, who loginSubject, name string, 
 	if err := m.store.CreateSession(ctx, sess, nil); err != nil {
 		return nil, fmt.Errorf("sessions: login: %w", err)
 	}
+	if err := m.capSessions(ctx, sess.KeyID, now); err != nil {
+		return nil, fmt.Errorf("sessions: login: %w", err)
+	}
 	return grant(tok, c, "", sess), nil
+}
+
+// capSessions ends the oldest sessions of keyID once a new one takes it
+// over the cap, down to nine tenths of the cap, so that a key at its cap
+// does not pay a write for every new session. An app's own users (keyID
+// "") have no cap here.
+func (m *Manager) capSessions(ctx context.Context, keyID string, now time.Time) error {
+	if m.maxPerKey == 0 || keyID == "" {
+		return nil
+	}
+	_, err := m.store.EndOldestSessions(ctx, keyID, m.maxPerKey, m.maxPerKey-m.maxPerKey/10, now)
+	return err
 }
 
 func (m *Manager) renewLogin(ctx context.Context, who loginSubject, sess *authkit.Session) (*authkit.Grant, error) {

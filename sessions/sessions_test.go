@@ -3,6 +3,7 @@ package sessions_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -318,5 +319,70 @@ func TestLoginUser_AUserWithoutAKeyGetsTheSameTokenPerSessionID(t *testing.T) {
 		is.True(errors.Is(err, authkit.ErrRevoked))
 		_, err = f.m.LoginUser(ctx, "", scopes, "x")
 		is.True(errors.Is(err, authkit.ErrInvalid))
+	})
+}
+
+// TestSessions_CapPerKeyEndsTheOldest: one key cannot pile up sessions.
+// With a cap of 3, the 4th and 5th sessions (logins and exchanges alike)
+// end the oldest, whose tokens and refresh tokens stop working at once;
+// the newest three live on. Another key's sessions are not touched.
+func TestSessions_CapPerKeyEndsTheOldest(t *testing.T) {
+	forStores(t, func(t *testing.T, f *fx) {
+		is := is.New(t)
+		secret, err := authkit.NewSecret([]byte("sessions-test-secret-0123456789abcdef"))
+		is.NoErr(err)
+		m, err := sessions.New(sessions.Config{Store: f.store, Tokens: f.tokens, Secret: secret, MaxSessionsPerKey: 3, Clock: f.clock.Now})
+		is.NoErr(err)
+		other, _, err := f.keys.Create(ctx, authkit.KeyRequest{Owner: "alice", Handle: "other"})
+		is.NoErr(err)
+		og, err := m.Exchange(ctx, authkit.ExchangeRequest{Key: other})
+		is.NoErr(err)
+		var grants []*authkit.Grant
+		for i := range 5 {
+			var g *authkit.Grant
+			if i%2 == 0 {
+				g, err = m.Exchange(ctx, authkit.ExchangeRequest{Key: f.key})
+			} else {
+				g, err = m.Login(ctx, f.key, fmt.Sprint("worker-", i))
+			}
+			is.NoErr(err)
+			grants = append(grants, g)
+			f.clock.Advance(time.Second)
+		}
+		for i, g := range grants {
+			_, err := f.tokens.Verify(ctx, g.AccessToken)
+			if i < 2 {
+				is.True(errors.Is(err, authkit.ErrRevoked)) // ended by the cap
+			} else {
+				is.NoErr(err)
+			}
+		}
+		_, err = m.Refresh(ctx, grants[0].RefreshToken, 0)
+		is.True(errors.Is(err, authkit.ErrRevoked))
+		_, err = m.Refresh(ctx, grants[4].RefreshToken, 0)
+		is.NoErr(err)
+		_, err = f.tokens.Verify(ctx, og.AccessToken)
+		is.NoErr(err) // another key's session
+		list, err := f.store.ListSessions(ctx, "alice", authkit.Page{})
+		is.NoErr(err)
+		is.Equal(len(list), 4)
+	})
+}
+
+// TestSessions_ExchangeSessionTTL: an endpoint may open shorter grant
+// sessions than the manager's default, never longer ones.
+func TestSessions_ExchangeSessionTTL(t *testing.T) {
+	forStores(t, func(t *testing.T, f *fx) {
+		is := is.New(t)
+		now := f.clock.Now()
+		g, err := f.m.Exchange(ctx, authkit.ExchangeRequest{Key: f.key, SessionTTL: 2 * time.Hour})
+		is.NoErr(err)
+		is.True(g.Session.ExpiresAt.Equal(now.Add(2 * time.Hour)))
+		g, err = f.m.Exchange(ctx, authkit.ExchangeRequest{Key: f.key, SessionTTL: 90 * 24 * time.Hour})
+		is.NoErr(err)
+		is.True(g.Session.ExpiresAt.Equal(now.Add(30 * 24 * time.Hour))) // the default bounds it
+		f.clock.Advance(2*time.Hour + time.Second)
+		_, err = f.m.Refresh(ctx, g.RefreshToken, 0)
+		is.NoErr(err) // the long one lives on
 	})
 }

@@ -164,8 +164,12 @@ func (a *App) mount() {
 	a.handle("GET /v1/rooms/{id}", inliveAuth.Authenticate(http.HandlerFunc(a.getRoom)))
 
 	// api.video: key → bearer pair; refresh; Basic or bearer or bare on the API.
-	a.handle("POST /auth/api-key", ep.Exchange(handlers.ExchangeOptions{KeyField: "apiKey", TTL: time.Hour, Fields: handlers.OAuthFields,
-		Envelope: apiVideoProblem, RefusedStatus: http.StatusBadRequest}))
+	// api.video's SDKs exchange the key again each hour: each exchange
+	// opens a grant session of a day, not 30, so that a client leaves at
+	// most about 24 live ones behind (and never more than the server's cap
+	// of sessions per key).
+	a.handle("POST /auth/api-key", ep.Exchange(handlers.ExchangeOptions{KeyField: "apiKey", TTL: time.Hour, SessionTTL: 24 * time.Hour,
+		Fields: handlers.OAuthFields, Envelope: apiVideoProblem, RefusedStatus: http.StatusBadRequest}))
 	a.handle("POST /auth/refresh", ep.Refresh(handlers.RefreshOptions{TokenField: "refreshToken", TTL: time.Hour, Fields: handlers.OAuthFields,
 		Envelope: apiVideoProblem, RefusedStatus: http.StatusBadRequest}))
 	a.handle("GET /videos", videos.Verify(videos.Require("videos:read")(http.HandlerFunc(a.listVideos))))

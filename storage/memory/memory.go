@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -345,6 +346,34 @@ func (s *Store) RevokeSession(ctx context.Context, owner, id string, at time.Tim
 	s.mu.Unlock()
 	s.Publish(authkit.Revocation{Kind: authkit.RevokedSession, ID: id})
 	return nil
+}
+
+// EndOldestSessions implements authkit.SessionStore, scanning every
+// session: the memory store is for tests and small apps.
+func (s *Store) EndOldestSessions(ctx context.Context, keyID string, max, keep int, at time.Time) (int, error) {
+	s.mu.Lock()
+	var live []*authkit.Session
+	for _, sess := range s.sessions {
+		if sess.KeyID == keyID && sess.RevokedAt.IsZero() {
+			live = append(live, sess)
+		}
+	}
+	var ended []string
+	if len(live) > max {
+		slices.SortFunc(live, func(a, b *authkit.Session) int { return strings.Compare(a.ID, b.ID) })
+		for _, sess := range live[:len(live)-keep] {
+			sess.RevokedAt = utc(at)
+			if s.logins[[3]string{sess.Owner, sess.KeyID, sess.Name}] == sess.ID {
+				delete(s.logins, [3]string{sess.Owner, sess.KeyID, sess.Name})
+			}
+			ended = append(ended, sess.ID)
+		}
+	}
+	s.mu.Unlock()
+	for _, id := range ended {
+		s.Publish(authkit.Revocation{Kind: authkit.RevokedSession, ID: id})
+	}
+	return len(ended), nil
 }
 
 func (s *Store) createRefresh(t *authkit.RefreshToken) error {

@@ -315,6 +315,45 @@ func (s *Store) RevokeSession(ctx context.Context, owner, id string, at time.Tim
 	return err
 }
 
+// EndOldestSessions implements authkit.SessionStore. A key under its cap,
+// the usual case, costs one read and no write.
+func (s *Store) EndOldestSessions(ctx context.Context, keyID string, max, keep int, at time.Time) (int, error) {
+	const oldestKept = `SELECT id FROM sessions WHERE key_id = $1 AND revoked_at IS NULL ORDER BY id DESC LIMIT 1 OFFSET $2`
+	var edge string
+	err := s.pool.QueryRow(ctx, oldestKept, keyID, max).Scan(&edge)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("postgres: end oldest sessions: %w", err)
+	}
+	var ended []string
+	err = s.write(ctx, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `UPDATE sessions SET revoked_at = $3 WHERE key_id = $1 AND revoked_at IS NULL
+			AND id < (`+oldestKept+`) RETURNING id`, keyID, keep-1, at.UTC())
+		if err != nil {
+			return err
+		}
+		ended, err = pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			return err
+		}
+		for _, id := range ended {
+			if err := s.notify(ctx, tx, authkit.Revocation{Kind: authkit.RevokedSession, ID: id}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("postgres: end oldest sessions: %w", err)
+	}
+	for _, id := range ended {
+		s.Publish(authkit.Revocation{Kind: authkit.RevokedSession, ID: id})
+	}
+	return len(ended), nil
+}
+
 // ---- refresh tokens
 
 type execer interface {

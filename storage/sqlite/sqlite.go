@@ -563,6 +563,44 @@ func (s *Store) RevokeSession(ctx context.Context, owner, id string, at time.Tim
 	return err
 }
 
+// EndOldestSessions implements authkit.SessionStore. A key under its cap,
+// the usual case, costs one read on the reader pool and no write.
+func (s *Store) EndOldestSessions(ctx context.Context, keyID string, max, keep int, at time.Time) (int, error) {
+	const oldestKept = `SELECT id FROM sessions WHERE key_id = ? AND revoked_at = 0 ORDER BY id DESC LIMIT 1 OFFSET ?`
+	var edge string
+	err := s.r.QueryRowContext(context.WithoutCancel(ctx), oldestKept, keyID, max).Scan(&edge)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: end oldest sessions: %w", err)
+	}
+	var ended []string
+	err = s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		rows, err := tx.QueryContext(ctx, `UPDATE sessions SET revoked_at = ? WHERE key_id = ? AND revoked_at = 0
+			AND id < (`+oldestKept+`) RETURNING id`, micro(at), keyID, keyID, keep-1)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				return err
+			}
+			ended = append(ended, id)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: end oldest sessions: %w", err)
+	}
+	for _, id := range ended {
+		s.Publish(authkit.Revocation{Kind: authkit.RevokedSession, ID: id})
+	}
+	return len(ended), nil
+}
+
 // ---- refresh tokens
 
 func (s *Store) insertRefresh(ctx context.Context, tx *sql.Tx, t *authkit.RefreshToken) error {

@@ -306,6 +306,53 @@ var keyTests = []test{
 }
 
 var sessionTests = []test{
+	{"Session/EndOldestKeepsTheNewest", func(t *testing.T, s authkit.Store) {
+		is := is.New(t)
+		k, _ := mustKey(t, s, "alice", "ci")
+		other, _ := mustKey(t, s, "alice", "other")
+		var ids []string
+		for i := range 5 { // IDs are UUIDv7: creation order
+			kind := authkit.SessionGrant
+			if i%2 == 1 {
+				kind = authkit.SessionLogin
+			}
+			sess := NewSession(k, kind, fmt.Sprint("s", i))
+			is.NoErr(s.CreateSession(ctx, sess, nil))
+			ids = append(ids, sess.ID)
+		}
+		is.NoErr(s.CreateSession(ctx, NewSession(other, authkit.SessionGrant, "x"), nil))
+		var published []string
+		var mu sync.Mutex
+		if n, ok := s.(authkit.Notifier); ok {
+			cancel := n.Subscribe(func(r authkit.Revocation) {
+				mu.Lock()
+				defer mu.Unlock()
+				published = append(published, r.ID)
+			})
+			defer cancel()
+		}
+		n, err := s.EndOldestSessions(ctx, k.ID, 5, 2, T0) // not over 5: nothing
+		is.NoErr(err)
+		is.Equal(n, 0)
+		n, err = s.EndOldestSessions(ctx, k.ID, 4, 2, T0) // over 4: down to 2
+		is.NoErr(err)
+		is.Equal(n, 3)
+		for i, id := range ids {
+			sess, err := s.Session(ctx, id)
+			is.NoErr(err)
+			is.Equal(sess.RevokedAt.IsZero(), i >= 3) // the two newest live on
+		}
+		// A login name of an ended session is free again.
+		is.NoErr(s.CreateSession(ctx, NewSession(k, authkit.SessionLogin, "s1"), nil))
+		list, err := s.ListSessions(ctx, "alice", authkit.Page{})
+		is.NoErr(err)
+		is.Equal(len(list), 4) // two of k's, the new one, and other's
+		if _, ok := s.(authkit.Notifier); ok {
+			mu.Lock()
+			is.Equal(len(published), 3) // each ended session, once
+			mu.Unlock()
+		}
+	}},
 	{"Session/UsersWithoutAKeyEachHaveTheirOwnLoginSessions", func(t *testing.T, s authkit.Store) {
 		is := is.New(t)
 		user := &authkit.Key{Owner: "alice"} // no ID: a user signed in without a key

@@ -14,10 +14,14 @@
 //   - GET /videos with a random key out of the first 1,000 of the -keys, and
 //     out of all of them, as a Basic user name (the two in the same round
 //     give the cost of a large store);
-//   - POST /auth/login with the key and a new session_id each time (a key
-//     check, a new session row, a new token);
-//   - POST /auth/api-key with the key (a key check, a new grant session and
-//     its refresh token, a new token).
+//   - POST /auth/login with a random key of the first 1,000 and a new
+//     session_id each time (a key check, a new session row, a new token);
+//   - POST /auth/api-key with a random key of the first 1,000 (a key check,
+//     a new grant session and its refresh token, a new token).
+//
+// The sessions are spread over 1,000 keys, as real clients' are, so that
+// no key reaches the server's cap of sessions per key (past which each new
+// session also ends the oldest: the abuse case, not the common one).
 //
 // It prints a markdown table: each route's rate, and its rate divided by
 // /healthz's in the same round (the median of the rounds, and their range).
@@ -206,7 +210,6 @@ func run() error {
 		}
 		return r, err
 	}
-	exchange := `{"apiKey":"` + created.Token + `"}`
 	few := min(1000, len(manyKeys))
 
 	// The phases are interleaved: -rounds rounds of each route in turn, each
@@ -226,9 +229,14 @@ func run() error {
 		{fmt.Sprintf("GET /videos, Basic key, random of %d (each seen before)", len(manyKeys)), func(w int, n int64) (*http.Request, error) {
 			return get(manyKeys[mrand.IntN(len(manyKeys))])
 		}},
-		{"POST /auth/api-key (exchange: new grant session)", func(int, int64) (*http.Request, error) { return post("/auth/api-key", exchange) }},
+		// Spread over keys as real clients are: one key holds at most the
+		// server's MaxSessionsPerKey sessions (1,000), and past that every
+		// new one also ends its oldest.
+		{"POST /auth/api-key (exchange: new grant session)", func(int, int64) (*http.Request, error) {
+			return post("/auth/api-key", `{"apiKey":"`+many[mrand.IntN(few)]+`"}`)
+		}},
 		{"POST /auth/login, new session id", func(w int, n int64) (*http.Request, error) {
-			return post("/auth/login", `{"api_key":"`+created.Token+`","session_id":"load-`+run+`-`+strconv.Itoa(w)+`-`+strconv.FormatInt(n, 10)+`"}`)
+			return post("/auth/login", `{"api_key":"`+many[mrand.IntN(few)]+`","session_id":"load-`+run+`-`+strconv.Itoa(w)+`-`+strconv.FormatInt(n, 10)+`"}`)
 		}},
 	}
 	if o.warmup > 0 {
