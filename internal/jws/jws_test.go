@@ -226,9 +226,13 @@ func TestNew_RefusesAKeyOfAnotherAlgorithm(t *testing.T) {
 	}
 }
 
-// TestVerify_HMACAllocatesNothing: the pooled HMAC sums into its own
-// buffer; the payload is the one allocation.
+// TestVerify_AllocatesOnlyThePayload: the signature is decoded on the
+// stack, and the pooled HMAC sums into its own buffer; the payload is the
+// one allocation.
 func TestVerify_AllocatesOnlyThePayload(t *testing.T) {
+	if raceEnabled {
+		t.Skip("under -race, sync.Pool drops items at random: counted without it")
+	}
 	is := is.New(t)
 	fx := newFixture(t)
 	for i, tok := range fx.tokens {

@@ -1,0 +1,5 @@
+//go:build !race
+
+package jws_test
+
+const raceEnabled = false
