@@ -1,7 +1,9 @@
 package handlers
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -40,6 +42,27 @@ func (e *Endpoints) client(r *http.Request, form url.Values) (*authkit.Key, erro
 		return nil, errInvalidClient
 	}
 	return k, nil
+}
+
+// errOtherEnv: a token of the caller's owner, but of another environment:
+// introspection and revocation treat it as foreign.
+var errOtherEnv = fmt.Errorf("handlers: a token of another environment: %w", authkit.ErrUnauthenticated)
+
+// sameEnv reports whether the key keyID of owner, which a refresh token's
+// session names, is of client's environment. A key that is gone is not; a
+// store failure is returned.
+func (e *Endpoints) sameEnv(ctx context.Context, client *authkit.Key, owner, keyID string) (bool, error) {
+	if keyID == client.ID {
+		return true, nil
+	}
+	k, err := e.Keys.Get(ctx, owner, keyID)
+	switch {
+	case errors.Is(err, authkit.ErrNotFound):
+		return false, nil
+	case err != nil:
+		return false, err
+	}
+	return k.Env == client.Env, nil
 }
 
 // oauthResponder is the responder of the OAuth endpoints: Plain bodies.
@@ -146,8 +169,8 @@ func (e *Endpoints) OAuthToken(o OAuthOptions) http.Handler {
 
 // Introspect returns the RFC 7662 endpoint (`POST /oauth/introspect`). The
 // caller authenticates as a client; it learns about tokens of its own owner
-// only. A dead, unknown or foreign token is answered {"active":false} and
-// nothing more.
+// and its own environment (live or test) only. A dead, unknown or foreign
+// token is answered {"active":false} and nothing more.
 func (e *Endpoints) Introspect() http.Handler {
 	rs := e.oauthResponder()
 	inactive := map[string]any{"active": false}
@@ -168,6 +191,17 @@ func (e *Endpoints) Introspect() http.Handler {
 				rs.Error(w, r, err)
 				return
 			}
+			if err == nil && sess.Owner == k.Owner {
+				if same, serr := e.sameEnv(r.Context(), k, sess.Owner, rt.KeyID); serr != nil {
+					err = serr
+				} else if !same {
+					err = errOtherEnv
+				}
+			}
+			if err != nil && internal(err) {
+				rs.Error(w, r, err)
+				return
+			}
 			if err != nil || sess.Owner != k.Owner {
 				rs.JSON(w, http.StatusOK, "", inactive)
 				return
@@ -183,7 +217,7 @@ func (e *Endpoints) Introspect() http.Handler {
 			rs.Error(w, r, err)
 			return
 		}
-		if err != nil || p.Owner() != k.Owner {
+		if err != nil || p.Owner() != k.Owner || p.Env() != k.Env {
 			rs.JSON(w, http.StatusOK, "", inactive)
 			return
 		}
@@ -196,8 +230,9 @@ func (e *Endpoints) Introspect() http.Handler {
 }
 
 // Revoke returns the RFC 7009 endpoint (`POST /oauth/revoke`). Revoking a
-// refresh token or an access token revokes its whole session. It answers
-// 200 for unknown, invalid and foreign tokens alike (RFC 7009 §2.2).
+// refresh token or an access token revokes its whole session, if the
+// token is of the client's owner and environment. It answers 200 for
+// unknown, invalid and foreign tokens alike (RFC 7009 §2.2).
 func (e *Endpoints) Revoke() http.Handler {
 	rs := e.oauthResponder()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -218,8 +253,15 @@ func (e *Endpoints) Revoke() http.Handler {
 				rs.Error(w, r, err)
 				return
 			}
-			if err == nil {
-				owner, sessionID = sess.Owner, sess.ID
+			if err == nil && sess.Owner == k.Owner {
+				same, err := e.sameEnv(ctx, k, sess.Owner, sess.KeyID)
+				if err != nil {
+					rs.Error(w, r, err)
+					return
+				}
+				if same {
+					owner, sessionID = sess.Owner, sess.ID
+				}
 			}
 		} else {
 			p, err := e.Tokens.Verify(ctx, tok)
@@ -227,7 +269,7 @@ func (e *Endpoints) Revoke() http.Handler {
 				rs.Error(w, r, err)
 				return
 			}
-			if err == nil {
+			if err == nil && p.Env() == k.Env {
 				owner, sessionID = p.Owner(), p.SessionID()
 			}
 		}

@@ -51,6 +51,10 @@ type Auth struct {
 	Keys   authkit.KeyVerifier   // verifies application keys (and tells them from tokens)
 	Users  UserAuthenticator     // the app's user authentication, for AcceptUser
 	Accept Accept                // 0 means AcceptBearerToken
+	// Env, when set, admits only keys of that environment and the tokens
+	// issued from them: a route of live data refuses test keys (401
+	// invalid_token). The app's own users (AcceptUser) have none and pass.
+	Env authkit.Env
 	// Responder writes the 401s and 403s: the body's envelope, the realm,
 	// the status of an expired credential.
 	Responder Responder
@@ -161,6 +165,18 @@ func (a *Auth) accepts(m Accept) bool {
 
 // authenticate finds the first credential the route accepts and checks it.
 func (a *Auth) authenticate(r *http.Request) (authkit.Principal, error) {
+	p, err := a.credential(r)
+	if err == nil && a.Env != "" && !p.IsZero() && p.Method() != authkit.MethodUser && p.Env() != a.Env {
+		return authkit.Principal{}, errOtherEnv
+	}
+	return p, err
+}
+
+// errOtherEnv refuses a credential of another environment than Auth.Env.
+var errOtherEnv = &Error{Status: http.StatusUnauthorized, Code: "invalid_token", Description: "the credential is for another environment", Challenge: true}
+
+// credential finds and checks the request's credential.
+func (a *Auth) credential(r *http.Request) (authkit.Principal, error) {
 	h := r.Header.Get("Authorization")
 	if h == "" {
 		if a.accepts(AcceptUser) {

@@ -57,6 +57,13 @@ func newFx(t *testing.T, limiter *httpmw.Limiter) *fx {
 		w.Write([]byte(p.Owner() + " " + string(p.Method())))
 	}))))
 	mux.Handle("GET /w", auth.Authenticate(auth.Require("write")(http.NotFoundHandler())))
+	mux.Handle("POST /oauth/revoke", f.ak.Endpoints.Revoke())
+	live := f.ak.Auth(httpmw.AcceptBearerToken | httpmw.AcceptBasicKey)
+	live.Env = authkit.EnvLive
+	mux.Handle("GET /live", live.Authenticate(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p, _ := authkit.FromContext(r.Context())
+		w.Write([]byte(p.Env()))
+	})))
 	f.srv = httptest.NewServer(mux)
 	t.Cleanup(f.srv.Close)
 	return f

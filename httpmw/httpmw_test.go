@@ -221,3 +221,68 @@ func TestMiddleware_LinksNoTemplateNoHandlers(t *testing.T) {
 	is.Equal(strings.Fields(string(out)), []string{"github.com/authkit/authkit", "github.com/authkit/authkit/httpmw"}) // the root and itself, nothing else
 
 }
+
+// TestAuth_EnvAdmitsOnlyItsOwnKeysAndTokens: a route of live data refuses
+// a test key, as Basic credentials and through the tokens issued from it;
+// a route without Env takes both.
+func TestAuth_EnvAdmitsOnlyItsOwnKeysAndTokens(t *testing.T) {
+	is := is.New(t)
+	f := newFx(t, nil)
+	_, testSecret, err := f.ak.Keys.Create(context.Background(), authkit.KeyRequest{Owner: "o", Handle: "t", Env: authkit.EnvTest, Scopes: []string{"read"}})
+	is.NoErr(err)
+	basic := func(secret string) string { return "Basic " + base64.StdEncoding.EncodeToString([]byte(secret+":")) }
+	res := f.do(t, "GET", "/live", basic(testSecret), "")
+	is.Equal(res.StatusCode, 401)
+	var body map[string]any
+	is.NoErr(json.NewDecoder(res.Body).Decode(&body))
+	is.Equal(body["error_description"], "the credential is for another environment")
+	res = f.do(t, "POST", "/token", "", `{"key":"`+testSecret+`"}`)
+	is.Equal(res.StatusCode, 200)
+	var tok map[string]any
+	is.NoErr(json.NewDecoder(res.Body).Decode(&tok))
+	testToken := tok["access_token"].(string)
+	is.Equal(f.do(t, "GET", "/live", "Bearer "+testToken, "").StatusCode, 401)
+	// The live key and its token pass; the route without Env takes the test ones.
+	is.Equal(f.do(t, "GET", "/live", basic(f.secret), "").StatusCode, 200)
+	is.Equal(f.do(t, "GET", "/live", "Bearer "+f.exchange(t), "").StatusCode, 200)
+	is.Equal(f.do(t, "GET", "/r", basic(testSecret), "").StatusCode, 200)
+	is.Equal(f.do(t, "GET", "/r", "Bearer "+testToken, "").StatusCode, 200)
+}
+
+// TestOAuth_IntrospectAndRevokeStayInTheCallersEnvironment: a test key,
+// as an OAuth client, sees its owner's live tokens as inactive and cannot
+// revoke them; a live client of the same owner can.
+func TestOAuth_IntrospectAndRevokeStayInTheCallersEnvironment(t *testing.T) {
+	is := is.New(t)
+	f := newFx(t, nil)
+	testKey, testSecret, err := f.ak.Keys.Create(context.Background(), authkit.KeyRequest{Owner: "o", Handle: "t", Env: authkit.EnvTest, Scopes: []string{"read"}})
+	is.NoErr(err)
+	res := f.do(t, "POST", "/token", "", `{"key":"`+f.secret+`"}`)
+	is.Equal(res.StatusCode, 200)
+	var pair map[string]any
+	is.NoErr(json.NewDecoder(res.Body).Decode(&pair))
+	at, rt := pair["access_token"].(string), pair["refresh_token"].(string)
+	form := func(client *authkit.Key, secret, path, token string) map[string]any {
+		r, _ := http.NewRequest("POST", f.srv.URL+path, strings.NewReader("token="+token))
+		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		r.SetBasicAuth(client.ID, secret)
+		res, err := http.DefaultClient.Do(r)
+		is.NoErr(err)
+		defer res.Body.Close()
+		is.Equal(res.StatusCode, 200)
+		var out map[string]any
+		if path == "/oauth/introspect" {
+			is.NoErr(json.NewDecoder(res.Body).Decode(&out))
+		}
+		return out
+	}
+	for _, tok := range []string{at, rt} {
+		is.Equal(form(testKey, testSecret, "/oauth/introspect", tok)["active"], false)
+		is.Equal(form(f.key, f.secret, "/oauth/introspect", tok)["active"], true)
+	}
+	form(testKey, testSecret, "/oauth/revoke", at) // foreign: nothing happens
+	form(testKey, testSecret, "/oauth/revoke", rt)
+	is.Equal(f.do(t, "GET", "/r", "Bearer "+at, "").StatusCode, 200)
+	form(f.key, f.secret, "/oauth/revoke", rt) // its own: the session ends
+	is.Equal(f.do(t, "GET", "/r", "Bearer "+at, "").StatusCode, 401)
+}
