@@ -52,18 +52,24 @@ type Config struct {
 	// five minutes. Default 15 s; negative writes only on [Service.Flush] and
 	// [Service.Close]. A crash loses at most this much of LastUsedAt.
 	FlushEvery time.Duration
+	// KeepSessionsOnRotate keeps, through a rotation, the sessions, refresh
+	// families and login tokens obtained with the old secret. By default
+	// ([Service.Rotate]) they end when the old secret's grace does: a
+	// rotation is what an owner does after a leak.
+	KeepSessionsOnRotate bool
 }
 
 // Service manages application keys. It is safe for concurrent use. Call
 // [Service.Close] when done with it: it writes the last uses it recorded.
 type Service struct {
-	store  authkit.KeyStore
-	hasher *seal.Hasher
-	sealer *seal.Sealer
-	prefix string
-	live   string // "<prefix>_live_"
-	test   string // "<prefix>_test_"
-	clock  authkit.Clock
+	store        authkit.KeyStore
+	hasher       *seal.Hasher
+	sealer       *seal.Sealer
+	prefix       string
+	live         string // "<prefix>_live_"
+	test         string // "<prefix>_test_"
+	clock        authkit.Clock
+	keepSessions bool // Config.KeepSessionsOnRotate
 
 	cache     *keyCache
 	refreshes chan *entry // stale entries for the refreshers to read again
@@ -111,7 +117,7 @@ func New(cfg Config) (*Service, error) {
 	}
 	s := &Service{
 		store: cfg.Store, hasher: seal.NewHasher(cfg.Secret.Derive("authkit/keys/hash")), sealer: sealer,
-		prefix: p, live: p + "_live_", test: p + "_test_", clock: cfg.Clock,
+		prefix: p, live: p + "_live_", test: p + "_test_", clock: cfg.Clock, keepSessions: cfg.KeepSessionsOnRotate,
 		cache: newKeyCache(size, ttl, staleFor(ttl)), stop: make(chan struct{}), done: make(chan struct{}),
 		refreshes: make(chan *entry, maxRefreshes),
 	}
@@ -378,6 +384,12 @@ func (s *Service) load(ctx context.Context, h [32]byte, now time.Time) (*entry, 
 	if err := k.Check(now); err != nil {
 		return nil, fmt.Errorf("keys: verify: %w", err)
 	}
+	if !ks.ExpiresAt.IsZero() && (k.ExpiresAt.IsZero() || ks.ExpiresAt.Before(k.ExpiresAt)) {
+		// A secret rotated away, in its grace: the key, as this secret
+		// presents it, ends with the grace, and so do the tokens and
+		// sessions issued on it (they never outlive their key).
+		k.ExpiresAt = ks.ExpiresAt
+	}
 	ns := now.UnixNano()
 	e := &entry{hash: h, key: k, principal: k.Principal(), keyExp: unixNano(k.ExpiresAt), secretExp: unixNano(ks.ExpiresAt),
 		stale: ns + s.cache.ttl + s.cache.stale}
@@ -499,7 +511,13 @@ func (s *Service) Delete(ctx context.Context, owner, id string) error {
 // Rotate gives the owner's key a new secret and returns the key (its Hint
 // now the new secret's) with the new secret. The old secret keeps verifying
 // for grace (0: it stops at once). A recoverable key stays recoverable.
-// Returns authkit.ErrNotFound, or authkit.ErrInvalid for a negative grace.
+// Unless Config.KeepSessionsOnRotate, and if the store is also an
+// authkit.SessionStore (every authkit backend is), the sessions, refresh
+// families and login tokens obtained with the old secret end with its
+// grace: revoked at once without one, and otherwise refused from the
+// grace's end (within the token verifiers' liveness window, 30 s by
+// default). Returns authkit.ErrNotFound, or authkit.ErrInvalid for a
+// negative grace.
 func (s *Service) Rotate(ctx context.Context, owner, id string, grace time.Duration) (*authkit.Key, string, error) {
 	if grace < 0 {
 		return nil, "", authkit.Invalid("grace", "must not be negative")
@@ -515,6 +533,15 @@ func (s *Service) Rotate(ctx context.Context, owner, id string, grace time.Durat
 		return nil, "", fmt.Errorf("keys: rotate: %w", err)
 	}
 	s.cache.forget(id)
+	// What the old secret obtained ends with it: sessions opened before
+	// now (with it, or with an earlier secret) end at the grace's end, at
+	// once without one. Those it opens during the grace end then too: the
+	// key it verifies to expires with it (see load).
+	if ss, ok := s.store.(authkit.SessionStore); ok && !s.keepSessions {
+		if _, err := ss.EndKeySessions(ctx, id, now.Add(time.Microsecond), now.Add(grace)); err != nil {
+			return nil, "", fmt.Errorf("keys: rotate: end the old secret's sessions: %w", err)
+		}
+	}
 	k.Hint = hint
 	return k, secret, nil
 }

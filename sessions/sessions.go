@@ -400,7 +400,7 @@ func (m *Manager) login(ctx context.Context, who loginSubject, name string) (*au
 		case err != nil:
 			return nil, fmt.Errorf("sessions: login: %w", err)
 		}
-		if sess.TokenExpiresAt.Sub(now) > m.reuseMargin {
+		if sess.TokenExpiresAt.Sub(now) > m.reuseMargin && sess.ExpiresAt.Sub(now) > m.reuseMargin {
 			if g, err := m.reuse(sess); err == nil {
 				return g, nil
 			}

@@ -386,3 +386,95 @@ func TestSessions_ExchangeSessionTTL(t *testing.T) {
 		is.NoErr(err) // the long one lives on
 	})
 }
+
+// TestRotate_EndsWhatTheOldSecretObtained: rotating a key (what an owner
+// does after a leak) ends the sessions, refresh families and login tokens
+// obtained with the old secret when its grace ends, and at once without
+// one; what the new secret obtains lives on. KeepSessionsOnRotate keeps
+// them.
+func TestRotate_EndsWhatTheOldSecretObtained(t *testing.T) {
+	forStores(t, func(t *testing.T, f *fx) {
+		is := is.New(t)
+		k, s1, err := f.keys.Create(ctx, authkit.KeyRequest{Owner: "bob", Handle: "leaky", Scopes: []string{"videos:read"}})
+		is.NoErr(err)
+		old, err := f.keys.VerifyKey(ctx, s1)
+		is.NoErr(err)
+		a, err := f.m.Exchange(ctx, authkit.ExchangeRequest{Key: old})
+		is.NoErr(err)
+		l, err := f.m.Login(ctx, old, "w")
+		is.NoErr(err)
+
+		_, s2, err := f.keys.Rotate(ctx, "bob", k.ID, 10*time.Minute)
+		is.NoErr(err)
+		// In the grace, the old secret still works, but what it obtains
+		// now ends with the grace too.
+		old, err = f.keys.VerifyKey(ctx, s1)
+		is.NoErr(err)
+		is.True(old.ExpiresAt.Equal(f.clock.Now().Add(10 * time.Minute)))
+		b, err := f.m.Exchange(ctx, authkit.ExchangeRequest{Key: old})
+		is.NoErr(err)
+		is.True(!b.Session.ExpiresAt.After(old.ExpiresAt))
+		_, err = f.tokens.Verify(ctx, a.AccessToken)
+		is.NoErr(err)
+		next, err := f.keys.VerifyKey(ctx, s2)
+		is.NoErr(err)
+		c, err := f.m.Exchange(ctx, authkit.ExchangeRequest{Key: next})
+		is.NoErr(err)
+
+		// Past the grace (and the verifiers' 30 s liveness window).
+		f.clock.Advance(10*time.Minute + tokens.DefaultLivenessTTL + time.Second)
+		for _, tok := range []string{a.AccessToken, b.AccessToken, l.AccessToken} {
+			_, err := f.tokens.Verify(ctx, tok)
+			is.True(errors.Is(err, authkit.ErrExpired))
+		}
+		_, err = f.m.Refresh(ctx, a.RefreshToken, 0)
+		is.True(err != nil)
+		_, err = f.m.Refresh(ctx, b.RefreshToken, 0)
+		is.True(err != nil)
+		_, err = f.keys.VerifyKey(ctx, s1)
+		is.True(err != nil) // the old secret itself
+		_, err = f.tokens.Verify(ctx, c.AccessToken)
+		is.NoErr(err) // the new secret's
+		_, err = f.m.Refresh(ctx, c.RefreshToken, 0)
+		is.NoErr(err)
+		g, err := f.m.Login(ctx, next, "w") // the login session: a new token, not the dead one
+		is.NoErr(err)
+		is.True(g.AccessToken != l.AccessToken)
+		_, err = f.tokens.Verify(ctx, g.AccessToken)
+		is.NoErr(err)
+
+		// Without a grace: at once.
+		cur, err := f.keys.VerifyKey(ctx, s2)
+		is.NoErr(err)
+		d, err := f.m.Exchange(ctx, authkit.ExchangeRequest{Key: cur})
+		is.NoErr(err)
+		_, _, err = f.keys.Rotate(ctx, "bob", k.ID, 0)
+		is.NoErr(err)
+		_, err = f.tokens.Verify(ctx, d.AccessToken)
+		is.True(errors.Is(err, authkit.ErrRevoked))
+		_, err = f.m.Refresh(ctx, d.RefreshToken, 0)
+		is.True(errors.Is(err, authkit.ErrRevoked))
+	})
+}
+
+func TestRotate_KeepSessionsOnRotate(t *testing.T) {
+	is := is.New(t)
+	f := newFx(t, openSQLite(t), 0)
+	secret, err := authkit.NewSecret([]byte("sessions-test-secret-0123456789abcdef"))
+	is.NoErr(err)
+	ks, err := keys.New(keys.Config{Store: f.store, Secret: secret, Clock: f.clock.Now, KeepSessionsOnRotate: true})
+	is.NoErr(err)
+	t.Cleanup(func() { ks.Close() })
+	k, s1, err := ks.Create(ctx, authkit.KeyRequest{Owner: "bob", Handle: "kept"})
+	is.NoErr(err)
+	key, err := ks.VerifyKey(ctx, s1)
+	is.NoErr(err)
+	a, err := f.m.Exchange(ctx, authkit.ExchangeRequest{Key: key})
+	is.NoErr(err)
+	_, _, err = ks.Rotate(ctx, "bob", k.ID, 0)
+	is.NoErr(err)
+	_, err = f.tokens.Verify(ctx, a.AccessToken)
+	is.NoErr(err)
+	_, err = f.m.Refresh(ctx, a.RefreshToken, 0)
+	is.NoErr(err)
+}

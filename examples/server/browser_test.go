@@ -239,6 +239,14 @@ func TestBrowser_IntegrationPage(t *testing.T) {
 	is.True(strings.Contains(row, rotated[:len("ak_test_")+4]+"…")) // the listed hint is the new secret's
 	is.True(!strings.Contains(row, secret[:len("ak_test_")+4]+"…") || rotated[:12] == secret[:12])
 
+	// The rotation ended what the old secret obtained: its login token is
+	// refused. The new secret signs in again under the same session id.
+	is.Equal(e.do(req{method: "GET", path: "/videos", auth: bearer(loginToken)}).status, 401)
+	r = e.do(req{method: "POST", path: "/auth/login", body: `{"api_key":"` + rotated + `","session_id":"browser-session"}`})
+	is.Equal(r.status, 200)
+	is.True(str(r.json, "access_token") != loginToken)
+	loginToken = str(r.json, "access_token")
+
 	// Revoke the login session, after the confirmation: its token stops.
 	is.Equal(e.do(req{method: "GET", path: "/videos", auth: bearer(loginToken)}).status, 200)
 	b.do(t, chromedp.Reload(), chromedp.WaitVisible(chromedp.CSS(`body[data-ready="true"]`)),

@@ -376,6 +376,38 @@ func (s *Store) EndOldestSessions(ctx context.Context, keyID string, max, keep i
 	return len(ended), nil
 }
 
+// EndKeySessions implements authkit.SessionStore.
+func (s *Store) EndKeySessions(ctx context.Context, keyID string, createdBefore, at time.Time) (int, error) {
+	revoke := !at.After(createdBefore)
+	s.mu.Lock()
+	var ended []string
+	n := 0
+	for _, sess := range s.sessions {
+		if sess.KeyID != keyID || !sess.RevokedAt.IsZero() || !sess.CreatedAt.Before(createdBefore) {
+			continue
+		}
+		changed := false
+		if sess.ExpiresAt.After(at) {
+			sess.ExpiresAt, changed = utc(at), true
+		}
+		if revoke {
+			sess.RevokedAt, changed = utc(at), true
+			if s.logins[[3]string{sess.Owner, sess.KeyID, sess.Name}] == sess.ID {
+				delete(s.logins, [3]string{sess.Owner, sess.KeyID, sess.Name})
+			}
+			ended = append(ended, sess.ID)
+		}
+		if changed {
+			n++
+		}
+	}
+	s.mu.Unlock()
+	for _, id := range ended {
+		s.Publish(authkit.Revocation{Kind: authkit.RevokedSession, ID: id})
+	}
+	return n, nil
+}
+
 func (s *Store) createRefresh(t *authkit.RefreshToken) error {
 	if _, ok := s.refresh[string(t.Hash)]; ok {
 		return fmt.Errorf("memory: refresh token: %w", authkit.ErrConflict)

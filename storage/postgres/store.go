@@ -354,6 +354,43 @@ func (s *Store) EndOldestSessions(ctx context.Context, keyID string, max, keep i
 	return len(ended), nil
 }
 
+// EndKeySessions implements authkit.SessionStore.
+func (s *Store) EndKeySessions(ctx context.Context, keyID string, createdBefore, at time.Time) (int, error) {
+	revoke := !at.After(createdBefore)
+	var ended []string
+	n := 0
+	err := s.write(ctx, func(tx pgx.Tx) error {
+		if !revoke {
+			tag, err := tx.Exec(ctx, `UPDATE sessions SET expires_at = $3 WHERE key_id = $1 AND revoked_at IS NULL AND created_at < $2 AND expires_at > $3`,
+				keyID, createdBefore.UTC(), at.UTC())
+			n = int(tag.RowsAffected())
+			return err
+		}
+		rows, err := tx.Query(ctx, `UPDATE sessions SET revoked_at = $3, expires_at = LEAST(expires_at, $3)
+			WHERE key_id = $1 AND revoked_at IS NULL AND created_at < $2 RETURNING id`, keyID, createdBefore.UTC(), at.UTC())
+		if err != nil {
+			return err
+		}
+		if ended, err = pgx.CollectRows(rows, pgx.RowTo[string]); err != nil {
+			return err
+		}
+		n = len(ended)
+		for _, id := range ended {
+			if err := s.notify(ctx, tx, authkit.Revocation{Kind: authkit.RevokedSession, ID: id}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("postgres: end key sessions: %w", err)
+	}
+	for _, id := range ended {
+		s.Publish(authkit.Revocation{Kind: authkit.RevokedSession, ID: id})
+	}
+	return n, nil
+}
+
 // ---- refresh tokens
 
 type execer interface {

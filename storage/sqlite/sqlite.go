@@ -601,6 +601,47 @@ func (s *Store) EndOldestSessions(ctx context.Context, keyID string, max, keep i
 	return len(ended), nil
 }
 
+// EndKeySessions implements authkit.SessionStore.
+func (s *Store) EndKeySessions(ctx context.Context, keyID string, createdBefore, at time.Time) (int, error) {
+	revoke := !at.After(createdBefore)
+	var ended []string
+	n := 0
+	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		if !revoke {
+			res, err := tx.ExecContext(ctx, `UPDATE sessions SET expires_at = ? WHERE key_id = ? AND revoked_at = 0 AND created_at < ? AND expires_at > ?`,
+				micro(at), keyID, micro(createdBefore), micro(at))
+			if err != nil {
+				return err
+			}
+			m, err := res.RowsAffected()
+			n = int(m)
+			return err
+		}
+		rows, err := tx.QueryContext(ctx, `UPDATE sessions SET revoked_at = ?, expires_at = MIN(expires_at, ?)
+			WHERE key_id = ? AND revoked_at = 0 AND created_at < ? RETURNING id`, micro(at), micro(at), keyID, micro(createdBefore))
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				return err
+			}
+			ended = append(ended, id)
+		}
+		n = len(ended)
+		return rows.Err()
+	})
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: end key sessions: %w", err)
+	}
+	for _, id := range ended {
+		s.Publish(authkit.Revocation{Kind: authkit.RevokedSession, ID: id})
+	}
+	return n, nil
+}
+
 // ---- refresh tokens
 
 func (s *Store) insertRefresh(ctx context.Context, tx *sql.Tx, t *authkit.RefreshToken) error {

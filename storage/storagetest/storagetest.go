@@ -306,6 +306,61 @@ var keyTests = []test{
 }
 
 var sessionTests = []test{
+	{"Session/EndKeySessionsCapsThenRevokes", func(t *testing.T, s authkit.Store) {
+		is := is.New(t)
+		k, _ := mustKey(t, s, "alice", "ci")
+		other, _ := mustKey(t, s, "alice", "other")
+		var ids []string
+		for i := range 3 { // created at T0, T0+1m, T0+2m; each expires an hour later
+			sess := NewSession(k, authkit.SessionGrant, fmt.Sprint("s", i))
+			sess.CreatedAt, sess.ExpiresAt = T0.Add(time.Duration(i)*time.Minute), T0.Add(time.Hour+time.Duration(i)*time.Minute)
+			is.NoErr(s.CreateSession(ctx, sess, nil))
+			ids = append(ids, sess.ID)
+		}
+		os := NewSession(other, authkit.SessionGrant, "x")
+		is.NoErr(s.CreateSession(ctx, os, nil))
+		var published []string
+		var mu sync.Mutex
+		if n, ok := s.(authkit.Notifier); ok {
+			cancel := n.Subscribe(func(r authkit.Revocation) {
+				mu.Lock()
+				defer mu.Unlock()
+				published = append(published, r.ID)
+			})
+			defer cancel()
+		}
+		// A grace: the two made before T0+90s now end at T0+30m.
+		end := T0.Add(30 * time.Minute)
+		n, err := s.EndKeySessions(ctx, k.ID, T0.Add(90*time.Second), end)
+		is.NoErr(err)
+		is.Equal(n, 2)
+		for i, id := range ids {
+			sess, err := s.Session(ctx, id)
+			is.NoErr(err)
+			is.True(sess.RevokedAt.IsZero())
+			is.Equal(sess.ExpiresAt.Equal(end), i < 2)
+		}
+		mu.Lock()
+		is.Equal(len(published), 0) // nothing is dead yet
+		mu.Unlock()
+		// No grace: every one made before T0+3m is revoked now.
+		n, err = s.EndKeySessions(ctx, k.ID, T0.Add(3*time.Minute), T0.Add(3*time.Minute))
+		is.NoErr(err)
+		is.Equal(n, 3)
+		for _, id := range ids {
+			sess, err := s.Session(ctx, id)
+			is.NoErr(err)
+			is.True(!sess.RevokedAt.IsZero())
+		}
+		sess, err := s.Session(ctx, os.ID)
+		is.NoErr(err)
+		is.True(sess.RevokedAt.IsZero()) // another key's
+		if _, ok := s.(authkit.Notifier); ok {
+			mu.Lock()
+			is.Equal(len(published), 3)
+			mu.Unlock()
+		}
+	}},
 	{"Session/EndOldestKeepsTheNewest", func(t *testing.T, s authkit.Store) {
 		is := is.New(t)
 		k, _ := mustKey(t, s, "alice", "ci")
