@@ -329,28 +329,15 @@ func (s *Store) EndOldestSessions(ctx context.Context, keyID string, max, keep i
 	}
 	var ended []string
 	err = s.write(ctx, func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, `UPDATE sessions SET revoked_at = $3 WHERE key_id = $1 AND revoked_at IS NULL
+		var err error
+		ended, err = s.revokeReturning(ctx, tx, `UPDATE sessions SET revoked_at = $3 WHERE key_id = $1 AND revoked_at IS NULL
 			AND id < (`+oldestKept+`) RETURNING id`, keyID, keep-1, at.UTC())
-		if err != nil {
-			return err
-		}
-		ended, err = pgx.CollectRows(rows, pgx.RowTo[string])
-		if err != nil {
-			return err
-		}
-		for _, id := range ended {
-			if err := s.notify(ctx, tx, authkit.Revocation{Kind: authkit.RevokedSession, ID: id}); err != nil {
-				return err
-			}
-		}
-		return nil
+		return err
 	})
 	if err != nil {
 		return 0, fmt.Errorf("postgres: end oldest sessions: %w", err)
 	}
-	for _, id := range ended {
-		s.Publish(authkit.Revocation{Kind: authkit.RevokedSession, ID: id})
-	}
+	s.publishSessions(ended)
 	return len(ended), nil
 }
 
@@ -366,29 +353,44 @@ func (s *Store) EndKeySessions(ctx context.Context, keyID string, createdBefore,
 			n = int(tag.RowsAffected())
 			return err
 		}
-		rows, err := tx.Query(ctx, `UPDATE sessions SET revoked_at = $3, expires_at = LEAST(expires_at, $3)
+		var err error
+		ended, err = s.revokeReturning(ctx, tx, `UPDATE sessions SET revoked_at = $3, expires_at = LEAST(expires_at, $3)
 			WHERE key_id = $1 AND revoked_at IS NULL AND created_at < $2 RETURNING id`, keyID, createdBefore.UTC(), at.UTC())
-		if err != nil {
-			return err
-		}
-		if ended, err = pgx.CollectRows(rows, pgx.RowTo[string]); err != nil {
-			return err
-		}
 		n = len(ended)
-		for _, id := range ended {
-			if err := s.notify(ctx, tx, authkit.Revocation{Kind: authkit.RevokedSession, ID: id}); err != nil {
-				return err
-			}
-		}
-		return nil
+		return err
 	})
 	if err != nil {
 		return 0, fmt.Errorf("postgres: end key sessions: %w", err)
 	}
-	for _, id := range ended {
+	s.publishSessions(ended)
+	return n, nil
+}
+
+// revokeReturning runs a statement that revokes sessions and returns
+// their IDs, and notifies the other replicas of each in tx.
+func (s *Store) revokeReturning(ctx context.Context, tx pgx.Tx, query string, args ...any) ([]string, error) {
+	rows, err := tx.Query(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, err
+	}
+	for _, id := range ids {
+		if err := s.notify(ctx, tx, authkit.Revocation{Kind: authkit.RevokedSession, ID: id}); err != nil {
+			return nil, err
+		}
+	}
+	return ids, nil
+}
+
+// publishSessions publishes the revocation of each session of ids in this
+// process.
+func (s *Store) publishSessions(ids []string) {
+	for _, id := range ids {
 		s.Publish(authkit.Revocation{Kind: authkit.RevokedSession, ID: id})
 	}
-	return n, nil
 }
 
 // ---- refresh tokens

@@ -577,27 +577,14 @@ func (s *Store) EndOldestSessions(ctx context.Context, keyID string, max, keep i
 	}
 	var ended []string
 	err = s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		rows, err := tx.QueryContext(ctx, `UPDATE sessions SET revoked_at = ? WHERE key_id = ? AND revoked_at = 0
-			AND id < (`+oldestKept+`) RETURNING id`, micro(at), keyID, keyID, keep-1)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var id string
-			if err := rows.Scan(&id); err != nil {
-				return err
-			}
-			ended = append(ended, id)
-		}
-		return rows.Err()
+		ended, err = ids(tx.QueryContext(ctx, `UPDATE sessions SET revoked_at = ? WHERE key_id = ? AND revoked_at = 0
+			AND id < (`+oldestKept+`) RETURNING id`, micro(at), keyID, keyID, keep-1))
+		return err
 	})
 	if err != nil {
 		return 0, fmt.Errorf("sqlite: end oldest sessions: %w", err)
 	}
-	for _, id := range ended {
-		s.Publish(authkit.Revocation{Kind: authkit.RevokedSession, ID: id})
-	}
+	s.publishSessions(ended)
 	return len(ended), nil
 }
 
@@ -617,29 +604,42 @@ func (s *Store) EndKeySessions(ctx context.Context, keyID string, createdBefore,
 			n = int(m)
 			return err
 		}
-		rows, err := tx.QueryContext(ctx, `UPDATE sessions SET revoked_at = ?, expires_at = MIN(expires_at, ?)
-			WHERE key_id = ? AND revoked_at = 0 AND created_at < ? RETURNING id`, micro(at), micro(at), keyID, micro(createdBefore))
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var id string
-			if err := rows.Scan(&id); err != nil {
-				return err
-			}
-			ended = append(ended, id)
-		}
+		var err error
+		ended, err = ids(tx.QueryContext(ctx, `UPDATE sessions SET revoked_at = ?, expires_at = MIN(expires_at, ?)
+			WHERE key_id = ? AND revoked_at = 0 AND created_at < ? RETURNING id`, micro(at), micro(at), keyID, micro(createdBefore)))
 		n = len(ended)
-		return rows.Err()
+		return err
 	})
 	if err != nil {
 		return 0, fmt.Errorf("sqlite: end key sessions: %w", err)
 	}
-	for _, id := range ended {
+	s.publishSessions(ended)
+	return n, nil
+}
+
+// ids reads the one column of rows, the IDs of the sessions a statement
+// revoked.
+func ids(rows *sql.Rows, err error) ([]string, error) {
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		out = append(out, id)
+	}
+	return out, rows.Err()
+}
+
+// publishSessions publishes the revocation of each session of ids.
+func (s *Store) publishSessions(ids []string) {
+	for _, id := range ids {
 		s.Publish(authkit.Revocation{Kind: authkit.RevokedSession, ID: id})
 	}
-	return n, nil
 }
 
 // ---- refresh tokens

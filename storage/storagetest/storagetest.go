@@ -18,6 +18,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -319,16 +320,8 @@ var sessionTests = []test{
 		}
 		os := NewSession(other, authkit.SessionGrant, "x")
 		is.NoErr(s.CreateSession(ctx, os, nil))
-		var published []string
-		var mu sync.Mutex
-		if n, ok := s.(authkit.Notifier); ok {
-			cancel := n.Subscribe(func(r authkit.Revocation) {
-				mu.Lock()
-				defer mu.Unlock()
-				published = append(published, r.ID)
-			})
-			defer cancel()
-		}
+		published, stop := recordRevocations(s)
+		defer stop()
 		// A grace: the two made before T0+90s now end at T0+30m.
 		end := T0.Add(30 * time.Minute)
 		n, err := s.EndKeySessions(ctx, k.ID, T0.Add(90*time.Second), end)
@@ -340,9 +333,7 @@ var sessionTests = []test{
 			is.True(sess.RevokedAt.IsZero())
 			is.Equal(sess.ExpiresAt.Equal(end), i < 2)
 		}
-		mu.Lock()
-		is.Equal(len(published), 0) // nothing is dead yet
-		mu.Unlock()
+		is.Equal(len(published()), 0) // nothing is dead yet
 		// No grace: every one made before T0+3m is revoked now.
 		n, err = s.EndKeySessions(ctx, k.ID, T0.Add(3*time.Minute), T0.Add(3*time.Minute))
 		is.NoErr(err)
@@ -356,9 +347,7 @@ var sessionTests = []test{
 		is.NoErr(err)
 		is.True(sess.RevokedAt.IsZero()) // another key's
 		if _, ok := s.(authkit.Notifier); ok {
-			mu.Lock()
-			is.Equal(len(published), 3)
-			mu.Unlock()
+			is.Equal(len(published()), 3)
 		}
 	}},
 	{"Session/EndOldestKeepsTheNewest", func(t *testing.T, s authkit.Store) {
@@ -376,16 +365,8 @@ var sessionTests = []test{
 			ids = append(ids, sess.ID)
 		}
 		is.NoErr(s.CreateSession(ctx, NewSession(other, authkit.SessionGrant, "x"), nil))
-		var published []string
-		var mu sync.Mutex
-		if n, ok := s.(authkit.Notifier); ok {
-			cancel := n.Subscribe(func(r authkit.Revocation) {
-				mu.Lock()
-				defer mu.Unlock()
-				published = append(published, r.ID)
-			})
-			defer cancel()
-		}
+		published, stop := recordRevocations(s)
+		defer stop()
 		n, err := s.EndOldestSessions(ctx, k.ID, 5, 2, T0) // not over 5: nothing
 		is.NoErr(err)
 		is.Equal(n, 0)
@@ -403,9 +384,7 @@ var sessionTests = []test{
 		is.NoErr(err)
 		is.Equal(len(list), 4) // two of k's, the new one, and other's
 		if _, ok := s.(authkit.Notifier); ok {
-			mu.Lock()
-			is.Equal(len(published), 3) // each ended session, once
-			mu.Unlock()
+			is.Equal(len(published()), 3) // each ended session, once
 		}
 	}},
 	{"Session/UsersWithoutAKeyEachHaveTheirOwnLoginSessions", func(t *testing.T, s authkit.Store) {
@@ -766,6 +745,26 @@ func RunConcurrency(t *testing.T, newStore NewStore) {
 		})
 		is.Equal(wins.Load(), int32(1))
 	})
+}
+
+// recordRevocations records the IDs of the revocations s publishes, if it
+// is an authkit.Notifier, until stop.
+func recordRevocations(s authkit.Store) (ids func() []string, stop func()) {
+	var mu sync.Mutex
+	var got []string
+	stop = func() {}
+	if n, ok := s.(authkit.Notifier); ok {
+		stop = n.Subscribe(func(r authkit.Revocation) {
+			mu.Lock()
+			defer mu.Unlock()
+			got = append(got, r.ID)
+		})
+	}
+	return func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Clone(got)
+	}, stop
 }
 
 // race runs fn in n goroutines released at once.
