@@ -55,7 +55,9 @@ func due(now, every string) string {
 // other's. Creating the balance the first time takes one more.
 func (s *Store) Spend(ctx context.Context, key string, cost int64, c authkit.Credits, now time.Time) (int64, bool, error) {
 	ms, every := now.UnixMilli(), c.RefillEvery.Milliseconds()
-	for range 2 {
+	// A few rounds: the update can miss a balance another replica is
+	// creating at that very moment, and then finds it on the next round.
+	for range 4 {
 		var left int64
 		err := s.pool.QueryRow(ctx, `
 			UPDATE counter_balances SET
@@ -69,13 +71,15 @@ func (s *Store) Spend(ctx context.Context, key string, cost int64, c authkit.Cre
 		if !errors.Is(err, pgx.ErrNoRows) {
 			return 0, false, fmt.Errorf("postgres: spend: %w", err)
 		}
-		// Not enough, or no balance yet.
+		// Not enough, or no balance when the update ran.
 		err = s.pool.QueryRow(ctx, `SELECT CASE WHEN `+due("$2", "$4")+` THEN $3::bigint ELSE remaining END
 			FROM counter_balances WHERE name = $1`, key, ms, c.RefillAmount, every).Scan(&left)
-		if err == nil {
+		switch {
+		case err == nil && left < cost:
 			return left, false, nil
-		}
-		if !errors.Is(err, pgx.ErrNoRows) {
+		case err == nil: // created meanwhile, with enough: update again
+			continue
+		case !errors.Is(err, pgx.ErrNoRows):
 			return 0, false, fmt.Errorf("postgres: spend: %w", err)
 		}
 		if _, err := s.pool.Exec(ctx, `INSERT INTO counter_balances (name, remaining, refilled_at) VALUES ($1, $2, $3)
@@ -83,7 +87,7 @@ func (s *Store) Spend(ctx context.Context, key string, cost int64, c authkit.Cre
 			return 0, false, fmt.Errorf("postgres: spend: %w", err)
 		}
 	}
-	return 0, false, fmt.Errorf("postgres: spend: the balance of %q vanished twice: %w", key, authkit.ErrConflict)
+	return 0, false, fmt.Errorf("postgres: spend: the balance of %q kept changing: %w", key, authkit.ErrConflict)
 }
 
 // SetBalance implements authkit.Counters.
