@@ -20,3 +20,6 @@ func TestCounters(t *testing.T) {
 		return c, c
 	})
 }
+
+// BenchmarkCounters: go test -run '^$' -bench Counters -benchmem ./storage/memory
+func BenchmarkCounters(b *testing.B) { storagetest.BenchCounters(b, &memory.Counters{}) }

@@ -59,3 +59,19 @@ func TestCounters(t *testing.T) {
 	a, b := open(t, name), open(t, name)
 	storagetest.RunCounters(t, func(*testing.T) (authkit.Counters, authkit.Counters) { return a, b })
 }
+
+// BenchmarkCounters: one statement per call, to the PostgreSQL of
+// AUTHKIT_TEST_POSTGRES.
+func BenchmarkCounters(b *testing.B) {
+	if os.Getenv("AUTHKIT_TEST_POSTGRES") == "" {
+		b.Skip("AUTHKIT_TEST_POSTGRES is not set")
+	}
+	name := "authkit_bench_" + uuid.NewString()[:8]
+	defer postgres.DropSchema(context.Background(), os.Getenv("AUTHKIT_TEST_POSTGRES"), name)
+	s, err := postgres.Open(context.Background(), os.Getenv("AUTHKIT_TEST_POSTGRES"), postgres.Config{Schema: name, MaxConns: 8})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	storagetest.BenchCounters(b, s)
+}

@@ -127,3 +127,18 @@ func TestCounters_UnreachableIsAnError(t *testing.T) {
 	var oe *net.OpError
 	is.True(errors.As(err, &oe)) // the cause, wrapped
 }
+
+// BenchmarkCounters: one Lua script round trip per call, to the Redis of
+// AUTHKIT_TEST_REDIS.
+func BenchmarkCounters(b *testing.B) {
+	u := os.Getenv("AUTHKIT_TEST_REDIS")
+	if u == "" {
+		b.Skip("AUTHKIT_TEST_REDIS is not set")
+	}
+	c, err := redis.Open(context.Background(), u, redis.Config{Prefix: "authkit-bench:" + uuid.NewString()[:8] + ":"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	storagetest.BenchCounters(b, c)
+}

@@ -200,3 +200,35 @@ func RunCounters(t *testing.T, newCounters NewCounters) {
 		is.Equal(left, int64(0))
 	})
 }
+
+// BenchCounters measures what a request with one rate limit and credits
+// costs: one Limit and one Spend on the same key, over and over (the limit
+// and the balance are high enough never to refuse), serially and from
+// parallel callers.
+func BenchCounters(b *testing.B, c authkit.Counters) {
+	key := "bench-" + id()
+	cr := authkit.Credits{Initial: 1 << 50}
+	step := func() {
+		now := time.Now()
+		if q, err := c.Limit(ctx, key, 1, 1<<50, time.Hour, now); err != nil || !q.Allowed {
+			b.Fatal("Limit", err)
+		}
+		if _, ok, err := c.Spend(ctx, key, 1, cr, now); err != nil || !ok {
+			b.Fatal("Spend", err)
+		}
+	}
+	b.Run("limit+spend", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			step()
+		}
+	})
+	b.Run("limit+spend-parallel", func(b *testing.B) {
+		b.ReportAllocs()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				step()
+			}
+		})
+	})
+}
