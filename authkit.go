@@ -36,13 +36,17 @@ type Key struct {
 	ExpiresAt   time.Time // zero: never expires
 	LastUsedAt  time.Time // zero: never used; written at most once a minute
 	RevokedAt   time.Time // zero: live; set when the key is deleted
+	Disabled    bool      // refused, with its tokens, until enabled again
 }
 
 // Check returns nil if k may be used at now, else an error wrapping
-// [ErrRevoked] or [ErrExpired].
+// [ErrRevoked], [ErrExpired] or [ErrDisabled].
 func (k *Key) Check(now time.Time) error {
 	if !k.RevokedAt.IsZero() {
 		return ErrRevoked
+	}
+	if k.Disabled {
+		return ErrDisabled
 	}
 	if !k.ExpiresAt.IsZero() && !now.Before(k.ExpiresAt) {
 		return ErrExpired

@@ -22,6 +22,9 @@ var (
 	ErrUnauthenticated = errors.New("authkit: unauthenticated")
 	// ErrForbidden: the caller is known but may not do this (a missing scope).
 	ErrForbidden = errors.New("authkit: forbidden")
+	// ErrDisabled: the key was disabled by its owner; it and its tokens
+	// work again once it is enabled.
+	ErrDisabled = errors.New("authkit: disabled")
 )
 
 // FieldError reports a bad input field. It matches [ErrInvalid] with

@@ -79,6 +79,11 @@ type KeyStore interface {
 	// free again. Returns ErrNotFound. Publishes a [Revocation] after commit.
 	RevokeKey(ctx context.Context, owner, id string, at time.Time) error
 
+	// SetKeyDisabled disables or enables the owner's live key id. Returns
+	// ErrNotFound. Publishes a [ChangedKey] revocation after commit, so
+	// that caches read the key again.
+	SetKeyDisabled(ctx context.Context, owner, id string, disabled bool) error
+
 	// TouchKeys sets each key's LastUsedAt to its time in uses, where that
 	// is later, in as few statements as the backend allows (it is called
 	// with a batch of the keys used since the last call). Unknown ids are

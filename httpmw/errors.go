@@ -46,6 +46,7 @@ var (
 //	authkit.ErrInvalid (*FieldError)        400 invalid_request, naming the field
 //	authkit.ErrExpired                      401 invalid_token, Expired set
 //	authkit.ErrRevoked, ErrUnauthenticated  401 invalid_token
+//	authkit.ErrDisabled                     401 invalid_token, "the key is disabled"
 //	authkit.ErrForbidden                    403 forbidden
 //	authkit.ErrNotFound                     404 not_found
 //	authkit.ErrConflict                     409 conflict
@@ -68,6 +69,8 @@ func ErrorFor(err error) *Error {
 		return &Error{Status: http.StatusUnauthorized, Code: "invalid_token", Description: "the credential has expired", Expired: true, Challenge: true}
 	case errors.Is(err, authkit.ErrRevoked):
 		return &Error{Status: http.StatusUnauthorized, Code: "invalid_token", Description: "the credential was revoked", Challenge: true}
+	case errors.Is(err, authkit.ErrDisabled):
+		return &Error{Status: http.StatusUnauthorized, Code: "invalid_token", Description: "the key is disabled", Challenge: true}
 	case errors.Is(err, authkit.ErrUnauthenticated):
 		return errBadCredential
 	case errors.Is(err, authkit.ErrForbidden):

@@ -286,3 +286,26 @@ func TestOAuth_IntrospectAndRevokeStayInTheCallersEnvironment(t *testing.T) {
 	form(f.key, f.secret, "/oauth/revoke", rt) // its own: the session ends
 	is.Equal(f.do(t, "GET", "/r", "Bearer "+at, "").StatusCode, 401)
 }
+
+// TestAuth_DisabledKeyAndItsTokens: over HTTP, a disabled key and its
+// tokens get 401 invalid_token "the key is disabled"; enabled, 200 again.
+func TestAuth_DisabledKeyAndItsTokens(t *testing.T) {
+	is := is.New(t)
+	f := newFx(t, nil)
+	basic := "Basic " + base64.StdEncoding.EncodeToString([]byte(f.secret+":"))
+	at := f.exchange(t)
+	is.Equal(f.do(t, "GET", "/r", "Bearer "+at, "").StatusCode, 200)
+	is.NoErr(f.ak.Keys.SetDisabled(context.Background(), "o", f.key.ID, true))
+	for _, auth := range []string{basic, "Bearer " + at} {
+		res := f.do(t, "GET", "/r", auth, "")
+		is.Equal(res.StatusCode, 401)
+		var body map[string]any
+		is.NoErr(json.NewDecoder(res.Body).Decode(&body))
+		is.Equal(body["error"], "invalid_token")
+		is.Equal(body["error_description"], "the key is disabled")
+	}
+	is.Equal(f.do(t, "POST", "/token", "", `{"key":"`+f.secret+`"}`).StatusCode, 401)
+	is.NoErr(f.ak.Keys.SetDisabled(context.Background(), "o", f.key.ID, false))
+	is.Equal(f.do(t, "GET", "/r", basic, "").StatusCode, 200)
+	is.Equal(f.do(t, "GET", "/r", "Bearer "+at, "").StatusCode, 200)
+}

@@ -546,6 +546,19 @@ func (s *Service) Rotate(ctx context.Context, owner, id string, grace time.Durat
 	return k, secret, nil
 }
 
+// SetDisabled disables the owner's key id (disabled true) or enables it
+// again. A disabled key is refused, and so are the tokens and refresh
+// tokens issued from it, on every replica the store's notifications reach,
+// with an error wrapping authkit.ErrDisabled; enabling it brings them
+// back. Returns authkit.ErrNotFound.
+func (s *Service) SetDisabled(ctx context.Context, owner, id string, disabled bool) error {
+	if err := s.store.SetKeyDisabled(ctx, owner, id, disabled); err != nil {
+		return fmt.Errorf("keys: disable: %w", err)
+	}
+	s.cache.forget(id)
+	return nil
+}
+
 // Reveal returns the current secret of the owner's recoverable key. Returns
 // authkit.ErrNotFound, or an error wrapping authkit.ErrForbidden for a key
 // that is not recoverable.

@@ -268,6 +268,11 @@ func (f failStore) TouchKeys(context.Context, map[string]time.Time) error {
 	return nil
 }
 
+func (f failStore) SetKeyDisabled(context.Context, string, string, bool) error {
+	f.fail("SetKeyDisabled")
+	return nil
+}
+
 var _ authkit.KeyStore = failStore{}
 
 func TestVerifyKey_MalformedNeverReachesTheStore(t *testing.T) {

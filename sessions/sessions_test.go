@@ -478,3 +478,39 @@ func TestRotate_KeepSessionsOnRotate(t *testing.T) {
 	_, err = f.m.Refresh(ctx, a.RefreshToken, 0)
 	is.NoErr(err)
 }
+
+// TestDisable_RefusesTheKeyAndItsTokensUntilEnabled: a disabled key is
+// refused, and so are its access tokens and refresh tokens, at once;
+// enabled again, all of them work.
+func TestDisable_RefusesTheKeyAndItsTokensUntilEnabled(t *testing.T) {
+	forStores(t, func(t *testing.T, f *fx) {
+		is := is.New(t)
+		k, secret, err := f.keys.Create(ctx, authkit.KeyRequest{Owner: "carol", Handle: "paused", Scopes: []string{"videos:read"}})
+		is.NoErr(err)
+		key, err := f.keys.VerifyKey(ctx, secret)
+		is.NoErr(err)
+		g, err := f.m.Exchange(ctx, authkit.ExchangeRequest{Key: key})
+		is.NoErr(err)
+		_, err = f.tokens.Verify(ctx, g.AccessToken) // cached as alive
+		is.NoErr(err)
+
+		is.NoErr(f.keys.SetDisabled(ctx, "carol", k.ID, true))
+		_, err = f.keys.VerifyKey(ctx, secret)
+		is.True(errors.Is(err, authkit.ErrDisabled))
+		_, err = f.keys.KeyPrincipal(ctx, secret)
+		is.True(errors.Is(err, authkit.ErrDisabled))
+		_, err = f.tokens.Verify(ctx, g.AccessToken)
+		is.True(errors.Is(err, authkit.ErrDisabled))
+		_, err = f.m.Refresh(ctx, g.RefreshToken, 0)
+		is.True(errors.Is(err, authkit.ErrDisabled))
+		is.True(errors.Is(f.keys.SetDisabled(ctx, "mallory", k.ID, false), authkit.ErrNotFound))
+
+		is.NoErr(f.keys.SetDisabled(ctx, "carol", k.ID, false))
+		_, err = f.keys.VerifyKey(ctx, secret)
+		is.NoErr(err)
+		_, err = f.tokens.Verify(ctx, g.AccessToken)
+		is.NoErr(err)
+		_, err = f.m.Refresh(ctx, g.RefreshToken, 0)
+		is.NoErr(err)
+	})
+}

@@ -194,6 +194,13 @@ func (l *liveness) markAlive(k liveKey, now, expiresAt time.Time, b binding) {
 // revoked is the store subscription: it forgets r's entity as alive and
 // remembers it as dead. It is quick and never calls the store.
 func (l *liveness) revoked(r authkit.Revocation) {
+	if r.Kind == authkit.ChangedKey {
+		// Disabled, enabled or rotated: read the key again, dead or not.
+		l.mu.Lock()
+		delete(l.alive, liveKey{kind: authkit.RevokedKey, id: r.ID})
+		l.mu.Unlock()
+		return
+	}
 	k := liveKey{kind: r.Kind, id: r.ID}
 	now := l.clock.Now().UnixNano()
 	l.mu.Lock()

@@ -264,6 +264,7 @@ var (
 	errExpired      = fmt.Errorf("tokens: token expired: %w", authkit.ErrExpired)
 	errKeyRevoked   = fmt.Errorf("tokens: key revoked: %w", authkit.ErrRevoked)
 	errKeyExpired   = fmt.Errorf("tokens: key expired: %w", authkit.ErrExpired)
+	errKeyDisabled  = fmt.Errorf("tokens: key disabled: %w", authkit.ErrDisabled)
 	errSessRevoked  = fmt.Errorf("tokens: session revoked: %w", authkit.ErrRevoked)
 	errSessExpired  = fmt.Errorf("tokens: session expired: %w", authkit.ErrExpired)
 	errNoSigningKey = errors.New("tokens: no active signing key")

@@ -247,6 +247,8 @@ func (s *Service) checkAlive(ctx context.Context, lk liveKey, now time.Time, rev
 		return revoked
 	case errors.Is(err, authkit.ErrExpired):
 		return expired
+	case errors.Is(err, authkit.ErrDisabled):
+		return errKeyDisabled // until enabled: not remembered as dead
 	case err != nil:
 		return fmt.Errorf("tokens: check %s: %w", what, err)
 	}

@@ -244,6 +244,21 @@ func (s *Store) RevokeKey(ctx context.Context, owner, id string, at time.Time) e
 	return nil
 }
 
+// SetKeyDisabled implements authkit.KeyStore.
+func (s *Store) SetKeyDisabled(ctx context.Context, owner, id string, disabled bool) error {
+	s.mu.Lock()
+	k, err := s.liveKey(owner, id)
+	if err == nil {
+		k.Disabled = disabled
+	}
+	s.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	s.Publish(authkit.Revocation{Kind: authkit.ChangedKey, ID: id})
+	return nil
+}
+
 // TouchKeys implements authkit.KeyStore.
 func (s *Store) TouchKeys(ctx context.Context, uses map[string]time.Time) error {
 	s.mu.Lock()

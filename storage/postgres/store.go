@@ -13,14 +13,14 @@ import (
 
 // ---- keys
 
-const keyCols = `k.id, k.owner, k.handle, k.alias, k.env, k.scopes, k.hint, k.recoverable, k.created_at, k.expires_at, k.last_used_at, k.revoked_at`
+const keyCols = `k.id, k.owner, k.handle, k.alias, k.env, k.scopes, k.hint, k.recoverable, k.created_at, k.expires_at, k.last_used_at, k.revoked_at, k.disabled`
 
 func scanKey(row pgx.Row, extra ...any) (*authkit.Key, error) {
 	var k authkit.Key
 	var env string
 	var created time.Time
 	var expires, used, revoked *time.Time
-	dest := append([]any{&k.ID, &k.Owner, &k.Handle, &k.Alias, &env, &k.Scopes, &k.Hint, &k.Recoverable, &created, &expires, &used, &revoked}, extra...)
+	dest := append([]any{&k.ID, &k.Owner, &k.Handle, &k.Alias, &env, &k.Scopes, &k.Hint, &k.Recoverable, &created, &expires, &used, &revoked, &k.Disabled}, extra...)
 	if err := row.Scan(dest...); err != nil {
 		return nil, err
 	}
@@ -32,10 +32,10 @@ func scanKey(row pgx.Row, extra ...any) (*authkit.Key, error) {
 // CreateKey implements authkit.KeyStore.
 func (s *Store) CreateKey(ctx context.Context, k *authkit.Key, sec *authkit.KeySecret) error {
 	return s.write(ctx, func(tx pgx.Tx) error {
-		_, err := tx.Exec(ctx, `INSERT INTO keys (id, owner, handle, alias, env, scopes, hint, recoverable, created_at, expires_at, last_used_at, revoked_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+		_, err := tx.Exec(ctx, `INSERT INTO keys (id, owner, handle, alias, env, scopes, hint, recoverable, created_at, expires_at, last_used_at, revoked_at, disabled)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
 			k.ID, k.Owner, k.Handle, k.Alias, string(k.Env), scopes(k.Scopes), k.Hint, k.Recoverable,
-			k.CreatedAt.UTC(), tz(k.ExpiresAt), tz(k.LastUsedAt), tz(k.RevokedAt))
+			k.CreatedAt.UTC(), tz(k.ExpiresAt), tz(k.LastUsedAt), tz(k.RevokedAt), k.Disabled)
 		if err != nil {
 			return fmt.Errorf("postgres: create key: %w", mapErr(err))
 		}
@@ -175,6 +175,25 @@ func (s *Store) RevokeKey(ctx context.Context, owner, id string, at time.Time) e
 	})
 	if err == nil {
 		s.Publish(authkit.Revocation{Kind: authkit.RevokedKey, ID: id})
+	}
+	return err
+}
+
+// SetKeyDisabled implements authkit.KeyStore.
+func (s *Store) SetKeyDisabled(ctx context.Context, owner, id string, disabled bool) error {
+	changed := authkit.Revocation{Kind: authkit.ChangedKey, ID: id}
+	err := s.write(ctx, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE keys SET disabled = $1 WHERE owner = $2 AND id = $3 AND revoked_at IS NULL`, disabled, owner, id)
+		if err != nil {
+			return fmt.Errorf("postgres: disable key: %w", err)
+		}
+		if tag.RowsAffected() == 0 {
+			return notFound("key")
+		}
+		return s.notify(ctx, tx, changed)
+	})
+	if err == nil {
+		s.Publish(changed)
 	}
 	return err
 }

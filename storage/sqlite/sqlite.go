@@ -238,7 +238,7 @@ func notFound(what string) error { return fmt.Errorf("sqlite: %s: %w", what, aut
 
 // ---- keys
 
-const keyCols = `k.id, k.owner, k.handle, k.alias, k.env, k.scopes, k.hint, k.recoverable, k.created_at, k.expires_at, k.last_used_at, k.revoked_at`
+const keyCols = `k.id, k.owner, k.handle, k.alias, k.env, k.scopes, k.hint, k.recoverable, k.created_at, k.expires_at, k.last_used_at, k.revoked_at, k.disabled`
 
 type scanner interface{ Scan(...any) error }
 
@@ -246,7 +246,7 @@ func scanKey(sc scanner, extra ...any) (*authkit.Key, error) {
 	var k authkit.Key
 	var env, scopes string
 	var created, expires, used, revoked int64
-	dest := append([]any{&k.ID, &k.Owner, &k.Handle, &k.Alias, &env, &scopes, &k.Hint, &k.Recoverable, &created, &expires, &used, &revoked}, extra...)
+	dest := append([]any{&k.ID, &k.Owner, &k.Handle, &k.Alias, &env, &scopes, &k.Hint, &k.Recoverable, &created, &expires, &used, &revoked, &k.Disabled}, extra...)
 	if err := sc.Scan(dest...); err != nil {
 		return nil, err
 	}
@@ -258,10 +258,10 @@ func scanKey(sc scanner, extra ...any) (*authkit.Key, error) {
 // CreateKey implements authkit.KeyStore.
 func (s *Store) CreateKey(ctx context.Context, k *authkit.Key, sec *authkit.KeySecret) error {
 	return s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO keys (id, owner, handle, alias, env, scopes, hint, recoverable, created_at, expires_at, last_used_at, revoked_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		_, err := tx.ExecContext(ctx, `INSERT INTO keys (id, owner, handle, alias, env, scopes, hint, recoverable, created_at, expires_at, last_used_at, revoked_at, disabled)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			k.ID, k.Owner, k.Handle, k.Alias, string(k.Env), joinScopes(k.Scopes), k.Hint, k.Recoverable,
-			micro(k.CreatedAt), micro(k.ExpiresAt), micro(k.LastUsedAt), micro(k.RevokedAt))
+			micro(k.CreatedAt), micro(k.ExpiresAt), micro(k.LastUsedAt), micro(k.RevokedAt), k.Disabled)
 		if err != nil {
 			return fmt.Errorf("sqlite: create key: %w", mapErr(err))
 		}
@@ -406,6 +406,24 @@ func (s *Store) RevokeKey(ctx context.Context, owner, id string, at time.Time) e
 	})
 	if err == nil {
 		s.Publish(authkit.Revocation{Kind: authkit.RevokedKey, ID: id})
+	}
+	return err
+}
+
+// SetKeyDisabled implements authkit.KeyStore.
+func (s *Store) SetKeyDisabled(ctx context.Context, owner, id string, disabled bool) error {
+	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE keys SET disabled = ? WHERE owner = ? AND id = ? AND revoked_at = 0`, disabled, owner, id)
+		if err != nil {
+			return fmt.Errorf("sqlite: disable key: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return notFound("key")
+		}
+		return nil
+	})
+	if err == nil {
+		s.Publish(authkit.Revocation{Kind: authkit.ChangedKey, ID: id})
 	}
 	return err
 }

@@ -83,6 +83,30 @@ func Run(t *testing.T, newStore NewStore) {
 }
 
 var keyTests = []test{
+	{"Key/DisableAndEnable", func(t *testing.T, s authkit.Store) {
+		is := is.New(t)
+		k, sec := mustKey(t, s, "alice", "ci")
+		published, stop := recordRevocations(s)
+		defer stop()
+		is.NoErr(s.SetKeyDisabled(ctx, "alice", k.ID, true))
+		got, err := s.KeyByID(ctx, k.ID)
+		is.NoErr(err)
+		is.True(got.Disabled)
+		is.True(errors.Is(got.Check(T0), authkit.ErrDisabled))
+		got, _, err = s.KeyBySecret(ctx, sec.Hash)
+		is.NoErr(err)
+		is.True(got.Disabled)
+		is.True(errors.Is(s.SetKeyDisabled(ctx, "bob", k.ID, false), authkit.ErrNotFound)) // not bob's
+		is.NoErr(s.SetKeyDisabled(ctx, "alice", k.ID, false))
+		got, err = s.Key(ctx, "alice", k.ID)
+		is.NoErr(err)
+		is.True(!got.Disabled)
+		if _, ok := s.(authkit.Notifier); ok {
+			is.Equal(published(), []string{k.ID, k.ID}) // a ChangedKey each time
+		}
+		is.NoErr(s.RevokeKey(ctx, "alice", k.ID, T0))
+		is.True(errors.Is(s.SetKeyDisabled(ctx, "alice", k.ID, true), authkit.ErrNotFound)) // deleted
+	}},
 	{"Key/CreateAndGet", func(t *testing.T, s authkit.Store) {
 		is := is.New(t)
 		k, sec := NewKey("alice", "ci")
