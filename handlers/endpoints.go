@@ -22,6 +22,7 @@ type Keys interface {
 	Rotate(ctx context.Context, owner, id string, grace time.Duration) (*authkit.Key, string, error)
 	Reveal(ctx context.Context, owner, id string) (string, error)
 	Delete(ctx context.Context, owner, id string) error
+	SetDisabled(ctx context.Context, owner, id string, disabled bool) error
 }
 
 // Sessions is what the handlers need of the session manager.

@@ -318,6 +318,38 @@ func TestKeys_RotateWithGrace(t *testing.T) {
 	is.Equal(e.do(req{method: "GET", path: "/user", auth: bearer(fresh)}).status, 200)
 }
 
+// TestKeys_DisableAndEnable: PATCH {"disabled": true} refuses the key and
+// its tokens with 401 invalid_token "the key is disabled", in each route's
+// own shape; {"disabled": false} brings them back.
+func TestKeys_DisableAndEnable(t *testing.T) {
+	is := is.New(t)
+	e := newEnv(t)
+	key := str(e.createKey(alice, `{"handle":"paused","env":"test"}`), "token")
+	r := e.do(req{method: "POST", path: "/auth/api-key", body: `{"apiKey":"` + key + `"}`})
+	is.Equal(r.status, 200)
+	at := str(r.json, "access_token")
+	is.Equal(e.do(req{method: "GET", path: "/videos", auth: bearer(at)}).status, 200)
+
+	r = e.do(req{method: "PATCH", path: "/user/keys/paused", auth: alice, body: `{"disabled": true}`})
+	is.Equal(r.status, 200)
+	is.Equal(r.json["disabled"], true)
+	is.Equal(r.json["token"], nil) // never the secret
+	for _, a := range []string{basic(key, ""), bearer(at)} {
+		r = e.do(req{method: "GET", path: "/videos", auth: a})
+		is.Equal(r.status, 401)
+		is.True(strings.Contains(string(r.body), "the key is disabled"))
+	}
+	is.Equal(e.do(req{method: "GET", path: "/user/keys/paused", auth: alice}).json["disabled"], true)
+	is.Equal(e.do(req{method: "PATCH", path: "/user/keys/paused", auth: alice, body: `{"handle":"x"}`, offContract: true}).status, 400)
+	is.Equal(e.do(req{method: "PATCH", path: "/user/keys/paused", auth: alice, body: `{"disabled":"yes"}`, offContract: true}).status, 400)
+
+	r = e.do(req{method: "PATCH", path: "/user/keys/paused", auth: alice, body: `{"disabled": false}`})
+	is.Equal(r.status, 200)
+	is.Equal(r.json["disabled"], false)
+	is.Equal(e.do(req{method: "GET", path: "/videos", auth: basic(key, "")}).status, 200)
+	is.Equal(e.do(req{method: "GET", path: "/videos", auth: bearer(at)}).status, 200)
+}
+
 func TestAPIVideo_BasicExchangeBareBearerRefreshReplay(t *testing.T) {
 	is := is.New(t)
 	e := newEnv(t)
@@ -511,6 +543,7 @@ func TestOwnerIsolation_SecondUserGets404Everywhere(t *testing.T) {
 		{method: "GET", path: "/user/keys/mine"},
 		{method: "DELETE", path: "/user/keys/mine"},
 		{method: "POST", path: "/user/keys/mine/rotate", body: `{}`},
+		{method: "PATCH", path: "/user/keys/mine", body: `{"disabled":true}`},
 	} {
 		r.auth = bob
 		is.Equal(e.do(r).status, 404)
@@ -546,7 +579,7 @@ func TestMalformedInput_NeverA500(t *testing.T) {
 	key := str(e.createKey(alice, `{"handle":"victim"}`), "token")
 	routes := []struct{ method, path string }{
 		{"POST", "/user/keys"}, {"GET", "/user/keys"}, {"GET", "/user/keys/victim"}, {"DELETE", "/user/keys/nope"},
-		{"POST", "/user/keys/victim/rotate"}, {"GET", "/user"}, {"GET", "/user/sessions"}, {"DELETE", "/user/sessions/nope"},
+		{"POST", "/user/keys/victim/rotate"}, {"PATCH", "/user/keys/victim"}, {"GET", "/user"}, {"GET", "/user/sessions"}, {"DELETE", "/user/sessions/nope"},
 		{"POST", "/v1/keys/accesstoken"}, {"POST", "/v1/keys/validate"}, {"POST", "/v1/rooms/create"}, {"GET", "/v1/rooms/x"},
 		{"POST", "/auth/api-key"}, {"POST", "/auth/refresh"}, {"GET", "/videos"}, {"POST", "/videos"}, {"POST", "/auth/login"},
 		{"POST", "/oauth/token"}, {"POST", "/oauth/introspect"}, {"POST", "/oauth/revoke"}, {"GET", "/.well-known/jwks.json"},
