@@ -4,9 +4,9 @@
 // This root package holds the domain: the types ([Key], [Session],
 // [RefreshToken], [SigningKey], [Claims], [Grant], [Principal]), the
 // interfaces the other packages plug into ([Store] and its parts,
-// [KeyVerifier], [TokenIssuer], [TokenVerifier]), the sentinel errors, the
-// server [Secret], the [Clock], and the context helpers for the
-// [Principal]. It knows nothing of HTTP or SQL; its only I/O is reading (or
+// [KeyVerifier], [TokenIssuer], [TokenVerifier], [Counters]), the sentinel
+// errors, the server [Secret], the [Clock], and the context helpers for
+// the [Principal]. It knows nothing of HTTP or SQL; its only I/O is reading (or
 // creating) the server secret's file in [LoadSecret] and
 // [LoadOrCreateSecret].
 //
@@ -31,14 +31,16 @@
 //     app's signed-in users.
 //   - storage/memory, storage/sqlite, storage/postgres: the backends;
 //     storage/storagetest is the conformance suite every backend passes.
+//     The counters behind rate limits and credits ([Counters]) live in
+//     process (storage/memory), in PostgreSQL, or in Redis (storage/redis).
 //   - client: the calling side, for an API's customers: exchange a key for
 //     tokens and keep them fresh.
 //
 // # Errors
 //
 // Operations return errors that wrap one of [ErrNotFound], [ErrConflict],
-// [ErrInvalid], [ErrExpired], [ErrRevoked], [ErrUnauthenticated] or
-// [ErrForbidden]; test them with [errors.Is]. A [*FieldError] names the field
+// [ErrInvalid], [ErrExpired], [ErrRevoked], [ErrDisabled],
+// [ErrUnauthenticated] or [ErrForbidden]; test them with [errors.Is]. A [*FieldError] names the field
 // of a bad input and also matches [ErrInvalid]. Any other error (a store
 // that fails) is returned wrapped and matches none of them: only a record
 // that is not found makes a credential dead, never an outage. Only httpmw
