@@ -11,6 +11,7 @@ import (
 	"github.com/authkit/authkit/storage/postgres"
 	"github.com/authkit/authkit/storage/storagetest"
 	"github.com/google/uuid"
+	"github.com/matryer/is"
 )
 
 // dsn returns the test server's address, or skips.
@@ -74,4 +75,33 @@ func BenchmarkCounters(b *testing.B) {
 	}
 	defer s.Close()
 	storagetest.BenchCounters(b, s)
+}
+
+// TestCleanup_DeletesEndedWindows: Cleanup deletes the counter rows whose
+// window has ended, and keeps the others: a counter per client address
+// does not grow the table for ever.
+func TestCleanup_DeletesEndedWindows(t *testing.T) {
+	dsn(t)
+	if testing.Short() {
+		t.Skip("PostgreSQL tests are slow: skipped under -short")
+	}
+	is := is.New(t)
+	s := open(t, schema(t))
+	ctx := context.Background()
+	t0 := time.Date(2026, 1, 2, 3, 4, 30, 0, time.UTC)
+	for _, k := range []string{"a", "b", "c"} {
+		_, err := s.Limit(ctx, k, 1, 5, time.Minute, t0) // windows end at 3:05
+		is.NoErr(err)
+	}
+	_, err := s.Limit(ctx, "long", 1, 5, time.Hour, t0) // ends at 4:00
+	is.NoErr(err)
+	n, err := s.Cleanup(ctx, t0.Add(time.Minute))
+	is.NoErr(err)
+	is.Equal(n, 3)
+	q, err := s.Limit(ctx, "long", 1, 5, time.Hour, t0)
+	is.NoErr(err)
+	is.Equal(q.Remaining, int64(3)) // kept: its second request
+	q, err = s.Limit(ctx, "a", 1, 5, time.Minute, t0)
+	is.NoErr(err)
+	is.Equal(q.Remaining, int64(4)) // gone: counted afresh
 }
