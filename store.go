@@ -129,12 +129,12 @@ type SessionStore interface {
 	EndOldestSessions(ctx context.Context, keyID string, max, keep int, at time.Time) (int, error)
 
 	// EndKeySessions ends, at at, the unrevoked sessions of keyID created
-	// before createdBefore: their ExpiresAt becomes at wherever it was
-	// later, and when at is not after createdBefore they are also revoked
-	// at at, with a [Revocation] published for each after commit. Returns
-	// how many sessions it changed. (A rotation: the sessions obtained
-	// with the old secret end with its grace.)
-	EndKeySessions(ctx context.Context, keyID string, createdBefore, at time.Time) (int, error)
+	// at or before upTo: their ExpiresAt becomes at wherever it was later,
+	// and when at is not after upTo they are also revoked at at, with a
+	// [Revocation] published for each after commit. Returns how many
+	// sessions it changed. (A rotation: the sessions obtained with the old
+	// secret end with its grace.)
+	EndKeySessions(ctx context.Context, keyID string, upTo, at time.Time) (int, error)
 
 	// RevokeSession marks the owner's session id revoked at at. Revoking a
 	// revoked session is not an error. Returns ErrNotFound if the owner has

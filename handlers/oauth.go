@@ -3,7 +3,6 @@ package handlers
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -44,18 +43,18 @@ func (e *Endpoints) client(r *http.Request, form url.Values) (*authkit.Key, erro
 	return k, nil
 }
 
-// errOtherEnv: a token of the caller's owner, but of another environment:
-// introspection and revocation treat it as foreign.
-var errOtherEnv = fmt.Errorf("handlers: a token of another environment: %w", authkit.ErrUnauthenticated)
-
-// sameEnv reports whether the key keyID of owner, which a refresh token's
-// session names, is of client's environment. A key that is gone is not; a
-// store failure is returned.
-func (e *Endpoints) sameEnv(ctx context.Context, client *authkit.Key, owner, keyID string) (bool, error) {
-	if keyID == client.ID {
+// ownSession reports whether sess, which a refresh token names, is of
+// client's owner and of its environment (its key's): introspection and
+// revocation answer a client about nothing else. A key that is gone is not
+// of it; a store failure is returned.
+func (e *Endpoints) ownSession(ctx context.Context, client *authkit.Key, sess *authkit.Session) (bool, error) {
+	if sess.Owner != client.Owner {
+		return false, nil
+	}
+	if sess.KeyID == client.ID {
 		return true, nil
 	}
-	k, err := e.Keys.Get(ctx, owner, keyID)
+	k, err := e.Keys.Get(ctx, sess.Owner, sess.KeyID)
 	switch {
 	case errors.Is(err, authkit.ErrNotFound):
 		return false, nil
@@ -191,18 +190,14 @@ func (e *Endpoints) Introspect() http.Handler {
 				rs.Error(w, r, err)
 				return
 			}
-			if err == nil && sess.Owner == k.Owner {
-				if same, serr := e.sameEnv(r.Context(), k, sess.Owner, rt.KeyID); serr != nil {
-					err = serr
-				} else if !same {
-					err = errOtherEnv
+			ours := false
+			if err == nil {
+				if ours, err = e.ownSession(r.Context(), k, sess); err != nil {
+					rs.Error(w, r, err)
+					return
 				}
 			}
-			if err != nil && internal(err) {
-				rs.Error(w, r, err)
-				return
-			}
-			if err != nil || sess.Owner != k.Owner {
+			if !ours {
 				rs.JSON(w, http.StatusOK, "", inactive)
 				return
 			}
@@ -253,13 +248,13 @@ func (e *Endpoints) Revoke() http.Handler {
 				rs.Error(w, r, err)
 				return
 			}
-			if err == nil && sess.Owner == k.Owner {
-				same, err := e.sameEnv(ctx, k, sess.Owner, sess.KeyID)
+			if err == nil {
+				ours, err := e.ownSession(ctx, k, sess)
 				if err != nil {
 					rs.Error(w, r, err)
 					return
 				}
-				if same {
+				if ours {
 					owner, sessionID = sess.Owner, sess.ID
 				}
 			}

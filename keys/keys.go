@@ -384,15 +384,16 @@ func (s *Service) load(ctx context.Context, h [32]byte, now time.Time) (*entry, 
 	if err := k.Check(now); err != nil {
 		return nil, fmt.Errorf("keys: verify: %w", err)
 	}
-	if !ks.ExpiresAt.IsZero() && (k.ExpiresAt.IsZero() || ks.ExpiresAt.Before(k.ExpiresAt)) {
-		// A secret rotated away, in its grace: the key, as this secret
-		// presents it, ends with the grace, and so do the tokens and
-		// sessions issued on it (they never outlive their key).
-		k.ExpiresAt = ks.ExpiresAt
-	}
 	ns := now.UnixNano()
 	e := &entry{hash: h, key: k, principal: k.Principal(), keyExp: unixNano(k.ExpiresAt), secretExp: unixNano(ks.ExpiresAt),
 		stale: ns + s.cache.ttl + s.cache.stale}
+	if !ks.ExpiresAt.IsZero() && (k.ExpiresAt.IsZero() || ks.ExpiresAt.Before(k.ExpiresAt)) {
+		// A secret rotated away, in its grace: the key, as this secret
+		// presents it (VerifyKey's copy), ends with the grace, and so do
+		// the tokens and sessions issued on it (they never outlive their
+		// key).
+		k.ExpiresAt = ks.ExpiresAt
+	}
 	s.cache.put(e, ns, ep)
 	return e, nil
 }
@@ -538,7 +539,7 @@ func (s *Service) Rotate(ctx context.Context, owner, id string, grace time.Durat
 	// once without one. Those it opens during the grace end then too: the
 	// key it verifies to expires with it (see load).
 	if ss, ok := s.store.(authkit.SessionStore); ok && !s.keepSessions {
-		if _, err := ss.EndKeySessions(ctx, id, now.Add(time.Microsecond), now.Add(grace)); err != nil {
+		if _, err := ss.EndKeySessions(ctx, id, now, now.Add(grace)); err != nil {
 			return nil, "", fmt.Errorf("keys: rotate: end the old secret's sessions: %w", err)
 		}
 	}

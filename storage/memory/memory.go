@@ -353,10 +353,7 @@ func (s *Store) RevokeSession(ctx context.Context, owner, id string, at time.Tim
 		return fmt.Errorf("memory: session %s: %w", id, authkit.ErrNotFound)
 	}
 	if sess.RevokedAt.IsZero() {
-		sess.RevokedAt = utc(at)
-		if s.logins[[3]string{sess.Owner, sess.KeyID, sess.Name}] == id {
-			delete(s.logins, [3]string{sess.Owner, sess.KeyID, sess.Name})
-		}
+		s.endLocked(sess, at)
 	}
 	s.mu.Unlock()
 	s.Publish(authkit.Revocation{Kind: authkit.RevokedSession, ID: id})
@@ -377,10 +374,7 @@ func (s *Store) EndOldestSessions(ctx context.Context, keyID string, max, keep i
 	if len(live) > max {
 		slices.SortFunc(live, func(a, b *authkit.Session) int { return strings.Compare(a.ID, b.ID) })
 		for _, sess := range live[:len(live)-keep] {
-			sess.RevokedAt = utc(at)
-			if s.logins[[3]string{sess.Owner, sess.KeyID, sess.Name}] == sess.ID {
-				delete(s.logins, [3]string{sess.Owner, sess.KeyID, sess.Name})
-			}
+			s.endLocked(sess, at)
 			ended = append(ended, sess.ID)
 		}
 	}
@@ -391,14 +385,22 @@ func (s *Store) EndOldestSessions(ctx context.Context, keyID string, max, keep i
 	return len(ended), nil
 }
 
+// endLocked revokes sess at at, freeing its login name. s.mu is held.
+func (s *Store) endLocked(sess *authkit.Session, at time.Time) {
+	sess.RevokedAt = utc(at)
+	if s.logins[[3]string{sess.Owner, sess.KeyID, sess.Name}] == sess.ID {
+		delete(s.logins, [3]string{sess.Owner, sess.KeyID, sess.Name})
+	}
+}
+
 // EndKeySessions implements authkit.SessionStore.
-func (s *Store) EndKeySessions(ctx context.Context, keyID string, createdBefore, at time.Time) (int, error) {
-	revoke := !at.After(createdBefore)
+func (s *Store) EndKeySessions(ctx context.Context, keyID string, upTo, at time.Time) (int, error) {
+	revoke := !at.After(upTo)
 	s.mu.Lock()
 	var ended []string
 	n := 0
 	for _, sess := range s.sessions {
-		if sess.KeyID != keyID || !sess.RevokedAt.IsZero() || !sess.CreatedAt.Before(createdBefore) {
+		if sess.KeyID != keyID || !sess.RevokedAt.IsZero() || sess.CreatedAt.After(upTo) {
 			continue
 		}
 		changed := false
@@ -406,10 +408,8 @@ func (s *Store) EndKeySessions(ctx context.Context, keyID string, createdBefore,
 			sess.ExpiresAt, changed = utc(at), true
 		}
 		if revoke {
-			sess.RevokedAt, changed = utc(at), true
-			if s.logins[[3]string{sess.Owner, sess.KeyID, sess.Name}] == sess.ID {
-				delete(s.logins, [3]string{sess.Owner, sess.KeyID, sess.Name})
-			}
+			s.endLocked(sess, at)
+			changed = true
 			ended = append(ended, sess.ID)
 		}
 		if changed {

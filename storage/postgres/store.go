@@ -361,20 +361,20 @@ func (s *Store) EndOldestSessions(ctx context.Context, keyID string, max, keep i
 }
 
 // EndKeySessions implements authkit.SessionStore.
-func (s *Store) EndKeySessions(ctx context.Context, keyID string, createdBefore, at time.Time) (int, error) {
-	revoke := !at.After(createdBefore)
+func (s *Store) EndKeySessions(ctx context.Context, keyID string, upTo, at time.Time) (int, error) {
+	revoke := !at.After(upTo)
 	var ended []string
 	n := 0
 	err := s.write(ctx, func(tx pgx.Tx) error {
 		if !revoke {
-			tag, err := tx.Exec(ctx, `UPDATE sessions SET expires_at = $3 WHERE key_id = $1 AND revoked_at IS NULL AND created_at < $2 AND expires_at > $3`,
-				keyID, createdBefore.UTC(), at.UTC())
+			tag, err := tx.Exec(ctx, `UPDATE sessions SET expires_at = $3 WHERE key_id = $1 AND revoked_at IS NULL AND created_at <= $2 AND expires_at > $3`,
+				keyID, upTo.UTC(), at.UTC())
 			n = int(tag.RowsAffected())
 			return err
 		}
 		var err error
 		ended, err = s.revokeReturning(ctx, tx, `UPDATE sessions SET revoked_at = $3, expires_at = LEAST(expires_at, $3)
-			WHERE key_id = $1 AND revoked_at IS NULL AND created_at < $2 RETURNING id`, keyID, createdBefore.UTC(), at.UTC())
+			WHERE key_id = $1 AND revoked_at IS NULL AND created_at <= $2 RETURNING id`, keyID, upTo.UTC(), at.UTC())
 		n = len(ended)
 		return err
 	})

@@ -607,14 +607,14 @@ func (s *Store) EndOldestSessions(ctx context.Context, keyID string, max, keep i
 }
 
 // EndKeySessions implements authkit.SessionStore.
-func (s *Store) EndKeySessions(ctx context.Context, keyID string, createdBefore, at time.Time) (int, error) {
-	revoke := !at.After(createdBefore)
+func (s *Store) EndKeySessions(ctx context.Context, keyID string, upTo, at time.Time) (int, error) {
+	revoke := !at.After(upTo)
 	var ended []string
 	n := 0
 	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		if !revoke {
-			res, err := tx.ExecContext(ctx, `UPDATE sessions SET expires_at = ? WHERE key_id = ? AND revoked_at = 0 AND created_at < ? AND expires_at > ?`,
-				micro(at), keyID, micro(createdBefore), micro(at))
+			res, err := tx.ExecContext(ctx, `UPDATE sessions SET expires_at = ? WHERE key_id = ? AND revoked_at = 0 AND created_at <= ? AND expires_at > ?`,
+				micro(at), keyID, micro(upTo), micro(at))
 			if err != nil {
 				return err
 			}
@@ -624,7 +624,7 @@ func (s *Store) EndKeySessions(ctx context.Context, keyID string, createdBefore,
 		}
 		var err error
 		ended, err = ids(tx.QueryContext(ctx, `UPDATE sessions SET revoked_at = ?, expires_at = MIN(expires_at, ?)
-			WHERE key_id = ? AND revoked_at = 0 AND created_at < ? RETURNING id`, micro(at), micro(at), keyID, micro(createdBefore)))
+			WHERE key_id = ? AND revoked_at = 0 AND created_at <= ? RETURNING id`, micro(at), micro(at), keyID, micro(upTo)))
 		n = len(ended)
 		return err
 	})
