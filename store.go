@@ -2,6 +2,7 @@ package authkit
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"time"
 )
@@ -223,37 +224,42 @@ type Notifier interface {
 }
 
 // Broadcaster is an in-process [Notifier] for backends to embed; they call
-// Publish after each revocation commits. The zero value is ready to use and
-// it is safe for concurrent use.
+// Publish after each revocation commits. Subscribers are called in the order
+// they subscribed, so that a service built first (keys, before the token
+// verifier that depends on it) has forgotten a key by the time a later one
+// hears of it. The zero value is ready to use and it is safe for concurrent
+// use.
 type Broadcaster struct {
 	mu   sync.RWMutex
 	next int
-	subs map[int]func(Revocation)
+	subs []subscriber // in subscription order
+}
+
+type subscriber struct {
+	id int
+	fn func(Revocation)
 }
 
 // Subscribe implements [Notifier].
 func (b *Broadcaster) Subscribe(fn func(Revocation)) (cancel func()) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.subs == nil {
-		b.subs = make(map[int]func(Revocation))
-	}
 	id := b.next
 	b.next++
-	b.subs[id] = fn
+	b.subs = append(b.subs, subscriber{id, fn})
 	return func() {
 		b.mu.Lock()
 		defer b.mu.Unlock()
-		delete(b.subs, id)
+		b.subs = slices.DeleteFunc(b.subs, func(s subscriber) bool { return s.id == id })
 	}
 }
 
-// Publish calls every subscriber with r.
+// Publish calls every subscriber with r, in subscription order.
 func (b *Broadcaster) Publish(r Revocation) {
 	b.mu.RLock()
 	defer b.mu.RUnlock()
-	for _, fn := range b.subs {
-		fn(r)
+	for _, s := range b.subs {
+		s.fn(r)
 	}
 }
 
