@@ -1,6 +1,8 @@
 package authkit
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -37,6 +39,7 @@ type Key struct {
 	LastUsedAt  time.Time // zero: never used; written at most once a minute
 	RevokedAt   time.Time // zero: live; set when the key is deleted
 	Disabled    bool      // refused, with its tokens, until enabled again
+	Policy      Policy    // rate limits, credits, allowed addresses, metadata
 }
 
 // Check returns nil if k may be used at now, else an error wrapping
@@ -85,6 +88,7 @@ type KeyRequest struct {
 	Scopes      []string  // checked with [CheckScopes]; deduplicated and sorted
 	ExpiresAt   time.Time // zero: never expires; must be in the future
 	Recoverable bool      // keep the secret sealed so that its owner can read it again
+	Policy      Policy    // checked with [Policy.Check]
 }
 
 // KeySecret is the stored form of one secret of a [Key]: a keyed hash, never
@@ -232,7 +236,8 @@ type principal struct {
 	scope     string // space-separated
 	sessionID string
 	method    AuthMethod
-	claims    Claims // the verified claims when method is MethodAccessToken
+	claims    Claims          // the verified claims when method is MethodAccessToken
+	metadata  json.RawMessage // the key's metadata, when a Gate admitted the request
 }
 
 // none is what the zero Principal reads as.
@@ -250,6 +255,22 @@ func (p Principal) get() *principal {
 // every scope.
 func UserPrincipal(owner string) Principal {
 	return Principal{&principal{owner: owner, method: MethodUser}}
+}
+
+// Metadata returns a copy of the metadata of the principal's key (see
+// [Policy]), or nil. The middleware sets it when its [Gate] admits the
+// request.
+func (p Principal) Metadata() json.RawMessage { return bytes.Clone(p.get().metadata) }
+
+// WithMetadata returns a copy of p holding md as its key's metadata; p
+// itself is unchanged. md must not be modified afterwards.
+func (p Principal) WithMetadata(md json.RawMessage) Principal {
+	if p.p == nil {
+		return p
+	}
+	c := *p.p
+	c.metadata = md
+	return Principal{&c}
 }
 
 // IsZero reports whether p is the zero Principal: no one.

@@ -27,8 +27,8 @@ import (
 type Counters interface {
 	// Limit counts cost against the counter named key in the window of
 	// length window that holds now, if the count stays within limit;
-	// otherwise it counts nothing and answers Allowed false. cost and limit
-	// are positive.
+	// otherwise it counts nothing and answers Allowed false. limit is
+	// positive; cost 0 reads the window's count without counting.
 	Limit(ctx context.Context, key string, cost, limit int64, window time.Duration, now time.Time) (Quota, error)
 
 	// Spend takes cost (0 or more) from the balance named key if it holds
@@ -56,9 +56,9 @@ type Quota struct {
 // Credits describe a balance for [Counters.Spend]: where it starts, and
 // how it refills (RefillEvery 0: never).
 type Credits struct {
-	Initial      int64
-	RefillAmount int64
-	RefillEvery  time.Duration
+	Initial      int64         `json:"initial"`
+	RefillAmount int64         `json:"refill_amount,omitempty"`
+	RefillEvery  time.Duration `json:"refill_every,omitempty"`
 }
 
 // WindowOf returns the start and the end of the window of length window

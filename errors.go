@@ -25,6 +25,17 @@ var (
 	// ErrDisabled: the key was disabled by its owner; it and its tokens
 	// work again once it is enabled.
 	ErrDisabled = errors.New("authkit: disabled")
+	// ErrRateLimited: the key went over one of its rate limits; see
+	// [LimitError] for which and when to retry.
+	ErrRateLimited = errors.New("authkit: rate limited")
+	// ErrUsageExceeded: the key has no usage credits left.
+	ErrUsageExceeded = errors.New("authkit: usage exceeded")
+	// ErrAddressNotAllowed: the key may not be used from the client's
+	// address (its policy's allow-list).
+	ErrAddressNotAllowed = errors.New("authkit: address not allowed")
+	// ErrUnavailable: a service authkit depends on (the shared counters)
+	// is down and the configuration says to refuse rather than guess.
+	ErrUnavailable = errors.New("authkit: unavailable")
 )
 
 // FieldError reports a bad input field. It matches [ErrInvalid] with

@@ -80,10 +80,10 @@ type KeyStore interface {
 	// free again. Returns ErrNotFound. Publishes a [Revocation] after commit.
 	RevokeKey(ctx context.Context, owner, id string, at time.Time) error
 
-	// SetKeyDisabled disables or enables the owner's live key id. Returns
-	// ErrNotFound. Publishes a [ChangedKey] revocation after commit, so
-	// that caches read the key again.
-	SetKeyDisabled(ctx context.Context, owner, id string, disabled bool) error
+	// UpdateKey writes the Alias, Disabled and Policy of k onto the live
+	// key k.ID of k.Owner. Returns ErrNotFound. Publishes a [ChangedKey]
+	// revocation after commit, so that caches read the key again.
+	UpdateKey(ctx context.Context, k *Key) error
 
 	// TouchKeys sets each key's LastUsedAt to its time in uses, where that
 	// is later, in as few statements as the backend allows (it is called
@@ -200,8 +200,8 @@ type RevocationKind string
 const (
 	RevokedKey     RevocationKind = "key"     // the key is dead: so are its tokens
 	RevokedSession RevocationKind = "session" // the session is dead: so are its tokens
-	// ChangedKey: the key's secrets changed (a rotation): caches of
-	// verified keys forget it; its tokens are untouched.
+	// ChangedKey: the key changed (a rotation, a new policy, disabled or
+	// enabled): caches of keys forget it and read it again.
 	ChangedKey RevocationKind = "key-changed"
 )
 

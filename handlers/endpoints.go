@@ -22,7 +22,7 @@ type Keys interface {
 	Rotate(ctx context.Context, owner, id string, grace time.Duration) (*authkit.Key, string, error)
 	Reveal(ctx context.Context, owner, id string) (string, error)
 	Delete(ctx context.Context, owner, id string) error
-	SetDisabled(ctx context.Context, owner, id string, disabled bool) error
+	Update(ctx context.Context, owner, id string, u authkit.KeyUpdate) (*authkit.Key, error)
 }
 
 // Sessions is what the handlers need of the session manager.
@@ -59,6 +59,14 @@ type Endpoints struct {
 	// Limiter counts failed credentials on the token endpoints per client
 	// address; nil means a default Limiter (10 failures a minute).
 	Limiter *httpmw.Limiter
+	// Gate, when set, enforces key policies on the token endpoints
+	// (exchange, refresh, login) as the middleware does on the API's routes,
+	// and lets the key handlers show and set the credits left. nil: key
+	// policies are stored but these endpoints do not enforce them.
+	Gate Gate
+	// Clients tells the client's address, for the Gate's allow-lists and
+	// the Limiter; nil: RemoteAddr.
+	Clients *httpmw.ClientAddr
 	// MaxBody caps request bodies (413 beyond it); default [DefaultMaxBody].
 	MaxBody int64
 	// MaxTTL is the longest access-token lifetime the token service issues

@@ -1,8 +1,10 @@
 package handlers
 
 import (
+	"context"
 	"errors"
 	"net/http"
+	"slices"
 	"strconv"
 	"time"
 
@@ -48,11 +50,17 @@ type keyJSON struct {
 	ExpiresAt  *time.Time  `json:"expires_at"`
 	LastUsedAt *time.Time  `json:"last_used_at"`
 	Disabled   bool        `json:"disabled"`
-	Token      string      `json:"token,omitempty"`
+	policyJSON
+	Token string `json:"token,omitempty"`
 }
 
-func toKeyJSON(k *authkit.Key, token string) keyJSON {
-	j := keyJSON{ID: k.ID, Handle: k.Handle, Alias: k.Alias, Env: k.Env, Scopes: k.Scopes, Hint: k.Hint, CreatedAt: k.CreatedAt, Disabled: k.Disabled, Token: token}
+// keyJSON returns k as the handlers show it, with the credits it has left.
+func (e *Endpoints) keyJSON(ctx context.Context, k *authkit.Key, token string) (keyJSON, error) {
+	pj, err := e.showPolicy(ctx, k)
+	if err != nil {
+		return keyJSON{}, err
+	}
+	j := keyJSON{ID: k.ID, Handle: k.Handle, Alias: k.Alias, Env: k.Env, Scopes: k.Scopes, Hint: k.Hint, CreatedAt: k.CreatedAt, Disabled: k.Disabled, policyJSON: pj, Token: token}
 	if j.Scopes == nil {
 		j.Scopes = []string{}
 	}
@@ -64,7 +72,18 @@ func toKeyJSON(k *authkit.Key, token string) keyJSON {
 		t := k.LastUsedAt
 		j.LastUsedAt = &t
 	}
-	return j
+	return j, nil
+}
+
+// answerKey answers with k as the handlers show it.
+func (e *Endpoints) answerKey(w http.ResponseWriter, r *http.Request, rs httpmw.Responder, status int, msg string, k *authkit.Key, token string) {
+	j, err := e.keyJSON(r.Context(), k, token)
+	if err != nil {
+		rs.Error(w, r, err)
+		return
+	}
+	noStore(w)
+	rs.JSON(w, status, msg, j)
 }
 
 // owned returns the handler that runs fn for the principal's owner, or
@@ -81,9 +100,11 @@ func owned(rs httpmw.Responder, fn func(w http.ResponseWriter, r *http.Request, 
 }
 
 // CreateKey returns the handler that creates a key from
-// {"handle", "alias"?, "scopes"?, "env"?, "expires_in"?} and answers 201
-// with the key and its secret as "token", shown this once (or again later
-// for recoverable keys). A duplicate handle is 409.
+// {"handle", "alias"?, "scopes"?, "env"?, "expires_in"?} and the policy
+// members "ratelimits", "credits", "allowed_ips" and "metadata" (see
+// [Gate]), and answers 201 with the key and its secret as "token", shown
+// this once (or again later for recoverable keys). A duplicate handle is
+// 409.
 func (e *Endpoints) CreateKey(o KeyOptions) http.Handler {
 	rs := e.responder(o.Envelope)
 	maxExp := o.MaxExpiresIn
@@ -121,13 +142,16 @@ func (e *Endpoints) CreateKey(o KeyOptions) http.Handler {
 		if ok {
 			req.ExpiresAt = e.Clock.Now().Add(exp)
 		}
+		if _, _, err := f.readPolicy(&req.Policy); err != nil {
+			rs.Error(w, r, err)
+			return
+		}
 		k, secret, err := e.Keys.Create(r.Context(), req)
 		if err != nil {
 			rs.Error(w, r, err)
 			return
 		}
-		noStore(w)
-		rs.JSON(w, http.StatusCreated, "key created", toKeyJSON(k, secret))
+		e.answerKey(w, r, rs, http.StatusCreated, "key created", k, secret)
 	})
 }
 
@@ -149,7 +173,10 @@ func (e *Endpoints) ListKeys(o KeyOptions) http.Handler {
 		}
 		out := make([]keyJSON, len(ks))
 		for i, k := range ks {
-			out[i] = toKeyJSON(k, "")
+			if out[i], err = e.keyJSON(r.Context(), k, ""); err != nil {
+				rs.Error(w, r, err)
+				return
+			}
 		}
 		next := ""
 		if len(ks) == page.Size() { // a full page: there may be more
@@ -177,8 +204,7 @@ func (e *Endpoints) GetKey(o KeyOptions) http.Handler {
 				return
 			}
 		}
-		noStore(w)
-		rs.JSON(w, http.StatusOK, "", toKeyJSON(k, token))
+		e.answerKey(w, r, rs, http.StatusOK, "", k, token)
 	})
 }
 
@@ -225,15 +251,16 @@ func (e *Endpoints) RotateKey(o KeyOptions) http.Handler {
 			rs.Error(w, r, err)
 			return
 		}
-		noStore(w)
-		rs.JSON(w, http.StatusOK, "key rotated", toKeyJSON(k, secret))
+		e.answerKey(w, r, rs, http.StatusOK, "key rotated", k, secret)
 	})
 }
 
 // UpdateKey returns the handler that changes one of the principal's keys
-// by handle, from {"disabled"?: true|false}: a disabled key, and every
-// token issued from it, is refused until it is enabled again. 200 with the
-// key; an unknown member is 400.
+// by handle, from any of {"alias", "disabled", "ratelimits", "credits",
+// "allowed_ips", "metadata"}: a disabled key, and every token issued from
+// it, is refused until it is enabled again; a policy member replaces the
+// key's (null clears it), and credits with "remaining" set the balance
+// left. 200 with the key; an unknown member is 400.
 func (e *Endpoints) UpdateKey(o KeyOptions) http.Handler {
 	rs := e.responder(o.Envelope)
 	return owned(rs, func(w http.ResponseWriter, r *http.Request, own string) {
@@ -243,28 +270,53 @@ func (e *Endpoints) UpdateKey(o KeyOptions) http.Handler {
 			return
 		}
 		for name := range f {
-			if name != "disabled" {
+			if name != "disabled" && name != "alias" && !slices.Contains(policyFields, name) {
 				rs.Error(w, r, badRequest(name+" cannot be changed"))
 				return
 			}
 		}
-		disabled, err := f.bool("disabled")
-		if err != nil {
-			rs.Error(w, r, err)
-			return
+		var u authkit.KeyUpdate
+		if f.has("disabled") {
+			d, err := f.bool("disabled")
+			if err != nil {
+				rs.Error(w, r, err)
+				return
+			}
+			u.Disabled = &d
+		}
+		if f.has("alias") {
+			a, err := f.str("alias")
+			if err != nil {
+				rs.Error(w, r, err)
+				return
+			}
+			u.Alias = &a
 		}
 		k, err := e.Keys.GetByHandle(r.Context(), own, r.PathValue(o.param()))
-		if err == nil && f.has("disabled") && disabled != k.Disabled {
-			if err = e.Keys.SetDisabled(r.Context(), own, k.ID, disabled); err == nil {
-				k.Disabled = disabled
-			}
-		}
 		if err != nil {
 			rs.Error(w, r, err)
 			return
 		}
-		noStore(w)
-		rs.JSON(w, http.StatusOK, "key updated", toKeyJSON(k, ""))
+		p := k.Policy
+		remaining, changed, err := f.readPolicy(&p)
+		if err != nil {
+			rs.Error(w, r, err)
+			return
+		}
+		if changed {
+			u.Policy = &p
+		}
+		if k, err = e.Keys.Update(r.Context(), own, k.ID, u); err != nil {
+			rs.Error(w, r, err)
+			return
+		}
+		if remaining != nil && e.Gate != nil {
+			if err := e.Gate.SetCredits(r.Context(), k.ID, *remaining); err != nil {
+				rs.Error(w, r, err)
+				return
+			}
+		}
+		e.answerKey(w, r, rs, http.StatusOK, "key updated", k, "")
 	})
 }
 

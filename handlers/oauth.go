@@ -115,6 +115,9 @@ func (e *Endpoints) OAuthToken(o OAuthOptions) http.Handler {
 		}
 		fields := OAuthFields
 		fields.Scope = "scope"
+		if !e.admit(w, r, rs, k.ID) {
+			return
+		}
 		switch form.Get("grant_type") {
 		case "client_credentials":
 			var scopes []string

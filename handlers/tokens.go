@@ -82,10 +82,16 @@ func (e *Endpoints) Exchange(o ExchangeOptions) http.Handler {
 			err error
 		)
 		if o.AcceptRefreshBearer && e.Sessions.LooksLikeRefreshToken(secret) {
+			if !e.admitRefresh(w, r, rs, secret) {
+				return
+			}
 			g, err = e.Sessions.Refresh(r.Context(), secret, ttl)
 		} else {
 			var k *authkit.Key
 			if k, err = e.Keys.VerifyKey(r.Context(), secret); err == nil {
+				if !e.admit(w, r, rs, k.ID) {
+					return
+				}
 				g, err = e.Sessions.Exchange(r.Context(), authkit.ExchangeRequest{Key: k, TTL: ttl, SessionTTL: o.SessionTTL})
 			}
 		}
@@ -128,6 +134,9 @@ func (e *Endpoints) Refresh(o RefreshOptions) http.Handler {
 		rt, err := f.required(field)
 		if err != nil {
 			rs.Error(w, r, err)
+			return
+		}
+		if !e.admitRefresh(w, r, rs, rt) {
 			return
 		}
 		g, err := e.Sessions.Refresh(r.Context(), rt, o.TTL)
@@ -207,6 +216,9 @@ func (e *Endpoints) Login(o LoginOptions) http.Handler {
 				e.credentialFailed(w, r, rs, err, 0)
 				return
 			}
+			if !e.admit(w, r, rs, k.ID) {
+				return
+			}
 			g, err = e.Sessions.Login(r.Context(), k, sid)
 		case f.has(idf):
 			var id, secret string
@@ -223,6 +235,9 @@ func (e *Endpoints) Login(o LoginOptions) http.Handler {
 			}
 			if err != nil {
 				e.credentialFailed(w, r, rs, err, 0)
+				return
+			}
+			if !e.admit(w, r, rs, k.ID) {
 				return
 			}
 			g, err = e.Sessions.Login(r.Context(), k, sid)

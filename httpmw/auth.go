@@ -2,6 +2,7 @@ package httpmw
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"strings"
 
@@ -55,6 +56,15 @@ type Auth struct {
 	// issued from them: a route of live data refuses test keys (401
 	// invalid_token). The app's own users (AcceptUser) have none and pass.
 	Env authkit.Env
+	// Gate, when set, enforces the policy of the key behind every request
+	// that a key or one of its tokens authenticates (rate limits, credits,
+	// allowed addresses; see limits.Gate): a refused request gets 429 or
+	// 403, and every admitted one of a rate-limited key the RateLimit
+	// header fields. Its metadata comes with the principal.
+	Gate authkit.Gate
+	// Clients tells the client's address, for the Gate's allow-lists;
+	// nil: RemoteAddr.
+	Clients *ClientAddr
 	// Responder writes the 401s and 403s: the body's envelope, the realm,
 	// the status of an expired credential.
 	Responder Responder
@@ -89,6 +99,9 @@ func (a *Auth) Verify(next http.Handler) http.Handler {
 	a.check()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p, err := a.authenticate(r)
+		if err == nil && a.Gate != nil && p.KeyID() != "" {
+			p, err = a.admit(w, r, p)
+		}
 		// On success, one context value (this runs on every request): the
 		// principal, which ResultFrom reads first. Otherwise what stopped
 		// it, under a nil principal that hides any an outer Verify found.
@@ -170,6 +183,25 @@ func (a *Auth) authenticate(r *http.Request) (authkit.Principal, error) {
 		return authkit.Principal{}, errOtherEnv
 	}
 	return p, err
+}
+
+// admit asks the Gate whether p's key may make the request, and sets the
+// RateLimit header fields of the response.
+func (a *Auth) admit(w http.ResponseWriter, r *http.Request, p authkit.Principal) (authkit.Principal, error) {
+	ad, err := a.Gate.Admit(r.Context(), p.KeyID(), a.Clients.Of(r))
+	if err != nil {
+		if errors.Is(err, authkit.ErrNotFound) { // the key went since its credential was verified
+			err = errBadCredential
+		}
+		return authkit.Principal{}, err
+	}
+	if len(ad.Quotas) > 0 {
+		SetRateLimit(w.Header(), &ad)
+	}
+	if len(ad.Metadata) > 0 {
+		p = p.WithMetadata(ad.Metadata)
+	}
+	return p, nil
 }
 
 // errOtherEnv refuses a credential of another environment than Auth.Env.

@@ -48,6 +48,10 @@ var (
 //	authkit.ErrRevoked, ErrUnauthenticated  401 invalid_token
 //	authkit.ErrDisabled                     401 invalid_token, "the key is disabled"
 //	authkit.ErrForbidden                    403 forbidden
+//	authkit.ErrAddressNotAllowed            403 address_not_allowed
+//	authkit.ErrRateLimited (*LimitError)    429 rate_limited, Retry-After
+//	authkit.ErrUsageExceeded                429 usage_exceeded
+//	authkit.ErrUnavailable                  503 temporarily_unavailable
 //	authkit.ErrNotFound                     404 not_found
 //	authkit.ErrConflict                     409 conflict
 //	anything else                           500 server_error, "internal error"
@@ -60,7 +64,22 @@ func ErrorFor(err error) *Error {
 		return he
 	}
 	var fe *authkit.FieldError
+	var le *authkit.LimitError
 	switch {
+	case errors.As(err, &le) && errors.Is(le.Err, authkit.ErrRateLimited):
+		return &Error{Status: http.StatusTooManyRequests, Code: "rate_limited", Description: "the key is over its rate limit " + strconv.Quote(le.Name), RetryAfter: int(seconds(le.RetryAfter))}
+	case errors.Is(err, authkit.ErrRateLimited):
+		return &Error{Status: http.StatusTooManyRequests, Code: "rate_limited", Description: "the key is over a rate limit"}
+	case errors.Is(err, authkit.ErrUsageExceeded):
+		e := &Error{Status: http.StatusTooManyRequests, Code: "usage_exceeded", Description: "the key has no usage credits left"}
+		if le != nil {
+			e.RetryAfter = int(seconds(le.RetryAfter))
+		}
+		return e
+	case errors.Is(err, authkit.ErrAddressNotAllowed):
+		return &Error{Status: http.StatusForbidden, Code: "address_not_allowed", Description: "the key may not be used from this address"}
+	case errors.Is(err, authkit.ErrUnavailable):
+		return &Error{Status: http.StatusServiceUnavailable, Code: "temporarily_unavailable", Description: "try again later", RetryAfter: 1}
 	case errors.As(err, &fe):
 		return &Error{Status: http.StatusBadRequest, Code: "invalid_request", Description: fe.Field + ": " + fe.Reason}
 	case errors.Is(err, authkit.ErrInvalid):
@@ -223,6 +242,10 @@ func (rs Responder) Error(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	if e.RetryAfter > 0 {
 		h.Set("Retry-After", strconv.Itoa(e.RetryAfter))
+	}
+	var le *authkit.LimitError
+	if errors.As(err, &le) {
+		SetRateLimit(h, &le.Admission)
 	}
 	h.Set("Cache-Control", "no-store")
 	writeJSON(w, status, rs.envelope()(status, e.Description, nil, e))

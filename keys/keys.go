@@ -218,8 +218,12 @@ func (s *Service) Create(ctx context.Context, r authkit.KeyRequest) (*authkit.Ke
 	if err := CheckHandle(r.Handle); err != nil {
 		return nil, "", err
 	}
-	if len(r.Alias) > 128 || !utf8.ValidString(r.Alias) || strings.ContainsFunc(r.Alias, func(c rune) bool { return !unicode.IsPrint(c) }) {
-		return nil, "", authkit.Invalid("alias", "at most 128 bytes of printable UTF-8")
+	if err := checkAlias(r.Alias); err != nil {
+		return nil, "", err
+	}
+	policy := r.Policy.Clone()
+	if err := policy.Check(); err != nil {
+		return nil, "", err
 	}
 	env := r.Env
 	if env == "" {
@@ -252,6 +256,7 @@ func (s *Service) Create(ctx context.Context, r authkit.KeyRequest) (*authkit.Ke
 	k := &authkit.Key{
 		ID: id.String(), Owner: r.Owner, Handle: r.Handle, Alias: r.Alias, Env: env,
 		Scopes: scopes, Hint: s.hint(secret, env), Recoverable: r.Recoverable, CreatedAt: now, ExpiresAt: exp,
+		Policy: policy,
 	}
 	if err := s.store.CreateKey(ctx, k, s.secretRecord(k.ID, secret, r.Recoverable, now)); err != nil {
 		return nil, "", fmt.Errorf("keys: create %q: %w", r.Handle, err)
@@ -277,6 +282,13 @@ func (s *Service) secretRecord(keyID, secret string, recoverable bool, now time.
 		ks.Sealed = s.sealer.Seal([]byte(secret), []byte(keyID))
 	}
 	return ks
+}
+
+func checkAlias(a string) error {
+	if len(a) > 128 || !utf8.ValidString(a) || strings.ContainsFunc(a, func(c rune) bool { return !unicode.IsPrint(c) }) {
+		return authkit.Invalid("alias", "at most 128 bytes of printable UTF-8")
+	}
+	return nil
 }
 
 // CheckHandle reports a [*authkit.FieldError] unless h is 1–64 of [a-z0-9_-].
@@ -330,6 +342,7 @@ func (s *Service) VerifyKey(ctx context.Context, secret string) (*authkit.Key, e
 	}
 	k := *e.key
 	k.Scopes = slices.Clone(k.Scopes)
+	k.Policy = k.Policy.Clone()
 	return &k, nil
 }
 
@@ -547,17 +560,43 @@ func (s *Service) Rotate(ctx context.Context, owner, id string, grace time.Durat
 	return k, secret, nil
 }
 
-// SetDisabled disables the owner's key id (disabled true) or enables it
-// again. A disabled key is refused, and so are the tokens and refresh
-// tokens issued from it, on every replica the store's notifications reach,
-// with an error wrapping authkit.ErrDisabled; enabling it brings them
-// back. Returns authkit.ErrNotFound.
-func (s *Service) SetDisabled(ctx context.Context, owner, id string, disabled bool) error {
-	if err := s.store.SetKeyDisabled(ctx, owner, id, disabled); err != nil {
-		return fmt.Errorf("keys: disable: %w", err)
+// Update changes the owner's key id as u says and returns it. Disabling a
+// key refuses it, and the tokens and refresh tokens issued from it, on every
+// replica the store's notifications reach, with an error wrapping
+// authkit.ErrDisabled, until it is enabled again; a new policy applies from
+// the next request. Returns authkit.ErrNotFound, or an error wrapping
+// authkit.ErrInvalid for a bad alias or policy.
+func (s *Service) Update(ctx context.Context, owner, id string, u authkit.KeyUpdate) (*authkit.Key, error) {
+	if u.Alias != nil {
+		if err := checkAlias(*u.Alias); err != nil {
+			return nil, err
+		}
+	}
+	var p authkit.Policy
+	if u.Policy != nil {
+		p = u.Policy.Clone()
+		if err := p.Check(); err != nil {
+			return nil, err
+		}
+	}
+	k, err := s.store.Key(ctx, owner, id)
+	if err != nil {
+		return nil, fmt.Errorf("keys: update: %w", err)
+	}
+	if u.Alias != nil {
+		k.Alias = *u.Alias
+	}
+	if u.Disabled != nil {
+		k.Disabled = *u.Disabled
+	}
+	if u.Policy != nil {
+		k.Policy = p
+	}
+	if err := s.store.UpdateKey(ctx, k); err != nil {
+		return nil, fmt.Errorf("keys: update: %w", err)
 	}
 	s.cache.forget(id)
-	return nil
+	return k, nil
 }
 
 // Reveal returns the current secret of the owner's recoverable key. Returns

@@ -268,8 +268,8 @@ func (f failStore) TouchKeys(context.Context, map[string]time.Time) error {
 	return nil
 }
 
-func (f failStore) SetKeyDisabled(context.Context, string, string, bool) error {
-	f.fail("SetKeyDisabled")
+func (f failStore) UpdateKey(context.Context, *authkit.Key) error {
+	f.fail("UpdateKey")
 	return nil
 }
 

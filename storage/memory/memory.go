@@ -44,6 +44,7 @@ func New() *Store {
 func cloneKey(k *authkit.Key) *authkit.Key {
 	c := *k
 	c.Scopes = slices.Clone(k.Scopes)
+	c.Policy = k.Policy.Clone()
 	return &c
 }
 
@@ -244,18 +245,18 @@ func (s *Store) RevokeKey(ctx context.Context, owner, id string, at time.Time) e
 	return nil
 }
 
-// SetKeyDisabled implements authkit.KeyStore.
-func (s *Store) SetKeyDisabled(ctx context.Context, owner, id string, disabled bool) error {
+// UpdateKey implements authkit.KeyStore.
+func (s *Store) UpdateKey(ctx context.Context, u *authkit.Key) error {
 	s.mu.Lock()
-	k, err := s.liveKey(owner, id)
+	k, err := s.liveKey(u.Owner, u.ID)
 	if err == nil {
-		k.Disabled = disabled
+		k.Alias, k.Disabled, k.Policy = u.Alias, u.Disabled, u.Policy.Clone()
 	}
 	s.mu.Unlock()
 	if err != nil {
 		return err
 	}
-	s.Publish(authkit.Revocation{Kind: authkit.ChangedKey, ID: id})
+	s.Publish(authkit.Revocation{Kind: authkit.ChangedKey, ID: u.ID})
 	return nil
 }
 

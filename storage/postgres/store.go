@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -13,16 +14,30 @@ import (
 
 // ---- keys
 
-const keyCols = `k.id, k.owner, k.handle, k.alias, k.env, k.scopes, k.hint, k.recoverable, k.created_at, k.expires_at, k.last_used_at, k.revoked_at, k.disabled`
+// encodePolicy is the stored form of p: "" for the zero Policy, else JSON.
+func encodePolicy(p *authkit.Policy) string {
+	if p.IsZero() {
+		return ""
+	}
+	b, _ := json.Marshal(p) // cannot fail: plain data
+	return string(b)
+}
+
+const keyCols = `k.id, k.owner, k.handle, k.alias, k.env, k.scopes, k.hint, k.recoverable, k.created_at, k.expires_at, k.last_used_at, k.revoked_at, k.disabled, k.policy`
 
 func scanKey(row pgx.Row, extra ...any) (*authkit.Key, error) {
 	var k authkit.Key
-	var env string
+	var env, policy string
 	var created time.Time
 	var expires, used, revoked *time.Time
-	dest := append([]any{&k.ID, &k.Owner, &k.Handle, &k.Alias, &env, &k.Scopes, &k.Hint, &k.Recoverable, &created, &expires, &used, &revoked, &k.Disabled}, extra...)
+	dest := append([]any{&k.ID, &k.Owner, &k.Handle, &k.Alias, &env, &k.Scopes, &k.Hint, &k.Recoverable, &created, &expires, &used, &revoked, &k.Disabled, &policy}, extra...)
 	if err := row.Scan(dest...); err != nil {
 		return nil, err
+	}
+	if policy != "" {
+		if err := json.Unmarshal([]byte(policy), &k.Policy); err != nil {
+			return nil, fmt.Errorf("postgres: key %s: %w", k.ID, err)
+		}
 	}
 	k.Env, k.Scopes = authkit.Env(env), scopes(k.Scopes)
 	k.CreatedAt, k.ExpiresAt, k.LastUsedAt, k.RevokedAt = created.UTC(), fromTZ(expires), fromTZ(used), fromTZ(revoked)
@@ -32,10 +47,10 @@ func scanKey(row pgx.Row, extra ...any) (*authkit.Key, error) {
 // CreateKey implements authkit.KeyStore.
 func (s *Store) CreateKey(ctx context.Context, k *authkit.Key, sec *authkit.KeySecret) error {
 	return s.write(ctx, func(tx pgx.Tx) error {
-		_, err := tx.Exec(ctx, `INSERT INTO keys (id, owner, handle, alias, env, scopes, hint, recoverable, created_at, expires_at, last_used_at, revoked_at, disabled)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
+		_, err := tx.Exec(ctx, `INSERT INTO keys (id, owner, handle, alias, env, scopes, hint, recoverable, created_at, expires_at, last_used_at, revoked_at, disabled, policy)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
 			k.ID, k.Owner, k.Handle, k.Alias, string(k.Env), scopes(k.Scopes), k.Hint, k.Recoverable,
-			k.CreatedAt.UTC(), tz(k.ExpiresAt), tz(k.LastUsedAt), tz(k.RevokedAt), k.Disabled)
+			k.CreatedAt.UTC(), tz(k.ExpiresAt), tz(k.LastUsedAt), tz(k.RevokedAt), k.Disabled, encodePolicy(&k.Policy))
 		if err != nil {
 			return fmt.Errorf("postgres: create key: %w", mapErr(err))
 		}
@@ -179,13 +194,14 @@ func (s *Store) RevokeKey(ctx context.Context, owner, id string, at time.Time) e
 	return err
 }
 
-// SetKeyDisabled implements authkit.KeyStore.
-func (s *Store) SetKeyDisabled(ctx context.Context, owner, id string, disabled bool) error {
-	changed := authkit.Revocation{Kind: authkit.ChangedKey, ID: id}
+// UpdateKey implements authkit.KeyStore.
+func (s *Store) UpdateKey(ctx context.Context, k *authkit.Key) error {
+	changed := authkit.Revocation{Kind: authkit.ChangedKey, ID: k.ID}
 	err := s.write(ctx, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `UPDATE keys SET disabled = $1 WHERE owner = $2 AND id = $3 AND revoked_at IS NULL`, disabled, owner, id)
+		tag, err := tx.Exec(ctx, `UPDATE keys SET alias = $1, disabled = $2, policy = $3 WHERE owner = $4 AND id = $5 AND revoked_at IS NULL`,
+			k.Alias, k.Disabled, encodePolicy(&k.Policy), k.Owner, k.ID)
 		if err != nil {
-			return fmt.Errorf("postgres: disable key: %w", err)
+			return fmt.Errorf("postgres: update key: %w", err)
 		}
 		if tag.RowsAffected() == 0 {
 			return notFound("key")

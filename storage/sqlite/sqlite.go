@@ -21,6 +21,7 @@ import (
 	"context"
 	"database/sql"
 	"embed"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -234,21 +235,40 @@ func splitScopes(s string) []string {
 	return strings.Split(s, " ")
 }
 
+// encodePolicy is the stored form of p: "" for the zero Policy, else JSON.
+func encodePolicy(p *authkit.Policy) string {
+	if p.IsZero() {
+		return ""
+	}
+	b, _ := json.Marshal(p) // cannot fail: plain data
+	return string(b)
+}
+
+func decodePolicy(s string, p *authkit.Policy) error {
+	if s == "" {
+		return nil
+	}
+	return json.Unmarshal([]byte(s), p)
+}
+
 func notFound(what string) error { return fmt.Errorf("sqlite: %s: %w", what, authkit.ErrNotFound) }
 
 // ---- keys
 
-const keyCols = `k.id, k.owner, k.handle, k.alias, k.env, k.scopes, k.hint, k.recoverable, k.created_at, k.expires_at, k.last_used_at, k.revoked_at, k.disabled`
+const keyCols = `k.id, k.owner, k.handle, k.alias, k.env, k.scopes, k.hint, k.recoverable, k.created_at, k.expires_at, k.last_used_at, k.revoked_at, k.disabled, k.policy`
 
 type scanner interface{ Scan(...any) error }
 
 func scanKey(sc scanner, extra ...any) (*authkit.Key, error) {
 	var k authkit.Key
-	var env, scopes string
+	var env, scopes, policy string
 	var created, expires, used, revoked int64
-	dest := append([]any{&k.ID, &k.Owner, &k.Handle, &k.Alias, &env, &scopes, &k.Hint, &k.Recoverable, &created, &expires, &used, &revoked, &k.Disabled}, extra...)
+	dest := append([]any{&k.ID, &k.Owner, &k.Handle, &k.Alias, &env, &scopes, &k.Hint, &k.Recoverable, &created, &expires, &used, &revoked, &k.Disabled, &policy}, extra...)
 	if err := sc.Scan(dest...); err != nil {
 		return nil, err
+	}
+	if err := decodePolicy(policy, &k.Policy); err != nil {
+		return nil, fmt.Errorf("sqlite: key %s: %w", k.ID, err)
 	}
 	k.Env, k.Scopes = authkit.Env(env), splitScopes(scopes)
 	k.CreatedAt, k.ExpiresAt, k.LastUsedAt, k.RevokedAt = fromMicro(created), fromMicro(expires), fromMicro(used), fromMicro(revoked)
@@ -258,10 +278,10 @@ func scanKey(sc scanner, extra ...any) (*authkit.Key, error) {
 // CreateKey implements authkit.KeyStore.
 func (s *Store) CreateKey(ctx context.Context, k *authkit.Key, sec *authkit.KeySecret) error {
 	return s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO keys (id, owner, handle, alias, env, scopes, hint, recoverable, created_at, expires_at, last_used_at, revoked_at, disabled)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		_, err := tx.ExecContext(ctx, `INSERT INTO keys (id, owner, handle, alias, env, scopes, hint, recoverable, created_at, expires_at, last_used_at, revoked_at, disabled, policy)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			k.ID, k.Owner, k.Handle, k.Alias, string(k.Env), joinScopes(k.Scopes), k.Hint, k.Recoverable,
-			micro(k.CreatedAt), micro(k.ExpiresAt), micro(k.LastUsedAt), micro(k.RevokedAt), k.Disabled)
+			micro(k.CreatedAt), micro(k.ExpiresAt), micro(k.LastUsedAt), micro(k.RevokedAt), k.Disabled, encodePolicy(&k.Policy))
 		if err != nil {
 			return fmt.Errorf("sqlite: create key: %w", mapErr(err))
 		}
@@ -410,12 +430,14 @@ func (s *Store) RevokeKey(ctx context.Context, owner, id string, at time.Time) e
 	return err
 }
 
-// SetKeyDisabled implements authkit.KeyStore.
-func (s *Store) SetKeyDisabled(ctx context.Context, owner, id string, disabled bool) error {
+// UpdateKey implements authkit.KeyStore.
+func (s *Store) UpdateKey(ctx context.Context, k *authkit.Key) error {
+	id := k.ID
 	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE keys SET disabled = ? WHERE owner = ? AND id = ? AND revoked_at = 0`, disabled, owner, id)
+		res, err := tx.ExecContext(ctx, `UPDATE keys SET alias = ?, disabled = ?, policy = ? WHERE owner = ? AND id = ? AND revoked_at = 0`,
+			k.Alias, k.Disabled, encodePolicy(&k.Policy), k.Owner, id)
 		if err != nil {
-			return fmt.Errorf("sqlite: disable key: %w", err)
+			return fmt.Errorf("sqlite: update key: %w", err)
 		}
 		if n, _ := res.RowsAffected(); n == 0 {
 			return notFound("key")

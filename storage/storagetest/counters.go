@@ -45,6 +45,22 @@ func RunCounters(t *testing.T, newCounters NewCounters) {
 		is.Equal(q.Remaining, int64(4))
 		is.Equal(q.Reset, time.Date(2026, 1, 2, 3, 6, 0, 0, time.UTC))
 	})
+	t.Run("LimitWithCostZeroReads", func(t *testing.T) {
+		is := is.New(t)
+		c, _ := newCounters(t)
+		key := "read-" + id()
+		q, err := c.Limit(ctx, key, 0, 3, time.Minute, t0)
+		is.NoErr(err)
+		is.Equal(q.Remaining, int64(3)) // nothing counted yet
+		for range 3 {
+			_, err = c.Limit(ctx, key, 1, 3, time.Minute, t0)
+			is.NoErr(err)
+		}
+		q, err = c.Limit(ctx, key, 0, 3, time.Minute, t0)
+		is.NoErr(err)
+		is.Equal(q.Remaining, int64(0)) // spent: a reader sees it without counting
+		is.Equal(q.Reset, time.Date(2026, 1, 2, 3, 5, 0, 0, time.UTC))
+	})
 	t.Run("LimitCostsAndRefusalsCountNothing", func(t *testing.T) {
 		is := is.New(t)
 		c, _ := newCounters(t)

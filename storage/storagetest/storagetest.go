@@ -16,8 +16,10 @@ package storagetest
 import (
 	"context"
 	"crypto/rand"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"net/netip"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -83,29 +85,55 @@ func Run(t *testing.T, newStore NewStore) {
 }
 
 var keyTests = []test{
-	{"Key/DisableAndEnable", func(t *testing.T, s authkit.Store) {
+	{"Key/UpdateAliasDisabledAndPolicy", func(t *testing.T, s authkit.Store) {
 		is := is.New(t)
 		k, sec := mustKey(t, s, "alice", "ci")
 		published, stop := recordRevocations(s)
 		defer stop()
-		is.NoErr(s.SetKeyDisabled(ctx, "alice", k.ID, true))
+		set := func(owner string, fn func(k *authkit.Key)) error {
+			u := *k
+			u.Owner = owner
+			fn(&u)
+			return s.UpdateKey(ctx, &u)
+		}
+		policy := authkit.Policy{
+			RateLimits: []authkit.RateLimit{{Name: "burst", Limit: 5, Window: 10 * time.Second, Cost: 2}},
+			Credits:    &authkit.Credits{Initial: 100, RefillAmount: 50, RefillEvery: time.Hour},
+			AllowedIPs: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("2001:db8::/32")},
+			Metadata:   json.RawMessage(`{"plan":"pro"}`),
+		}
+		is.NoErr(set("alice", func(k *authkit.Key) { k.Disabled, k.Alias, k.Policy = true, "renamed", policy }))
 		got, err := s.KeyByID(ctx, k.ID)
 		is.NoErr(err)
 		is.True(got.Disabled)
+		is.Equal(got.Alias, "renamed")
+		is.Equal(got.Policy, policy)
 		is.True(errors.Is(got.Check(T0), authkit.ErrDisabled))
 		got, _, err = s.KeyBySecret(ctx, sec.Hash)
 		is.NoErr(err)
 		is.True(got.Disabled)
-		is.True(errors.Is(s.SetKeyDisabled(ctx, "bob", k.ID, false), authkit.ErrNotFound)) // not bob's
-		is.NoErr(s.SetKeyDisabled(ctx, "alice", k.ID, false))
+		is.Equal(got.Policy, policy)
+		got.Policy.RateLimits[0].Limit = 99                                                              // a copy
+		is.True(errors.Is(set("bob", func(k *authkit.Key) { k.Disabled = false }), authkit.ErrNotFound)) // not bob's
+		is.NoErr(set("alice", func(k *authkit.Key) { k.Disabled, k.Policy = false, authkit.Policy{} }))
 		got, err = s.Key(ctx, "alice", k.ID)
 		is.NoErr(err)
 		is.True(!got.Disabled)
+		is.True(got.Policy.IsZero())
 		if _, ok := s.(authkit.Notifier); ok {
 			is.Equal(published(), []string{k.ID, k.ID}) // a ChangedKey each time
 		}
 		is.NoErr(s.RevokeKey(ctx, "alice", k.ID, T0))
-		is.True(errors.Is(s.SetKeyDisabled(ctx, "alice", k.ID, true), authkit.ErrNotFound)) // deleted
+		is.True(errors.Is(set("alice", func(k *authkit.Key) { k.Disabled = true }), authkit.ErrNotFound)) // deleted
+	}},
+	{"Key/CreateWithPolicy", func(t *testing.T, s authkit.Store) {
+		is := is.New(t)
+		k, sec := NewKey("alice", "metered")
+		k.Policy = authkit.Policy{Credits: &authkit.Credits{Initial: 3}, Metadata: json.RawMessage(`{"a":1}`)}
+		is.NoErr(s.CreateKey(ctx, k, sec))
+		got, err := s.Key(ctx, "alice", k.ID)
+		is.NoErr(err)
+		is.Equal(got.Policy, k.Policy)
 	}},
 	{"Key/CreateAndGet", func(t *testing.T, s authkit.Store) {
 		is := is.New(t)

@@ -1,0 +1,298 @@
+// Package limits enforces key policies: the rate limits, usage credits and
+// address allow-lists of [authkit.Policy], and the limits an owner's keys
+// share. A [Gate] is what the authentication middleware (httpmw.Auth.Gate)
+// and the token endpoints (handlers.Endpoints.Gate) call once a credential
+// is verified; server.New builds one.
+//
+//	g, err := limits.New(limits.Config{Keys: store, Counters: &memory.Counters{}})
+//	a, err := g.Admit(ctx, keyID, clientAddr)
+//
+// # Where the counts live
+//
+// The counts are kept by an [authkit.Counters]: in the process
+// (storage/memory: one replica), or shared by every replica (storage/redis,
+// storage/postgres), so that two replicas allow exactly a limit between
+// them and credits never go below zero. The policies themselves are read
+// from the key store by key ID and kept in memory for Config.CacheTTL;
+// a change the store publishes ([authkit.ChangedKey]) is seen at once.
+//
+// # When the counters fail
+//
+// If the counters cannot be reached (Redis is down), Admit refuses the
+// request with an error wrapping [authkit.ErrUnavailable] (HTTP 503), or,
+// with Config.FailOpen, lets it through uncounted. Either way the failure
+// is logged, at most once every ten seconds.
+//
+// # Cost
+//
+// A key with no policy costs one read of an in-memory map. Each rate limit
+// and the credits cost one call of the counters: about 0.1 µs in process, a
+// round trip to Redis or PostgreSQL otherwise.
+package limits
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/authkit/authkit"
+)
+
+// Defaults of [Config].
+const (
+	DefaultCacheTTL  = 30 * time.Second
+	DefaultCacheSize = 100_000
+)
+
+// Config configures a [Gate]. Keys and Counters are required.
+type Config struct {
+	// Keys is read for a key's policy, by ID. If it is also an
+	// authkit.Notifier (every authkit backend is), a changed or deleted
+	// key is read again at once, on every replica the store reaches.
+	Keys authkit.KeyStore
+	// Counters keep the counts: storage/memory's Counters in one process,
+	// storage/redis or storage/postgres across replicas.
+	Counters authkit.Counters
+	// OwnerLimits returns the rate limits every key of owner counts
+	// against together (a plan's limits, say), or nil. It is called when a
+	// key's policy is read, not on every request, and must be safe for
+	// concurrent use. nil: no owner limits.
+	OwnerLimits func(owner string) []authkit.RateLimit
+	// FailOpen lets requests through, uncounted, while the counters fail;
+	// by default they are refused with authkit.ErrUnavailable.
+	FailOpen bool
+	// CacheTTL is how long a policy read from the store is used before it
+	// is read again (changes the store publishes apply at once); default
+	// 30 s.
+	CacheTTL time.Duration
+	// CacheSize bounds the policies kept in memory; default 100 000.
+	CacheSize int
+	Clock     authkit.Clock // nil: the system clock
+	Logger    *slog.Logger  // nil: slog.Default()
+}
+
+// Gate enforces key policies; it implements [authkit.Gate]. It is safe for
+// concurrent use. Call Close when done with it.
+type Gate struct {
+	cfg    Config
+	logger *slog.Logger
+	ttl    int64 // ns
+
+	mu      sync.RWMutex
+	entries map[string]*entry // by key ID
+	epoch   atomic.Uint64     // moves on every forget: a read that began before must not be cached
+	cancel  func()
+
+	lastLog atomic.Int64 // Unix ns of the last logged counters failure
+}
+
+var _ authkit.Gate = (*Gate)(nil)
+
+// entry is one key's policy as enforced, with the counters' names built
+// once.
+type entry struct {
+	key      *authkit.Key
+	loaded   int64 // Unix ns
+	limits   []limit
+	credits  string // the balance's name; "" when the key is not metered
+	enforced bool   // anything to count or check beyond the key's state
+}
+
+type limit struct {
+	authkit.RateLimit
+	counter string
+}
+
+// New returns a Gate. Returns an error wrapping authkit.ErrInvalid if Keys
+// or Counters is missing, or an owner limit is invalid.
+func New(cfg Config) (*Gate, error) {
+	switch {
+	case cfg.Keys == nil:
+		return nil, authkit.Invalid("Keys", "required")
+	case cfg.Counters == nil:
+		return nil, authkit.Invalid("Counters", "required")
+	}
+	if cfg.CacheTTL <= 0 {
+		cfg.CacheTTL = DefaultCacheTTL
+	}
+	if cfg.CacheSize <= 0 {
+		cfg.CacheSize = DefaultCacheSize
+	}
+	g := &Gate{cfg: cfg, logger: cfg.Logger, ttl: int64(cfg.CacheTTL), entries: map[string]*entry{}}
+	if g.logger == nil {
+		g.logger = slog.Default()
+	}
+	if n, ok := cfg.Keys.(authkit.Notifier); ok {
+		g.cancel = n.Subscribe(func(r authkit.Revocation) {
+			if r.Kind == authkit.RevokedKey || r.Kind == authkit.ChangedKey {
+				g.forget(r.ID)
+			}
+		})
+	}
+	return g, nil
+}
+
+// Close stops listening for the store's changes.
+func (g *Gate) Close() {
+	if g.cancel != nil {
+		g.cancel()
+	}
+}
+
+func (g *Gate) forget(id string) {
+	g.mu.Lock()
+	g.epoch.Add(1)
+	delete(g.entries, id)
+	g.mu.Unlock()
+}
+
+// Admit implements [authkit.Gate]: it checks the key's state and
+// allow-list, then counts the request against the key's rate limits, its
+// owner's, and its credits, in that order, and stops at the first that
+// refuses it (the limits before it have counted the request).
+func (g *Gate) Admit(ctx context.Context, keyID string, addr netip.Addr) (authkit.Admission, error) {
+	now := g.cfg.Clock.Now()
+	e, err := g.entry(ctx, keyID, now)
+	if err != nil {
+		return authkit.Admission{}, err
+	}
+	k := e.key
+	if err := k.Check(now); err != nil {
+		return authkit.Admission{}, fmt.Errorf("limits: %w", err)
+	}
+	a := authkit.Admission{Metadata: k.Policy.Metadata, At: now}
+	if !e.enforced {
+		return a, nil
+	}
+	if !k.Policy.AllowsAddr(addr) {
+		return authkit.Admission{}, errAddress
+	}
+	if len(e.limits) > 0 {
+		a.Quotas = make([]authkit.NamedQuota, 0, len(e.limits))
+	}
+	for _, l := range e.limits {
+		q, err := g.cfg.Counters.Limit(ctx, l.counter, l.CostOrOne(), l.Limit, l.Window, now)
+		if err != nil {
+			return g.failed(ctx, a, err)
+		}
+		a.Quotas = append(a.Quotas, authkit.NamedQuota{Name: l.Name, Window: l.Window, Quota: q})
+		if !q.Allowed {
+			return authkit.Admission{}, &authkit.LimitError{Err: authkit.ErrRateLimited, Name: l.Name, RetryAfter: q.Reset.Sub(now), Admission: a}
+		}
+	}
+	if e.credits != "" {
+		left, ok, err := g.cfg.Counters.Spend(ctx, e.credits, 1, *k.Policy.Credits, now)
+		if err != nil {
+			return g.failed(ctx, a, err)
+		}
+		a.Credits, a.Metered = left, true
+		if !ok {
+			return authkit.Admission{}, &authkit.LimitError{Err: authkit.ErrUsageExceeded, Admission: a}
+		}
+	}
+	return a, nil
+}
+
+var errAddress = fmt.Errorf("limits: %w", authkit.ErrAddressNotAllowed)
+
+// failed answers a failure of the counters: let the request through
+// (FailOpen) or refuse it; either way logged, at most every ten seconds.
+func (g *Gate) failed(ctx context.Context, a authkit.Admission, err error) (authkit.Admission, error) {
+	if errors.Is(err, context.Canceled) {
+		return authkit.Admission{}, err
+	}
+	now := time.Now().UnixNano()
+	if last := g.lastLog.Load(); now-last >= int64(10*time.Second) && g.lastLog.CompareAndSwap(last, now) {
+		g.logger.ErrorContext(ctx, "authkit: the counters failed", "fail_open", g.cfg.FailOpen, "err", err)
+	}
+	if g.cfg.FailOpen {
+		return authkit.Admission{Metadata: a.Metadata}, nil
+	}
+	return authkit.Admission{}, fmt.Errorf("limits: counters: %w: %w", authkit.ErrUnavailable, err)
+}
+
+// entry returns the policy of key id, from memory or the store.
+func (g *Gate) entry(ctx context.Context, id string, now time.Time) (*entry, error) {
+	ns := now.UnixNano()
+	g.mu.RLock()
+	e := g.entries[id]
+	g.mu.RUnlock()
+	if e != nil && ns-e.loaded < g.ttl {
+		return e, nil
+	}
+	ep := g.epoch.Load()
+	k, err := g.cfg.Keys.KeyByID(ctx, id)
+	switch {
+	case errors.Is(err, authkit.ErrNotFound):
+		return nil, fmt.Errorf("limits: key %s: %w", id, authkit.ErrRevoked)
+	case err != nil:
+		return nil, fmt.Errorf("limits: %w", err)
+	}
+	e = g.compile(k, ns)
+	g.mu.Lock()
+	if g.epoch.Load() == ep {
+		if len(g.entries) >= g.cfg.CacheSize {
+			for id := range g.entries { // drop about half, at random
+				delete(g.entries, id)
+				if len(g.entries) < g.cfg.CacheSize/2 {
+					break
+				}
+			}
+		}
+		g.entries[id] = e
+	}
+	g.mu.Unlock()
+	return e, nil
+}
+
+// compile builds the entry of k.
+func (g *Gate) compile(k *authkit.Key, ns int64) *entry {
+	e := &entry{key: k, loaded: ns}
+	for _, l := range k.Policy.RateLimits {
+		e.limits = append(e.limits, limit{l, "rl:k:" + k.ID + ":" + l.Name})
+	}
+	if g.cfg.OwnerLimits != nil {
+		for _, l := range g.cfg.OwnerLimits(k.Owner) {
+			if l.Limit > 0 && l.Window > 0 {
+				e.limits = append(e.limits, limit{l, "rl:o:" + k.Owner + ":" + l.Name})
+			}
+		}
+	}
+	if k.Policy.Credits != nil {
+		e.credits = creditsName(k.ID)
+	}
+	e.enforced = len(e.limits) > 0 || e.credits != "" || len(k.Policy.AllowedIPs) > 0
+	return e
+}
+
+func creditsName(keyID string) string { return "cr:" + keyID }
+
+// Credits returns what is left of k's credits, and false if k is not
+// metered.
+func (g *Gate) Credits(ctx context.Context, k *authkit.Key) (int64, bool, error) {
+	if k.Policy.Credits == nil {
+		return 0, false, nil
+	}
+	left, _, err := g.cfg.Counters.Spend(ctx, creditsName(k.ID), 0, *k.Policy.Credits, g.cfg.Clock.Now())
+	if err != nil {
+		return 0, false, fmt.Errorf("limits: credits: %w", err)
+	}
+	return left, true, nil
+}
+
+// SetCredits sets what is left of the credits of key keyID to remaining;
+// its refills count from now.
+func (g *Gate) SetCredits(ctx context.Context, keyID string, remaining int64) error {
+	if remaining < 0 {
+		return authkit.Invalid("credits", "remaining must not be negative")
+	}
+	if err := g.cfg.Counters.SetBalance(ctx, creditsName(keyID), remaining, g.cfg.Clock.Now()); err != nil {
+		return fmt.Errorf("limits: credits: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,279 @@
+package limits_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/matryer/is"
+
+	"github.com/authkit/authkit"
+	"github.com/authkit/authkit/internal/fakeclock"
+	"github.com/authkit/authkit/keys"
+	"github.com/authkit/authkit/limits"
+	"github.com/authkit/authkit/storage/memory"
+	"github.com/authkit/authkit/storage/redis"
+	"github.com/authkit/authkit/storage/sqlite"
+)
+
+var ctx = context.Background()
+
+// t0 is at the start of a minute, so that windows of 10 s are whole.
+var t0 = time.Date(2026, 3, 4, 5, 6, 0, 0, time.UTC)
+
+type fixture struct {
+	clock *fakeclock.Clock
+	keys  *keys.Service
+	gate  *limits.Gate
+}
+
+func newFixture(t *testing.T, cfg limits.Config) *fixture {
+	t.Helper()
+	store, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "a.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	clock := fakeclock.New(t0)
+	secret, err := authkit.NewSecret([]byte("limits-test-secret-0123456789abcdef"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ks, err := keys.New(keys.Config{Store: store, Secret: secret, Clock: clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ks.Close() })
+	cfg.Keys, cfg.Clock = store, clock.Now
+	if cfg.Counters == nil {
+		cfg.Counters = &memory.Counters{}
+	}
+	g, err := limits.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(g.Close)
+	return &fixture{clock: clock, keys: ks, gate: g}
+}
+
+func (f *fixture) key(t *testing.T, owner string, p authkit.Policy) *authkit.Key {
+	t.Helper()
+	k, _, err := f.keys.Create(ctx, authkit.KeyRequest{Owner: owner, Handle: fmt.Sprintf("k%d", time.Now().UnixNano()), Policy: p})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+var addr = netip.MustParseAddr("192.0.2.7")
+
+func TestAdmit_AKeyWithoutPolicyIsAdmittedUncounted(t *testing.T) {
+	is := is.New(t)
+	f := newFixture(t, limits.Config{})
+	k := f.key(t, "alice", authkit.Policy{})
+	a, err := f.gate.Admit(ctx, k.ID, netip.Addr{})
+	is.NoErr(err)
+	is.Equal(len(a.Quotas), 0)
+	is.True(!a.Metered)
+}
+
+func TestAdmit_RateLimitPerWindowWithCost(t *testing.T) {
+	is := is.New(t)
+	f := newFixture(t, limits.Config{})
+	k := f.key(t, "alice", authkit.Policy{RateLimits: []authkit.RateLimit{{Name: "burst", Limit: 5, Window: 10 * time.Second}}})
+	for i := range 5 {
+		a, err := f.gate.Admit(ctx, k.ID, addr)
+		is.NoErr(err)
+		is.Equal(len(a.Quotas), 1)
+		is.Equal(a.Quotas[0].Name, "burst")
+		is.Equal(a.Quotas[0].Remaining, int64(4-i))
+		is.Equal(a.Quotas[0].Reset, t0.Add(10*time.Second))
+	}
+	f.clock.Advance(3 * time.Second)
+	_, err := f.gate.Admit(ctx, k.ID, addr)
+	var le *authkit.LimitError
+	is.True(errors.As(err, &le))
+	is.True(errors.Is(err, authkit.ErrRateLimited))
+	is.Equal(le.Name, "burst")
+	is.Equal(le.RetryAfter, 7*time.Second)
+	f.clock.Advance(7 * time.Second) // the next window
+	_, err = f.gate.Admit(ctx, k.ID, addr)
+	is.NoErr(err)
+
+	// A request may count more than 1.
+	k2 := f.key(t, "alice", authkit.Policy{RateLimits: []authkit.RateLimit{{Name: "heavy", Limit: 5, Window: time.Minute, Cost: 2}}})
+	for range 2 {
+		_, err := f.gate.Admit(ctx, k2.ID, addr)
+		is.NoErr(err)
+	}
+	_, err = f.gate.Admit(ctx, k2.ID, addr)
+	is.True(errors.Is(err, authkit.ErrRateLimited)) // 6 > 5
+}
+
+func TestAdmit_CreditsRunOutAndRefill(t *testing.T) {
+	is := is.New(t)
+	f := newFixture(t, limits.Config{})
+	k := f.key(t, "alice", authkit.Policy{Credits: &authkit.Credits{Initial: 3, RefillAmount: 2, RefillEvery: time.Hour}})
+	for i := range 3 {
+		a, err := f.gate.Admit(ctx, k.ID, addr)
+		is.NoErr(err)
+		is.True(a.Metered)
+		is.Equal(a.Credits, int64(2-i))
+	}
+	_, err := f.gate.Admit(ctx, k.ID, addr)
+	is.True(errors.Is(err, authkit.ErrUsageExceeded))
+	left, ok, err := f.gate.Credits(ctx, k)
+	is.NoErr(err)
+	is.True(ok)
+	is.Equal(left, int64(0))
+	f.clock.Advance(time.Hour)
+	for range 2 {
+		_, err := f.gate.Admit(ctx, k.ID, addr)
+		is.NoErr(err)
+	}
+	_, err = f.gate.Admit(ctx, k.ID, addr)
+	is.True(errors.Is(err, authkit.ErrUsageExceeded))
+	is.NoErr(f.gate.SetCredits(ctx, k.ID, 1)) // the owner tops it up
+	_, err = f.gate.Admit(ctx, k.ID, addr)
+	is.NoErr(err)
+}
+
+func TestAdmit_AllowedIPs(t *testing.T) {
+	is := is.New(t)
+	f := newFixture(t, limits.Config{})
+	k := f.key(t, "alice", authkit.Policy{AllowedIPs: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("2001:db8::/32")}})
+	for _, tc := range []struct {
+		addr string
+		ok   bool
+	}{
+		{"10.1.2.3", true}, {"::ffff:10.1.2.3", true}, {"2001:db8::1", true},
+		{"192.0.2.7", false}, {"2001:db9::1", false}, {"", false},
+	} {
+		var a netip.Addr
+		if tc.addr != "" {
+			a = netip.MustParseAddr(tc.addr)
+		}
+		_, err := f.gate.Admit(ctx, k.ID, a)
+		if tc.ok {
+			is.NoErr(err)
+		} else {
+			is.True(errors.Is(err, authkit.ErrAddressNotAllowed))
+		}
+	}
+}
+
+func TestAdmit_PolicyChangesAndStateApplyAtOnce(t *testing.T) {
+	is := is.New(t)
+	f := newFixture(t, limits.Config{})
+	k := f.key(t, "alice", authkit.Policy{Metadata: json.RawMessage(`{"plan":"free"}`)})
+	a, err := f.gate.Admit(ctx, k.ID, addr)
+	is.NoErr(err)
+	is.Equal(string(a.Metadata), `{"plan":"free"}`)
+
+	p := authkit.Policy{RateLimits: []authkit.RateLimit{{Name: "one", Limit: 1, Window: time.Minute}}, Metadata: json.RawMessage(`{"plan":"pro"}`)}
+	_, err = f.keys.Update(ctx, "alice", k.ID, authkit.KeyUpdate{Policy: &p})
+	is.NoErr(err)
+	a, err = f.gate.Admit(ctx, k.ID, addr) // read again: the store published the change
+	is.NoErr(err)
+	is.Equal(string(a.Metadata), `{"plan":"pro"}`)
+	_, err = f.gate.Admit(ctx, k.ID, addr)
+	is.True(errors.Is(err, authkit.ErrRateLimited))
+
+	yes := true
+	_, err = f.keys.Update(ctx, "alice", k.ID, authkit.KeyUpdate{Disabled: &yes})
+	is.NoErr(err)
+	_, err = f.gate.Admit(ctx, k.ID, addr)
+	is.True(errors.Is(err, authkit.ErrDisabled))
+	is.NoErr(f.keys.Delete(ctx, "alice", k.ID))
+	_, err = f.gate.Admit(ctx, k.ID, addr)
+	is.True(errors.Is(err, authkit.ErrRevoked))
+	_, err = f.gate.Admit(ctx, "no-such-key", addr)
+	is.True(errors.Is(err, authkit.ErrRevoked))
+}
+
+func TestAdmit_OwnerLimitIsSharedByTheOwnersKeys(t *testing.T) {
+	is := is.New(t)
+	f := newFixture(t, limits.Config{OwnerLimits: func(owner string) []authkit.RateLimit {
+		return []authkit.RateLimit{{Name: "plan", Limit: 3, Window: time.Minute}}
+	}})
+	a1, a2, b := f.key(t, "alice", authkit.Policy{}), f.key(t, "alice", authkit.Policy{}), f.key(t, "bob", authkit.Policy{})
+	for _, id := range []string{a1.ID, a2.ID, a1.ID} {
+		_, err := f.gate.Admit(ctx, id, addr)
+		is.NoErr(err)
+	}
+	for _, id := range []string{a1.ID, a2.ID} {
+		_, err := f.gate.Admit(ctx, id, addr)
+		is.True(errors.Is(err, authkit.ErrRateLimited)) // the owner's 3 are spent, by either key
+	}
+	a, err := f.gate.Admit(ctx, b.ID, addr) // another owner's are their own
+	is.NoErr(err)
+	is.Equal(a.Quotas[0].Remaining, int64(2))
+}
+
+// TestAdmit_RedisStoppedMidRun runs a Redis server of its own, stops it in
+// the middle, and checks both configurations: refused with ErrUnavailable
+// by default, admitted uncounted with FailOpen.
+func TestAdmit_RedisStoppedMidRun(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a Redis server: skipped under -short")
+	}
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		t.Skip("redis-server is not installed")
+	}
+	for _, failOpen := range []bool{false, true} {
+		t.Run("FailOpen="+strconv.FormatBool(failOpen), func(t *testing.T) {
+			is := is.New(t)
+			port := freePort(t)
+			srv := exec.Command(bin, "--port", strconv.Itoa(port), "--save", "", "--appendonly", "no")
+			is.NoErr(srv.Start())
+			defer srv.Process.Kill()
+			url := "redis://127.0.0.1:" + strconv.Itoa(port) + "/0"
+			var c *redis.Counters
+			for range 100 {
+				if c, err = redis.Open(ctx, url, redis.Config{}); err == nil {
+					break
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+			is.NoErr(err)
+			defer c.Close()
+			f := newFixture(t, limits.Config{Counters: c, FailOpen: failOpen})
+			k := f.key(t, "alice", authkit.Policy{RateLimits: []authkit.RateLimit{{Name: "burst", Limit: 2, Window: time.Minute}}})
+			for range 2 {
+				_, err := f.gate.Admit(ctx, k.ID, addr)
+				is.NoErr(err)
+			}
+			_, err = f.gate.Admit(ctx, k.ID, addr)
+			is.True(errors.Is(err, authkit.ErrRateLimited)) // counted in Redis
+
+			is.NoErr(srv.Process.Kill())
+			srv.Wait()
+			a, err := f.gate.Admit(ctx, k.ID, addr)
+			if failOpen {
+				is.NoErr(err)
+				is.Equal(len(a.Quotas), 0) // uncounted
+			} else {
+				is.True(errors.Is(err, authkit.ErrUnavailable))
+				is.True(!errors.Is(err, authkit.ErrRateLimited))
+			}
+		})
+	}
+}
+
+func freePort(t *testing.T) int {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
