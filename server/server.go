@@ -32,7 +32,9 @@ import (
 	"github.com/authkit/authkit/handlers"
 	"github.com/authkit/authkit/httpmw"
 	"github.com/authkit/authkit/keys"
+	"github.com/authkit/authkit/limits"
 	"github.com/authkit/authkit/sessions"
+	"github.com/authkit/authkit/storage/memory"
 	"github.com/authkit/authkit/tokens"
 )
 
@@ -113,6 +115,20 @@ type Config struct {
 	// Limiter counts failed credentials per client address on the token
 	// endpoints; nil is a default httpmw.Limiter (10 a minute).
 	Limiter *httpmw.Limiter
+
+	// Counters keep the counts of key rate limits and credits: nil keeps
+	// them in this process (storage/memory); storage/redis or
+	// storage/postgres share them between replicas.
+	Counters authkit.Counters
+	// OwnerLimits returns the rate limits all of an owner's keys share
+	// (limits.Config.OwnerLimits); nil: none.
+	OwnerLimits func(owner string) []authkit.RateLimit
+	// FailOpen lets requests through uncounted while the Counters fail;
+	// by default they are refused (503). Either way it is logged.
+	FailOpen bool
+	// Clients tells a request's client address (behind reverse proxies,
+	// list them as trusted); nil: RemoteAddr.
+	Clients *httpmw.ClientAddr
 }
 
 // Server is authkit built from a [Config]: the services, the endpoints, and
@@ -123,6 +139,7 @@ type Server struct {
 	Keys      *keys.Service
 	Tokens    *tokens.Service
 	Sessions  *sessions.Manager
+	Gate      *limits.Gate // enforces key policies, for the middleware and the endpoints
 	Endpoints *handlers.Endpoints
 
 	cfg    Config
@@ -160,10 +177,22 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		ts.Close()
 		return nil, fmt.Errorf("server: %w", err)
 	}
+	counters := cfg.Counters
+	if counters == nil {
+		counters = &memory.Counters{}
+	}
+	gate, err := limits.New(limits.Config{
+		Keys: cfg.Store, Counters: counters, OwnerLimits: cfg.OwnerLimits, FailOpen: cfg.FailOpen,
+		Clock: cfg.Clock, Logger: cfg.Logger,
+	})
+	if err != nil {
+		ts.Close()
+		return nil, fmt.Errorf("server: %w", err)
+	}
 	s := &Server{
-		Keys: ks, Tokens: ts, Sessions: sm,
+		Keys: ks, Tokens: ts, Sessions: sm, Gate: gate,
 		Endpoints: &handlers.Endpoints{
-			Keys: ks, Tokens: ts, Sessions: sm, Limiter: cfg.Limiter, MaxBody: cfg.MaxBody,
+			Keys: ks, Tokens: ts, Sessions: sm, Gate: gate, Clients: cfg.Clients, Limiter: cfg.Limiter, MaxBody: cfg.MaxBody,
 			Realm: cfg.Realm, Logger: cfg.Logger, Clock: cfg.Clock, MaxTTL: cfg.MaxAccessTTL,
 		},
 		cfg: cfg, logger: cfg.Logger, done: make(chan struct{}),
@@ -226,12 +255,13 @@ func (c *Config) fill() error {
 
 // Auth returns authentication middleware for routes that accept the
 // credentials in accept (0: bearer access tokens), verified by this
-// Server's token and key services, answering in the Server's realm. To
+// Server's token and key services, with key policies enforced by its Gate,
+// answering in the Server's realm. To
 // accept the app's own users too, set the returned Auth's Users before
 // building middleware with it.
 func (s *Server) Auth(accept httpmw.Accept) *httpmw.Auth {
 	return &httpmw.Auth{
-		Tokens: s.Tokens, Keys: s.Keys, Accept: accept,
+		Tokens: s.Tokens, Keys: s.Keys, Accept: accept, Gate: s.Gate, Clients: s.cfg.Clients,
 		Responder: httpmw.Responder{Realm: s.cfg.Realm, Logger: s.logger},
 	}
 }
@@ -246,6 +276,7 @@ func (s *Server) Close() error {
 		s.stop()
 		<-s.done
 		s.Tokens.Close()
+		s.Gate.Close()
 		err = s.Keys.Close() // writes the last uses it recorded
 	})
 	return err

@@ -31,6 +31,15 @@ type Config struct {
 	Logger *slog.Logger    // nil: slog.Default()
 	// Limiter counts failed credentials; nil: 10 a minute per address.
 	Limiter *httpmw.Limiter
+	// Counters keep the keys' rate limits and credits: Redis or
+	// PostgreSQL to share them between servers; nil: in this process.
+	Counters authkit.Counters
+	// FailOpen lets requests through uncounted while the Counters fail
+	// (default: 503).
+	FailOpen bool
+	// Clients reads the client address behind trusted proxies; nil:
+	// RemoteAddr.
+	Clients *httpmw.ClientAddr
 }
 
 // App is the example server: every guide's routes on one mux, over one
@@ -65,6 +74,7 @@ func NewApp(ctx context.Context, cfg Config) (*App, error) {
 	ak, err := server.New(ctx, server.Config{
 		Store: cfg.Store, Secret: cfg.Secret, Issuer: cfg.Issuer, Clock: cfg.Clock, Logger: cfg.Logger,
 		Limiter: cfg.Limiter, LoginTTL: 2 * time.Hour, // the login guide's 7200 s
+		Counters: cfg.Counters, FailOpen: cfg.FailOpen, Clients: cfg.Clients,
 	})
 	if err != nil {
 		return nil, err

@@ -14,7 +14,11 @@
 //
 // With -db postgres://… the server keeps everything in PostgreSQL, and
 // several servers can share it: give them the same AUTHKIT_SECRET and the
-// same -issuer.
+// same -issuer. The counts behind keys' rate limits and credits live in
+// Redis with -redis redis://…, else in PostgreSQL with -db postgres://…,
+// else (SQLite) in the process; -fail-open lets requests through while
+// they cannot be reached (default: 503). -trusted-proxy CIDR (repeatable)
+// reads the client address from X-Forwarded-For behind those proxies.
 package main
 
 import (
@@ -27,6 +31,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"os"
 	"os/signal"
@@ -35,7 +40,9 @@ import (
 	"time"
 
 	"github.com/authkit/authkit"
+	"github.com/authkit/authkit/httpmw"
 	"github.com/authkit/authkit/storage/postgres"
+	"github.com/authkit/authkit/storage/redis"
 	"github.com/authkit/authkit/storage/sqlite"
 	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx", for the users table on PostgreSQL
 )
@@ -61,8 +68,11 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	readTimeout := fs.Duration("read-timeout", 15*time.Second, "longest time to read a request, body included")
 	writeTimeout := fs.Duration("write-timeout", 30*time.Second, "longest time to write a response")
 	idleTimeout := fs.Duration("idle-timeout", time.Minute, "how long an idle keep-alive connection is kept")
-	var users userFlags
+	redisURL := fs.String("redis", "", "redis:// URL of the counters shared by servers (default: PostgreSQL with -db postgres://, else in process)")
+	failOpen := fs.Bool("fail-open", false, "let requests through uncounted while the counters are down (default: 503)")
+	var users, proxies userFlags
 	fs.Var(&users, "user", "a user as name:password (repeatable)")
+	fs.Var(&proxies, "trusted-proxy", "a reverse proxy's address or CIDR range, whose X-Forwarded-For is believed (repeatable)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -114,7 +124,32 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		}
 	}
 
-	app, err := NewApp(ctx, Config{Store: store, Secret: secret, Users: dir, Issuer: *issuer, Logger: logger})
+	cfg := Config{Store: store, Secret: secret, Users: dir, Issuer: *issuer, Logger: logger, FailOpen: *failOpen}
+	switch {
+	case *redisURL != "":
+		rc, err := redis.Open(ctx, *redisURL, redis.Config{})
+		if err != nil {
+			return err
+		}
+		defer rc.Close()
+		cfg.Counters = rc
+	case pg:
+		cfg.Counters = store.(authkit.Counters)
+	}
+	if len(proxies) > 0 {
+		cfg.Clients = &httpmw.ClientAddr{}
+		for _, p := range proxies {
+			pr, err := netip.ParsePrefix(p)
+			if a, aerr := netip.ParseAddr(p); aerr == nil {
+				pr, err = netip.PrefixFrom(a, a.BitLen()), nil
+			}
+			if err != nil {
+				return fmt.Errorf("-trusted-proxy %q: %w", p, err)
+			}
+			cfg.Clients.TrustedProxies = append(cfg.Clients.TrustedProxies, pr)
+		}
+	}
+	app, err := NewApp(ctx, cfg)
 	if err != nil {
 		return err
 	}
