@@ -282,6 +282,13 @@ type KeyVerifier interface {
 	// KeyPrincipal is VerifyKey for middleware: it returns the principal of
 	// a request that presents the key, with the same errors.
 	KeyPrincipal(ctx context.Context, secret string) (Principal, error)
+
+	// CachedKeyPrincipal is KeyPrincipal answered from memory only: the
+	// principal of a live key verified recently, and true; false for any
+	// other string, without asking the store. A caller that must not reach
+	// the store (for a client address blocked for failed credentials) may
+	// still admit a key it knows.
+	CachedKeyPrincipal(secret string) (Principal, bool)
 }
 
 // TokenRequest asks a [TokenIssuer] for an access token, for a key or for

@@ -33,8 +33,8 @@ func (e *Endpoints) client(r *http.Request, form url.Values) (*authkit.Key, erro
 	if id == "" || secret == "" {
 		return nil, errInvalidClient
 	}
-	k, err := e.Keys.VerifyKey(r.Context(), secret)
-	if err != nil && internal(err) {
+	k, err := e.verifyKey(r, secret, id)
+	if err != nil && (internal(err) || httpmw.ErrorFor(err).Status == http.StatusTooManyRequests) {
 		return nil, err
 	}
 	if err != nil || k.ID != id {
@@ -69,15 +69,11 @@ func (e *Endpoints) ownSession(ctx context.Context, client *authkit.Key, sess *a
 // §5.2: the client authenticates with HTTP Basic).
 func (e *Endpoints) oauthResponder() httpmw.Responder { return e.responder(nil) }
 
-// oauthClient starts a request to an OAuth endpoint: 429 when the client's
-// address is blocked for failed credentials, else the form body and the
-// authenticated client, a failed authentication counting towards the
-// block. On failure it has answered and returns false.
+// oauthClient starts a request to an OAuth endpoint: the form body and the
+// authenticated client (429 when the client's address or id is blocked for
+// failed credentials and the key is not one verified recently), a failed
+// authentication counting towards the block. On failure it has answered and returns false.
 func (e *Endpoints) oauthClient(w http.ResponseWriter, r *http.Request, rs httpmw.Responder) (url.Values, *authkit.Key, bool) {
-	if err := e.limiter().Blocked(r); err != nil {
-		rs.Error(w, r, err)
-		return nil, nil, false
-	}
 	form, err := decodeForm(w, r, e.MaxBody)
 	if err != nil {
 		rs.Error(w, r, err)
@@ -86,7 +82,11 @@ func (e *Endpoints) oauthClient(w http.ResponseWriter, r *http.Request, rs httpm
 	k, err := e.client(r, form)
 	if err != nil {
 		if err == errInvalidClient {
-			e.limiter().Fail(r)
+			id, _, _ := httpmw.BasicAuth(r)
+			if id == "" {
+				id = form.Get("client_id")
+			}
+			e.limiter().Fail(r, id)
 		}
 		rs.Error(w, r, err)
 		return nil, nil, false

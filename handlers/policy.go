@@ -197,10 +197,15 @@ func (e *Endpoints) admit(w http.ResponseWriter, r *http.Request, rs httpmw.Resp
 	return true
 }
 
-// admitRefresh is admit for the key behind a refresh token, asked before
-// the token is spent. A token that cannot be read is left to the refresh
-// itself to refuse.
+// admitRefresh starts a refresh: 429 for a client blocked for failed
+// credentials (a refresh token is looked up to be checked), then admit for
+// the key behind the token, before the token is spent. A token that cannot
+// be read is left to the refresh itself to refuse.
 func (e *Endpoints) admitRefresh(w http.ResponseWriter, r *http.Request, rs httpmw.Responder, rt string) bool {
+	if err := e.limiter().Check(r, ""); err != nil { // a refresh token is looked up
+		rs.Error(w, r, err)
+		return false
+	}
 	if e.Gate == nil {
 		return true
 	}
@@ -209,4 +214,17 @@ func (e *Endpoints) admitRefresh(w http.ResponseWriter, r *http.Request, rs http
 		return true
 	}
 	return e.admit(w, r, rs, t.KeyID)
+}
+
+// verifyKey verifies a key presented to a token endpoint, with name the
+// client id it came with ("" for none). A key verified recently passes
+// even from a blocked client; any other is looked up only if neither the
+// client's address nor name is blocked (429).
+func (e *Endpoints) verifyKey(r *http.Request, secret, name string) (*authkit.Key, error) {
+	if _, ok := e.Keys.CachedKeyPrincipal(secret); !ok {
+		if err := e.limiter().Check(r, name); err != nil {
+			return nil, err
+		}
+	}
+	return e.Keys.VerifyKey(r.Context(), secret)
 }

@@ -88,7 +88,7 @@ func (e *Endpoints) Exchange(o ExchangeOptions) http.Handler {
 			g, err = e.Sessions.Refresh(r.Context(), secret, ttl)
 		} else {
 			var k *authkit.Key
-			if k, err = e.Keys.VerifyKey(r.Context(), secret); err == nil {
+			if k, err = e.verifyKey(r, secret, ""); err == nil {
 				if !e.admit(w, r, rs, k.ID) {
 					return
 				}
@@ -96,7 +96,7 @@ func (e *Endpoints) Exchange(o ExchangeOptions) http.Handler {
 			}
 		}
 		if err != nil {
-			e.credentialFailed(w, r, rs, err, o.RefusedStatus)
+			e.credentialFailed(w, r, rs, err, o.RefusedStatus, "")
 			return
 		}
 		noStore(w)
@@ -141,7 +141,7 @@ func (e *Endpoints) Refresh(o RefreshOptions) http.Handler {
 		}
 		g, err := e.Sessions.Refresh(r.Context(), rt, o.TTL)
 		if err != nil {
-			e.credentialFailed(w, r, rs, err, o.RefusedStatus)
+			e.credentialFailed(w, r, rs, err, o.RefusedStatus, "")
 			return
 		}
 		noStore(w)
@@ -212,8 +212,8 @@ func (e *Endpoints) Login(o LoginOptions) http.Handler {
 			if secret, err = f.required(kf); err != nil {
 				break
 			}
-			if k, err = e.Keys.VerifyKey(r.Context(), secret); err != nil {
-				e.credentialFailed(w, r, rs, err, 0)
+			if k, err = e.verifyKey(r, secret, ""); err != nil {
+				e.credentialFailed(w, r, rs, err, 0, "")
 				return
 			}
 			if !e.admit(w, r, rs, k.ID) {
@@ -229,12 +229,12 @@ func (e *Endpoints) Login(o LoginOptions) http.Handler {
 			if secret, err = f.required(secf); err != nil {
 				break
 			}
-			k, err = e.Keys.VerifyKey(r.Context(), secret)
+			k, err = e.verifyKey(r, secret, id)
 			if err == nil && k.ID != id {
 				err = authkit.ErrUnauthenticated // a good key, of another client
 			}
 			if err != nil {
-				e.credentialFailed(w, r, rs, err, 0)
+				e.credentialFailed(w, r, rs, err, 0, id)
 				return
 			}
 			if !e.admit(w, r, rs, k.ID) {
@@ -254,8 +254,11 @@ func (e *Endpoints) Login(o LoginOptions) http.Handler {
 			if password, err = f.required(pf); err != nil {
 				break
 			}
+			if err = e.limiter().Check(r, name); err != nil {
+				break
+			}
 			if user, scopes, err = o.Passwords(r.Context(), name, password); err != nil {
-				e.credentialFailed(w, r, rs, err, 0)
+				e.credentialFailed(w, r, rs, err, 0, name)
 				return
 			}
 			g, err = e.Sessions.LoginUser(r.Context(), user, scopes, sid)
@@ -271,14 +274,9 @@ func (e *Endpoints) Login(o LoginOptions) http.Handler {
 	})
 }
 
-// credentialBody starts a request to a token endpoint: 429 when the
-// client's address is blocked for failed credentials, else its JSON body.
-// On failure it has answered and returns false.
+// credentialBody starts a request to a token endpoint: its JSON body. On
+// failure it has answered and returns false.
 func (e *Endpoints) credentialBody(w http.ResponseWriter, r *http.Request, rs httpmw.Responder) (fields, bool) {
-	if err := e.limiter().Blocked(r); err != nil {
-		rs.Error(w, r, err)
-		return nil, false
-	}
 	f, err := decodeJSON(w, r, e.MaxBody)
 	if err != nil {
 		rs.Error(w, r, err)
@@ -289,16 +287,17 @@ func (e *Endpoints) credentialBody(w http.ResponseWriter, r *http.Request, rs ht
 
 // credentialFailed answers a failed credential on a token endpoint with 401
 // (or refused, if it is 400: invalid_grant) and counts it against the
-// client's address. A store failure is a logged 500 and counts for nothing;
-// a scope the key lacks is 403.
-func (e *Endpoints) credentialFailed(w http.ResponseWriter, r *http.Request, rs httpmw.Responder, err error, refused int) {
+// client's address and the credential's name ("" for none). A store
+// failure is a logged 500 and counts for nothing; a scope the key lacks is
+// 403; a blocked client is 429.
+func (e *Endpoints) credentialFailed(w http.ResponseWriter, r *http.Request, rs httpmw.Responder, err error, refused int, name string) {
 	he := httpmw.ErrorFor(err)
 	switch he.Status {
-	case http.StatusInternalServerError, http.StatusForbidden:
+	case http.StatusInternalServerError, http.StatusForbidden, http.StatusTooManyRequests:
 		rs.Error(w, r, err)
 		return
 	}
-	e.limiter().Fail(r)
+	e.limiter().Fail(r, name)
 	if he.Status == http.StatusNotFound || he.Status == http.StatusBadRequest {
 		he = errBadCredential
 	}

@@ -65,6 +65,10 @@ type Auth struct {
 	// Clients tells the client's address, for the Gate's allow-lists;
 	// nil: RemoteAddr.
 	Clients *ClientAddr
+	// Limiter, when set, counts the credentials that fail here and
+	// refuses (429) a blocked address the keys it would have to look up
+	// (see [Limiter]).
+	Limiter *Limiter
 	// Responder writes the 401s and 403s: the body's envelope, the realm,
 	// the status of an expired credential.
 	Responder Responder
@@ -176,9 +180,13 @@ func (a *Auth) accepts(m Accept) bool {
 	return acc&m != 0
 }
 
-// authenticate finds the first credential the route accepts and checks it.
+// authenticate finds the first credential the route accepts and checks it;
+// a credential refused (401) counts against the client in the Limiter.
 func (a *Auth) authenticate(r *http.Request) (authkit.Principal, error) {
 	p, err := a.credential(r)
+	if err != nil && a.Limiter != nil && ErrorFor(err).Status == http.StatusUnauthorized {
+		a.Limiter.Fail(r, "")
+	}
 	if err == nil && a.Env != "" && !p.IsZero() && p.Method() != authkit.MethodUser && p.Env() != a.Env {
 		return authkit.Principal{}, errOtherEnv
 	}
@@ -229,15 +237,15 @@ func (a *Auth) credential(r *http.Request) (authkit.Principal, error) {
 			if !a.accepts(AcceptBearerKey) {
 				return authkit.Principal{}, errBadCredential
 			}
-			return a.keyPrincipal(r.Context(), rest)
+			return a.keyPrincipal(r, rest)
 		}
 		if !a.accepts(AcceptBearerToken) {
 			return authkit.Principal{}, errBadCredential
 		}
-		return a.tokenPrincipal(r.Context(), rest)
+		return a.tokenPrincipal(r, rest)
 	case strings.EqualFold(scheme, "Basic"):
 		if u := FromBasicUser(r); u != "" && a.isKey(u) && a.accepts(AcceptBasicKey) {
-			return a.keyPrincipal(r.Context(), u)
+			return a.keyPrincipal(r, u)
 		}
 		if a.accepts(AcceptUser) {
 			p, err := a.Users(r)
@@ -251,23 +259,35 @@ func (a *Auth) credential(r *http.Request) (authkit.Principal, error) {
 		if a.isKey(scheme) {
 			return authkit.Principal{}, errBadCredential
 		}
-		return a.tokenPrincipal(r.Context(), scheme)
+		return a.tokenPrincipal(r, scheme)
 	}
 	return authkit.Principal{}, errBadCredential
 }
 
 func (a *Auth) isKey(s string) bool { return a.Keys != nil && a.Keys.LooksLikeKey(s) }
 
-func (a *Auth) keyPrincipal(ctx context.Context, secret string) (authkit.Principal, error) {
-	p, err := a.Keys.KeyPrincipal(ctx, secret)
+// keyPrincipal verifies a key. With a Limiter, a key not verified
+// recently is looked up only if the client's address is not blocked.
+func (a *Auth) keyPrincipal(r *http.Request, secret string) (authkit.Principal, error) {
+	if a.Limiter != nil {
+		if p, ok := a.Keys.CachedKeyPrincipal(secret); ok {
+			return p, nil
+		}
+		if err := a.Limiter.Check(r, ""); err != nil {
+			return authkit.Principal{}, err
+		}
+	}
+	p, err := a.Keys.KeyPrincipal(r.Context(), secret)
 	if err != nil {
 		return authkit.Principal{}, credentialError(err)
 	}
 	return p, nil
 }
 
-func (a *Auth) tokenPrincipal(ctx context.Context, token string) (authkit.Principal, error) {
-	p, err := a.Tokens.Verify(ctx, token)
+// tokenPrincipal verifies an access token: in memory, so even from a
+// blocked address.
+func (a *Auth) tokenPrincipal(r *http.Request, token string) (authkit.Principal, error) {
+	p, err := a.Tokens.Verify(r.Context(), token)
 	if err != nil {
 		return authkit.Principal{}, credentialError(err)
 	}

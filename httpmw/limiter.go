@@ -1,30 +1,55 @@
 package httpmw
 
 import (
-	"net"
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
 	"net/http"
+	"net/netip"
 	"sync"
 	"time"
 
 	"github.com/authkit/authkit"
 )
 
-// Limiter counts failed credentials per client address and refuses an
-// address that failed too often: at most Limit failures in any Window. The
-// zero value allows 10 failures a minute. It is safe for concurrent use.
+// Limiter counts failed credentials and refuses those who fail too often,
+// in fixed windows of Window, counted twice over:
+//
+//   - per client address, at most Limit: IPv6 addresses grouped by /64
+//     (what one host is given), the address read by Clients (behind
+//     trusted proxies, the client's, not the proxy's); and
+//   - per credential name, when there is one (a user name, an OAuth client
+//     id), at most NameLimit, so that guesses at one account spread over
+//     many addresses are counted together. It is higher than Limit so that
+//     an attacker must fail that often, every window, to lock the account
+//     out.
+//
+// A blocked address is refused only the credentials that would have to be
+// looked up to be checked: an unknown key, a refresh token, a password. An
+// access token (its signature is checked in memory) and a key verified
+// recently (in the verified-key cache) still pass, so that a customer with
+// a valid key behind the same address as an attacker is not locked out,
+// while the attacker's guesses are refused unchecked.
+//
+// With Counters set to the replicas' shared counters (storage/redis,
+// storage/postgres), the replicas allow Limit failures between them, not
+// Limit each; nil counts in this process. If the Counters fail, the
+// Limiter lets the request through: a lost count is better than a locked
+// door. The zero value allows 10 failures a minute. A Limiter must not be
+// changed once in use; it is safe for concurrent use.
 type Limiter struct {
-	Limit  int           // failures allowed per window; default 10
-	Window time.Duration // default 1 minute
-	// ClientAddr names the client of a request; default: the host of
-	// RemoteAddr. Behind a proxy, set it to read the proxy's header.
-	ClientAddr func(*http.Request) string
-	Clock      authkit.Clock
-	// MaxClients bounds the memory the limiter holds; default 100 000.
-	// When full, the oldest windows are dropped.
+	Limit     int           // failures allowed per window per address; default 10
+	NameLimit int           // failures allowed per window per credential name; default 10 × Limit
+	Window    time.Duration // default 1 minute
+	Counters  authkit.Counters
+	Clients   *ClientAddr // nil: RemoteAddr
+	Clock     authkit.Clock
+	// MaxClients bounds the memory of the in-process counts (Counters
+	// nil); default 100 000. When full, the oldest windows are dropped.
 	MaxClients int
 
-	mu      sync.Mutex
-	clients map[string]*window
+	mu    sync.Mutex
+	local map[string]*window
 }
 
 type window struct {
@@ -32,77 +57,114 @@ type window struct {
 	failures int
 }
 
-func (l *Limiter) limit() (int, time.Duration) {
-	n, w := l.Limit, l.Window
-	if n <= 0 {
-		n = 10
+func (l *Limiter) limits() (perAddr, perName int64, win time.Duration) {
+	perAddr, perName, win = int64(l.Limit), int64(l.NameLimit), l.Window
+	if perAddr <= 0 {
+		perAddr = 10
 	}
-	if w <= 0 {
-		w = time.Minute
+	if perName <= 0 {
+		perName = 10 * perAddr
 	}
-	return n, w
+	if win <= 0 {
+		win = time.Minute
+	}
+	return perAddr, perName, win
 }
 
-func (l *Limiter) addr(r *http.Request) string {
-	if l.ClientAddr != nil {
-		return l.ClientAddr(r)
-	}
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
-}
-
-// Blocked returns nil if r's client may present a credential, or an
-// [*Error] 429 too_many_requests with Retry-After if it failed too often
-// in the window.
-func (l *Limiter) Blocked(r *http.Request) error {
+// Check returns nil if r's client may present a credential named name
+// ("" when it has none, such as an application key), or an [*Error] 429
+// too_many_requests with Retry-After if the address or the name failed
+// too often in the window. A nil Limiter allows everything.
+func (l *Limiter) Check(r *http.Request, name string) error {
 	if l == nil {
 		return nil
 	}
-	n, win := l.limit()
+	ctx := r.Context()
+	n, nn, win := l.limits()
+	if err := l.blocked(ctx, addrKey(l.Clients.Of(r)), n, win); err != nil || name == "" {
+		return err
+	}
+	return l.blocked(ctx, nameKey(name), nn, win)
+}
+
+// Fail records a failed credential named name ("" for none) from r's
+// client.
+func (l *Limiter) Fail(r *http.Request, name string) {
+	if l == nil {
+		return
+	}
+	ctx := r.Context()
+	n, nn, win := l.limits()
+	l.count(ctx, addrKey(l.Clients.Of(r)), n, win)
+	if name != "" {
+		l.count(ctx, nameKey(name), nn, win)
+	}
+}
+
+// addrKey names the count of address a: the address, or its /64.
+func addrKey(a netip.Addr) string {
+	if a.Is6() && !a.Is4In6() {
+		p, _ := a.Prefix(64)
+		return "fail:a:" + p.String()
+	}
+	return "fail:a:" + a.String()
+}
+
+// nameKey names the count of a credential name: a hash, so that user
+// names are not written as they are into a shared engine.
+func nameKey(name string) string {
+	h := sha256.Sum256([]byte(name))
+	return "fail:n:" + base64.RawURLEncoding.EncodeToString(h[:12])
+}
+
+func (l *Limiter) blocked(ctx context.Context, key string, n int64, win time.Duration) error {
 	now := l.Clock.Now()
+	if l.Counters != nil {
+		q, err := l.Counters.Limit(ctx, key, 0, n, win, now)
+		if err != nil || q.Remaining > 0 {
+			return nil // the counters failed: let it through
+		}
+		return tooMany(q.Reset.Sub(now))
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	w := l.clients[l.addr(r)]
-	if w == nil || now.Sub(w.start) >= win || w.failures < n {
+	w := l.local[key]
+	if w == nil || now.Sub(w.start) >= win || int64(w.failures) < n {
 		return nil
 	}
 	return tooMany(w.start.Add(win).Sub(now))
 }
 
-// Fail records a failed credential from r's client.
-func (l *Limiter) Fail(r *http.Request) {
-	if l == nil {
+func (l *Limiter) count(ctx context.Context, key string, n int64, win time.Duration) {
+	now := l.Clock.Now()
+	if l.Counters != nil {
+		l.Counters.Limit(ctx, key, 1, n, win, now) // a failure is dropped if the counters fail
 		return
 	}
-	_, win := l.limit()
-	now := l.Clock.Now()
-	addr := l.addr(r)
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.clients == nil {
-		l.clients = make(map[string]*window)
+	if l.local == nil {
+		l.local = make(map[string]*window)
 	}
-	w := l.clients[addr]
+	w := l.local[key]
 	if w == nil || now.Sub(w.start) >= win {
 		max := l.MaxClients
 		if max <= 0 {
 			max = 100_000
 		}
-		if len(l.clients) >= max {
-			for k, old := range l.clients { // drop expired windows, or any if none is
-				if now.Sub(old.start) >= win || len(l.clients) >= max {
-					delete(l.clients, k)
+		if len(l.local) >= max {
+			for k, old := range l.local { // drop expired windows, or any if none is
+				if now.Sub(old.start) >= win || len(l.local) >= max {
+					delete(l.local, k)
 				}
-				if len(l.clients) < max/2 {
+				if len(l.local) < max/2 {
 					break
 				}
 			}
 		}
-		w = &window{start: now}
-		l.clients[addr] = w
+		start, _ := authkit.WindowOf(now, win) // fixed windows, as the Counters count
+		w = &window{start: time.UnixMilli(start)}
+		l.local[key] = w
 	}
 	w.failures++
 }

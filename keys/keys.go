@@ -354,6 +354,22 @@ func (s *Service) KeyPrincipal(ctx context.Context, secret string) (authkit.Prin
 	return p, err
 }
 
+// CachedKeyPrincipal implements authkit.KeyVerifier: the principal of a
+// key in the verified-key cache and fresh (verified within
+// Config.CacheTTL), and true; false otherwise, without asking the store.
+func (s *Service) CachedKeyPrincipal(secret string) (authkit.Principal, bool) {
+	if _, err := s.Parse(secret); err != nil {
+		return authkit.Principal{}, false
+	}
+	var h [sha256.Size]byte
+	s.hasher.SumInto(&h, secret)
+	e, p, stale, expired := s.cache.get(&h, s.clock.Now().UnixNano())
+	if e == nil || stale || expired {
+		return authkit.Principal{}, false
+	}
+	return p, true
+}
+
 func (s *Service) verify(ctx context.Context, secret string) (*entry, authkit.Principal, error) {
 	if _, err := s.Parse(secret); err != nil {
 		return nil, authkit.Principal{}, err

@@ -112,8 +112,10 @@ type Config struct {
 	Realm string
 	// MaxBody caps request bodies of the endpoints; default 64 KiB.
 	MaxBody int64
-	// Limiter counts failed credentials per client address on the token
-	// endpoints; nil is a default httpmw.Limiter (10 a minute).
+	// Limiter counts failed credentials per client address and per
+	// credential name, on the token endpoints and in the middleware of
+	// Server.Auth; nil is a default httpmw.Limiter (10 a minute). New
+	// gives it Counters and Clients where it has none.
 	Limiter *httpmw.Limiter
 
 	// Counters keep the counts of key rate limits and credits: nil keeps
@@ -181,6 +183,12 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if counters == nil {
 		counters = &memory.Counters{}
 	}
+	if cfg.Limiter.Counters == nil {
+		cfg.Limiter.Counters = counters
+	}
+	if cfg.Limiter.Clients == nil {
+		cfg.Limiter.Clients = cfg.Clients
+	}
 	gate, err := limits.New(limits.Config{
 		Keys: cfg.Store, Counters: counters, OwnerLimits: cfg.OwnerLimits, FailOpen: cfg.FailOpen,
 		Clock: cfg.Clock, Logger: cfg.Logger,
@@ -213,6 +221,9 @@ func (c *Config) fill() error {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
+	}
+	if c.Limiter == nil {
+		c.Limiter = &httpmw.Limiter{}
 	}
 	def := func(d *time.Duration, v time.Duration) {
 		if *d == 0 {
@@ -261,7 +272,7 @@ func (c *Config) fill() error {
 // building middleware with it.
 func (s *Server) Auth(accept httpmw.Accept) *httpmw.Auth {
 	return &httpmw.Auth{
-		Tokens: s.Tokens, Keys: s.Keys, Accept: accept, Gate: s.Gate, Clients: s.cfg.Clients,
+		Tokens: s.Tokens, Keys: s.Keys, Accept: accept, Gate: s.Gate, Clients: s.cfg.Clients, Limiter: s.cfg.Limiter,
 		Responder: httpmw.Responder{Realm: s.cfg.Realm, Logger: s.logger},
 	}
 }

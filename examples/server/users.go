@@ -149,12 +149,12 @@ func (u *Users) Authenticate(r *http.Request) (authkit.Principal, error) {
 	if !ok || password == "" {
 		return authkit.Principal{}, nil
 	}
-	if err := u.Limiter.Blocked(r); err != nil {
+	if err := u.Limiter.Check(r, name); err != nil {
 		return authkit.Principal{}, err
 	}
 	id, _, err := u.Verify(r.Context(), name, password)
 	if errors.Is(err, authkit.ErrUnauthenticated) {
-		u.Limiter.Fail(r)
+		u.Limiter.Fail(r, name)
 	}
 	if err != nil {
 		return authkit.Principal{}, err
