@@ -170,6 +170,11 @@ type Gate interface {
 	// gone, [ErrRevoked]; any other error is the failure of a store or
 	// of the counters.
 	Admit(ctx context.Context, keyID string, addr netip.Addr) (Admission, error)
+
+	// Refused records, for usage analytics, a credential refused before
+	// Admit could be asked: err is what refused it, counted if it is a
+	// [*KeyRefusal]. It must be quick: it is called on the request path.
+	Refused(err error)
 }
 
 // Admission is what a [Gate] found for one request it let through.

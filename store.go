@@ -180,6 +180,7 @@ type Store interface {
 	SessionStore
 	RefreshStore
 	SigningKeyStore
+	UsageStore
 	Notifier
 
 	// Cleanup deletes what can no longer matter at now: superseded key

@@ -22,6 +22,9 @@ type Gate interface {
 	Credits(ctx context.Context, k *authkit.Key) (int64, bool, error)
 	// SetCredits sets what is left of the credits of key keyID.
 	SetCredits(ctx context.Context, keyID string, remaining int64) error
+	// Usage returns the usage counts of key keyID in the buckets that
+	// start in [from, to).
+	Usage(ctx context.Context, keyID string, from, to time.Time) ([]authkit.UsageCount, error)
 }
 
 // The JSON form of a key's policy, as the key handlers read and show it:

@@ -291,6 +291,9 @@ func (e *Endpoints) credentialBody(w http.ResponseWriter, r *http.Request, rs ht
 // failure is a logged 500 and counts for nothing; a scope the key lacks is
 // 403; a blocked client is 429.
 func (e *Endpoints) credentialFailed(w http.ResponseWriter, r *http.Request, rs httpmw.Responder, err error, refused int, name string) {
+	if e.Gate != nil {
+		e.Gate.Refused(err) // a dead or disabled key's credential counts in its usage
+	}
 	he := httpmw.ErrorFor(err)
 	switch he.Status {
 	case http.StatusInternalServerError, http.StatusForbidden, http.StatusTooManyRequests:

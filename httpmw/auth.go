@@ -184,6 +184,9 @@ func (a *Auth) accepts(m Accept) bool {
 // a credential refused (401) counts against the client in the Limiter.
 func (a *Auth) authenticate(r *http.Request) (authkit.Principal, error) {
 	p, err := a.credential(r)
+	if err != nil && a.Gate != nil {
+		a.Gate.Refused(err) // a dead or disabled key's credential counts in its usage
+	}
 	if err != nil && a.Limiter != nil && ErrorFor(err).Status == http.StatusUnauthorized {
 		a.Limiter.Fail(r, "")
 	}

@@ -380,7 +380,7 @@ func (s *Service) verify(ctx context.Context, secret string) (*entry, authkit.Pr
 	ns := now.UnixNano()
 	if e, p, stale, expired := s.cache.get(&h, ns); e != nil {
 		if expired {
-			return nil, authkit.Principal{}, e.check(ns)
+			return nil, authkit.Principal{}, &authkit.KeyRefusal{KeyID: e.key.ID, Err: e.check(ns)}
 		}
 		if stale && e.refreshing.CompareAndSwap(false, true) {
 			s.refresh(e)
@@ -408,10 +408,10 @@ func (s *Service) load(ctx context.Context, h [32]byte, now time.Time) (*entry, 
 		return nil, fmt.Errorf("keys: verify: %w", authkit.ErrNotFound)
 	}
 	if !ks.ExpiresAt.IsZero() && !now.Before(ks.ExpiresAt) {
-		return nil, errRotatedAway
+		return nil, &authkit.KeyRefusal{KeyID: k.ID, Err: errRotatedAway}
 	}
 	if err := k.Check(now); err != nil {
-		return nil, fmt.Errorf("keys: verify: %w", err)
+		return nil, &authkit.KeyRefusal{KeyID: k.ID, Err: fmt.Errorf("keys: verify: %w", err)}
 	}
 	ns := now.UnixNano()
 	e := &entry{hash: h, key: k, principal: k.Principal(), keyExp: unixNano(k.ExpiresAt), secretExp: unixNano(ks.ExpiresAt),

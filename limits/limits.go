@@ -31,11 +31,13 @@
 package limits
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -45,8 +47,9 @@ import (
 
 // Defaults of [Config].
 const (
-	DefaultCacheTTL  = 30 * time.Second
-	DefaultCacheSize = 100_000
+	DefaultCacheTTL   = 30 * time.Second
+	DefaultCacheSize  = 100_000
+	DefaultFlushEvery = 10 * time.Second
 )
 
 // Config configures a [Gate]. Keys and Counters are required.
@@ -72,6 +75,12 @@ type Config struct {
 	CacheTTL time.Duration
 	// CacheSize bounds the policies kept in memory; default 100 000.
 	CacheSize int
+	// Usage, when set, receives usage analytics: every request's outcome
+	// per key, counted in memory and written in one batch every
+	// FlushEvery (default 10 s), off the request path. A crash loses at
+	// most that much of the counts.
+	Usage      authkit.UsageStore
+	FlushEvery time.Duration
 	Clock     authkit.Clock // nil: the system clock
 	Logger    *slog.Logger  // nil: slog.Default()
 }
@@ -89,7 +98,24 @@ type Gate struct {
 	cancel  func()
 
 	lastLog atomic.Int64 // Unix ns of the last logged counters failure
+
+	usageMu sync.Mutex
+	pending map[usageKey]int64 // counted since the last flush
+	flushMu sync.Mutex         // one flush at a time
+	stop    chan struct{}
+	done    chan struct{}
+	once    sync.Once
 }
+
+type usageKey struct {
+	keyID   string
+	start   int64 // the bucket's start, Unix seconds
+	outcome authkit.Outcome
+}
+
+// maxPending bounds the counts held between two flushes; past it, counts
+// of new buckets are dropped (and the drop logged at the flush).
+const maxPending = 100_000
 
 var _ authkit.Gate = (*Gate)(nil)
 
@@ -123,9 +149,18 @@ func New(cfg Config) (*Gate, error) {
 	if cfg.CacheSize <= 0 {
 		cfg.CacheSize = DefaultCacheSize
 	}
-	g := &Gate{cfg: cfg, logger: cfg.Logger, ttl: int64(cfg.CacheTTL), entries: map[string]*entry{}}
+	if cfg.FlushEvery <= 0 {
+		cfg.FlushEvery = DefaultFlushEvery
+	}
+	g := &Gate{cfg: cfg, logger: cfg.Logger, ttl: int64(cfg.CacheTTL), entries: map[string]*entry{},
+		pending: map[usageKey]int64{}, stop: make(chan struct{}), done: make(chan struct{})}
 	if g.logger == nil {
 		g.logger = slog.Default()
+	}
+	if cfg.Usage != nil {
+		go g.flushEvery()
+	} else {
+		close(g.done)
 	}
 	if n, ok := cfg.Keys.(authkit.Notifier); ok {
 		g.cancel = n.Subscribe(func(r authkit.Revocation) {
@@ -137,11 +172,121 @@ func New(cfg Config) (*Gate, error) {
 	return g, nil
 }
 
-// Close stops listening for the store's changes.
-func (g *Gate) Close() {
-	if g.cancel != nil {
-		g.cancel()
+// Close stops listening for the store's changes and writes the usage
+// counted since the last flush. It may be called more than once.
+func (g *Gate) Close() error {
+	var err error
+	g.once.Do(func() {
+		if g.cancel != nil {
+			g.cancel()
+		}
+		close(g.stop)
+		<-g.done
+		err = g.Flush(context.Background())
+	})
+	return err
+}
+
+func (g *Gate) flushEvery() {
+	defer close(g.done)
+	t := time.NewTicker(g.cfg.FlushEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-g.stop:
+			return
+		case <-t.C:
+			if err := g.Flush(context.Background()); err != nil {
+				g.logger.Error("authkit: usage not written; kept for the next flush", "err", err)
+			}
+		}
 	}
+}
+
+// Flush writes the usage counted since the last flush, in one batch. The
+// Gate calls it every Config.FlushEvery and at Close. A failed write keeps
+// the counts for the next flush.
+func (g *Gate) Flush(ctx context.Context) error {
+	if g.cfg.Usage == nil {
+		return nil
+	}
+	g.flushMu.Lock()
+	defer g.flushMu.Unlock()
+	g.usageMu.Lock()
+	batch := g.pending
+	g.pending = make(map[usageKey]int64, len(batch))
+	g.usageMu.Unlock()
+	if len(batch) == 0 {
+		return nil
+	}
+	counts := make([]authkit.UsageCount, 0, len(batch))
+	for k, n := range batch {
+		counts = append(counts, authkit.UsageCount{KeyID: k.keyID, Start: time.Unix(k.start, 0).UTC(), Outcome: k.outcome, Count: n})
+	}
+	if err := g.cfg.Usage.AddUsage(ctx, counts); err != nil {
+		g.usageMu.Lock()
+		for k, n := range batch {
+			g.pending[k] += n
+		}
+		g.usageMu.Unlock()
+		return fmt.Errorf("limits: write usage: %w", err)
+	}
+	return nil
+}
+
+// record counts one outcome of key keyID at now.
+func (g *Gate) record(keyID string, o authkit.Outcome, now time.Time) {
+	if g.cfg.Usage == nil {
+		return
+	}
+	k := usageKey{keyID, now.Unix() - now.Unix()%int64(authkit.UsageBucket/time.Second), o}
+	g.usageMu.Lock()
+	if _, ok := g.pending[k]; ok || len(g.pending) < maxPending {
+		g.pending[k]++
+	}
+	g.usageMu.Unlock()
+}
+
+// Refused implements [authkit.Gate]: a [*authkit.KeyRefusal] counts in
+// its key's usage.
+func (g *Gate) Refused(err error) {
+	var kr *authkit.KeyRefusal
+	if g.cfg.Usage == nil || !errors.As(err, &kr) {
+		return
+	}
+	if o, ok := authkit.OutcomeOf(err); ok {
+		g.record(kr.KeyID, o, g.cfg.Clock.Now())
+	}
+}
+
+// Usage returns the usage of key keyID in the buckets that start in
+// [from, to): what the store holds and what this Gate counted since its
+// last flush. Each bucket has one count per outcome seen.
+func (g *Gate) Usage(ctx context.Context, keyID string, from, to time.Time) ([]authkit.UsageCount, error) {
+	if g.cfg.Usage == nil {
+		return nil, nil
+	}
+	stored, err := g.cfg.Usage.Usage(ctx, keyID, from, to)
+	if err != nil {
+		return nil, fmt.Errorf("limits: usage: %w", err)
+	}
+	g.usageMu.Lock()
+	for k, n := range g.pending {
+		if k.keyID != keyID || k.start < from.Unix() || k.start >= to.Unix() {
+			continue
+		}
+		i := slices.IndexFunc(stored, func(c authkit.UsageCount) bool { return c.Start.Unix() == k.start && c.Outcome == k.outcome })
+		if i < 0 {
+			stored = append(stored, authkit.UsageCount{KeyID: keyID, Start: time.Unix(k.start, 0).UTC(), Outcome: k.outcome, Count: n})
+		} else {
+			stored[i].Count += n
+		}
+	}
+	g.usageMu.Unlock()
+	slices.SortFunc(stored, func(a, b authkit.UsageCount) int {
+		return cmp.Or(a.Start.Compare(b.Start), cmp.Compare(a.Outcome, b.Outcome))
+	})
+	return stored, nil
 }
 
 func (g *Gate) forget(id string) {
@@ -157,6 +302,14 @@ func (g *Gate) forget(id string) {
 // refuses it (the limits before it have counted the request).
 func (g *Gate) Admit(ctx context.Context, keyID string, addr netip.Addr) (authkit.Admission, error) {
 	now := g.cfg.Clock.Now()
+	a, err := g.admit(ctx, keyID, addr, now)
+	if o, ok := authkit.OutcomeOf(err); ok {
+		g.record(keyID, o, now)
+	}
+	return a, err
+}
+
+func (g *Gate) admit(ctx context.Context, keyID string, addr netip.Addr, now time.Time) (authkit.Admission, error) {
 	e, err := g.entry(ctx, keyID, now)
 	if err != nil {
 		return authkit.Admission{}, err

@@ -60,7 +60,7 @@ func newFixture(t *testing.T, cfg limits.Config) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(g.Close)
+	t.Cleanup(func() { g.Close() })
 	return &fixture{clock: clock, keys: ks, gate: g}
 }
 
@@ -276,4 +276,50 @@ func freePort(t *testing.T) int {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port
+}
+
+func TestUsage_CountedInMemoryWrittenInBatches(t *testing.T) {
+	is := is.New(t)
+	store := memory.New()
+	h0 := t0.Truncate(time.Hour)
+	clock := fakeclock.New(h0.Add(30 * time.Minute))
+	g, err := limits.New(limits.Config{Keys: store, Counters: &memory.Counters{}, Usage: store, FlushEvery: time.Hour, Clock: clock.Now})
+	is.NoErr(err)
+	defer g.Close()
+	k := &authkit.Key{ID: "k1", Owner: "alice", Handle: "h", Env: authkit.EnvLive, CreatedAt: t0,
+		Policy: authkit.Policy{RateLimits: []authkit.RateLimit{{Name: "one", Limit: 1, Window: time.Hour}}}}
+	is.NoErr(store.CreateKey(ctx, k, &authkit.KeySecret{Hash: []byte("h1"), KeyID: "k1", CreatedAt: t0}))
+	_, err = g.Admit(ctx, "k1", addr)
+	is.NoErr(err)
+	_, err = g.Admit(ctx, "k1", addr)
+	is.True(errors.Is(err, authkit.ErrRateLimited))
+	g.Refused(&authkit.KeyRefusal{KeyID: "k1", Err: authkit.ErrExpired})
+	g.Refused(authkit.ErrExpired) // no key named: not counted
+
+	stored, err := store.Usage(ctx, "k1", h0, h0.Add(time.Hour))
+	is.NoErr(err)
+	is.Equal(len(stored), 0) // nothing written on the request path
+	want := []authkit.UsageCount{
+		{KeyID: "k1", Start: h0, Outcome: authkit.OutcomeExpired, Count: 1},
+		{KeyID: "k1", Start: h0, Outcome: authkit.OutcomeRateLimited, Count: 1},
+		{KeyID: "k1", Start: h0, Outcome: authkit.OutcomeValid, Count: 1},
+	}
+	got, err := g.Usage(ctx, "k1", h0, h0.Add(time.Hour)) // the pending counts are seen
+	is.NoErr(err)
+	is.Equal(got, want)
+	is.NoErr(g.Flush(ctx))
+	stored, err = store.Usage(ctx, "k1", h0, h0.Add(time.Hour))
+	is.NoErr(err)
+	is.Equal(stored, want)
+	got, err = g.Usage(ctx, "k1", h0, h0.Add(time.Hour)) // not counted twice
+	is.NoErr(err)
+	is.Equal(got, want)
+
+	clock.Advance(time.Hour) // the next bucket
+	_, err = g.Admit(ctx, "k1", addr)
+	is.NoErr(err)
+	is.NoErr(g.Close()) // Close writes what is left
+	stored, err = store.Usage(ctx, "k1", h0.Add(time.Hour), h0.Add(2*time.Hour))
+	is.NoErr(err)
+	is.Equal(stored, []authkit.UsageCount{{KeyID: "k1", Start: h0.Add(time.Hour), Outcome: authkit.OutcomeValid, Count: 1}})
 }

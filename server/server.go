@@ -46,6 +46,8 @@ const (
 	DefaultRefreshTTL   = 30 * 24 * time.Hour
 	DefaultCleanupEvery = 10 * time.Minute
 	DefaultRotateEvery  = 30 * 24 * time.Hour
+	// DefaultUsageRetention is how long usage analytics are kept.
+	DefaultUsageRetention = 30 * 24 * time.Hour
 )
 
 // Config is everything [New] needs. Store and Secret are required; every
@@ -99,9 +101,12 @@ type Config struct {
 	KeyPrefix string
 
 	// CleanupEvery is how often expired key secrets, refresh tokens,
-	// sessions and signing keys are deleted; default 10 minutes; negative
-	// turns cleanup off.
+	// sessions and signing keys, and usage older than UsageRetention, are
+	// deleted; default 10 minutes; negative turns cleanup off.
 	CleanupEvery time.Duration
+	// UsageRetention is how long keys' usage analytics are kept; default
+	// 30 days.
+	UsageRetention time.Duration
 	// RotateEvery is the age at which the signing key is replaced by a new
 	// one (the old one verifies on for MaxAccessTTL); default 30 days;
 	// negative turns scheduled rotation off. Replicas sharing a store rotate
@@ -191,7 +196,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	gate, err := limits.New(limits.Config{
 		Keys: cfg.Store, Counters: counters, OwnerLimits: cfg.OwnerLimits, FailOpen: cfg.FailOpen,
-		Clock: cfg.Clock, Logger: cfg.Logger,
+		Usage: cfg.Store, Clock: cfg.Clock, Logger: cfg.Logger,
 	})
 	if err != nil {
 		ts.Close()
@@ -236,6 +241,7 @@ func (c *Config) fill() error {
 	def(&c.RefreshTTL, DefaultRefreshTTL)
 	def(&c.CleanupEvery, DefaultCleanupEvery)
 	def(&c.RotateEvery, DefaultRotateEvery)
+	def(&c.UsageRetention, DefaultUsageRetention)
 	for _, d := range []struct {
 		name string
 		v    time.Duration
@@ -260,6 +266,8 @@ func (c *Config) fill() error {
 		return authkit.Invalid("CleanupEvery", "must be at least 1s, or negative for off")
 	case c.RotateEvery > 0 && c.RotateEvery < time.Minute:
 		return authkit.Invalid("RotateEvery", "must be at least 1m, or negative for off")
+	case c.UsageRetention < authkit.UsageBucket:
+		return authkit.Invalid("UsageRetention", "must be at least 1h")
 	}
 	return nil
 }
@@ -287,8 +295,7 @@ func (s *Server) Close() error {
 		s.stop()
 		<-s.done
 		s.Tokens.Close()
-		s.Gate.Close()
-		err = s.Keys.Close() // writes the last uses it recorded
+		err = errors.Join(s.Gate.Close(), s.Keys.Close()) // both write what they counted // writes the last uses it recorded
 	})
 	return err
 }
@@ -333,6 +340,11 @@ func (s *Server) housekeep(ctx context.Context) {
 func (s *Server) cleanup(ctx context.Context, now time.Time) {
 	start := time.Now()
 	n, err := s.cfg.Store.Cleanup(ctx, now)
+	if err == nil {
+		var u int
+		u, err = s.cfg.Store.DeleteUsage(ctx, now.Add(-s.cfg.UsageRetention))
+		n += u
+	}
 	switch {
 	case err != nil && !errors.Is(err, context.Canceled):
 		s.logger.ErrorContext(ctx, "authkit: cleanup failed", "deleted", n, "err", err)

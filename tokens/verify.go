@@ -47,20 +47,23 @@ func (s *Service) Verify(ctx context.Context, token string) (authkit.Principal, 
 		if p, c, deadline, ok := s.cache.get(h, token); ok {
 			if now.UnixNano() >= deadline {
 				s.cache.remove(h)
-				return authkit.Principal{}, errExpired
+				return authkit.Principal{}, refusal(c, errExpired)
 			}
 			if err := s.alive(ctx, c, now); err != nil {
-				return authkit.Principal{}, err
+				return authkit.Principal{}, refusal(c, err)
 			}
 			return p, nil
 		}
 	}
 	c, deadline, err := s.verifySigned(ctx, token, now)
 	if err != nil {
+		if c != nil {
+			err = refusal(c, err)
+		}
 		return authkit.Principal{}, err
 	}
 	if err := s.alive(ctx, c, now); err != nil {
-		return authkit.Principal{}, err
+		return authkit.Principal{}, refusal(c, err)
 	}
 	if err := s.bound(ctx, c, now); err != nil {
 		return authkit.Principal{}, err
@@ -70,6 +73,16 @@ func (s *Service) Verify(ctx context.Context, token string) (authkit.Principal, 
 		s.cache.put(h, token, p, c, deadline)
 	}
 	return p, nil
+}
+
+// refusal names the key of c in err, a refusal of the token for its key's
+// usage analytics, if err is one (revoked, expired, disabled) and the token
+// has a key.
+func refusal(c *authkit.Claims, err error) error {
+	if _, ok := authkit.OutcomeOf(err); !ok || c.ClientID == "" {
+		return err
+	}
+	return &authkit.KeyRefusal{KeyID: strings.Clone(c.ClientID), Err: err} // kept apart from the token's buffer
 }
 
 // verifySigned checks the JWS and the claims, not liveness. It returns the
@@ -118,7 +131,7 @@ func (s *Service) verifySigned(ctx context.Context, token string, now time.Time)
 	}
 	deadline := time.Unix(c.Expiry, 0).Add(s.leeway)
 	if !now.Before(deadline) {
-		return nil, 0, errExpired
+		return c, 0, errExpired // the claims, for the refusal's key
 	}
 	late := now.Add(s.leeway)
 	if w.NotBefore != 0 && time.Unix(w.NotBefore, 0).After(late) {

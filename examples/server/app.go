@@ -154,6 +154,7 @@ func (a *App) mount() {
 	a.handle("DELETE /user/keys/{key}", signedIn(ep.DeleteKey(ko)))
 	a.handle("PATCH /user/keys/{key}", signedIn(ep.UpdateKey(ko)))
 	a.handle("POST /user/keys/{key}/rotate", signedIn(ep.RotateKey(ko)))
+	a.handle("GET /user/keys/{key}/usage", signedIn(ep.KeyUsage(ko)))
 	a.handle("GET /user/sessions", signedIn(ep.ListSessions(handlers.SessionOptions{})))
 	a.handle("DELETE /user/sessions/{id}", signedIn(ep.RevokeSession(handlers.SessionOptions{})))
 

@@ -157,3 +157,42 @@ func TestPolicy_BadPoliciesAre400(t *testing.T) {
 	k := e.createKey(alice, `{"handle":"meta","metadata":{"plan":"pro","seats":3}}`)
 	is.Equal(fmt.Sprint(k["metadata"]), "map[plan:pro seats:3]")
 }
+
+func TestPolicy_UsageCountsEachOutcomePerHour(t *testing.T) {
+	is := is.New(t)
+	e := newEnv(t)
+	key := str(e.createKey(alice, `{"handle":"counted","ratelimits":[{"name":"burst","limit":3,"window_seconds":60}]}`), "token")
+	e.toWindowStart(time.Hour)
+	r := e.do(req{method: "POST", path: "/auth/api-key", body: `{"apiKey":"` + key + `"}`})
+	is.Equal(r.status, 200) // valid 1
+	at := str(r.json, "access_token")
+	is.Equal(e.do(req{method: "GET", path: "/videos", auth: basic(key, "")}).status, 200) // valid 2
+	is.Equal(e.do(req{method: "GET", path: "/videos", auth: bearer(at)}).status, 200)     // valid 3
+	is.Equal(e.do(req{method: "GET", path: "/videos", auth: bearer(at)}).status, 429)     // rate_limited 1
+	is.Equal(e.do(req{method: "PATCH", path: "/user/keys/counted", auth: alice, body: `{"disabled":true}`}).status, 200)
+	is.Equal(e.do(req{method: "GET", path: "/videos", auth: bearer(at)}).status, 401)     // disabled 1
+	is.Equal(e.do(req{method: "GET", path: "/videos", auth: basic(key, "")}).status, 401) // disabled 2
+
+	r = e.do(req{method: "GET", path: "/user/keys/counted/usage", auth: alice})
+	is.Equal(r.status, 200)
+	is.Equal(r.json["bucket_seconds"], float64(3600))
+	buckets := r.json["buckets"].([]any)
+	is.Equal(len(buckets), 24)
+	last := buckets[23].(map[string]any)
+	is.Equal(last["start"], e.clock.Now().Truncate(time.Hour).Format(time.RFC3339))
+	counts := last["counts"].(map[string]any)
+	is.Equal(counts["valid"], float64(3))
+	is.Equal(counts["rate_limited"], float64(1))
+	is.Equal(counts["disabled"], float64(2))
+	is.Equal(counts["usage_exceeded"], float64(0))
+	is.Equal(last["total"], float64(6))
+	is.Equal(buckets[0].(map[string]any)["total"], float64(0))
+
+	// Written to the database in a batch: still there after a restart.
+	e.restart()
+	r = e.do(req{method: "GET", path: "/user/keys/counted/usage", auth: alice})
+	is.Equal(r.json["buckets"].([]any)[23].(map[string]any)["total"], float64(6))
+	// Another user's key is a 404; a bad range a 400.
+	is.Equal(e.do(req{method: "GET", path: "/user/keys/counted/usage", auth: bob}).status, 404)
+	is.Equal(e.do(req{method: "GET", path: "/user/keys/counted/usage?from=2020-01-01T00:00:00Z", auth: alice}).status, 400)
+}

@@ -28,6 +28,7 @@ type Store struct {
 	logins      map[[3]string]string          // (owner, key ID, name) of unrevoked login sessions → session ID
 	refresh     map[string]*authkit.RefreshToken
 	signingKeys map[string]*authkit.SigningKey
+	usage       map[usageKey]int64
 }
 
 var _ authkit.Store = (*Store)(nil)

@@ -77,7 +77,7 @@ type test struct {
 // Run runs the conformance suite: one subtest per behaviour, each on a
 // fresh store.
 func Run(t *testing.T, newStore NewStore) {
-	for _, group := range [][]test{keyTests, sessionTests, refreshTests, signingTests, otherTests} {
+	for _, group := range [][]test{keyTests, sessionTests, refreshTests, signingTests, usageTests, otherTests} {
 		for _, tc := range group {
 			t.Run(tc.name, func(t *testing.T) { tc.fn(t, newStore(t)) })
 		}
@@ -833,4 +833,42 @@ func race(n int, fn func()) {
 	}
 	start.Done()
 	done.Wait()
+}
+
+var usageTests = []test{
+	{"Usage/AddAccumulatesListsInOrderAndDeletes", func(t *testing.T, s authkit.Store) {
+		is := is.New(t)
+		a, b := id(), id()
+		h0, h1, h2 := T0.Truncate(time.Hour), T0.Truncate(time.Hour).Add(time.Hour), T0.Truncate(time.Hour).Add(2*time.Hour)
+		is.NoErr(s.AddUsage(ctx, []authkit.UsageCount{
+			{KeyID: a, Start: h1, Outcome: authkit.OutcomeValid, Count: 5},
+			{KeyID: a, Start: h0, Outcome: authkit.OutcomeValid, Count: 2},
+			{KeyID: a, Start: h0, Outcome: authkit.OutcomeRateLimited, Count: 1},
+			{KeyID: b, Start: h0, Outcome: authkit.OutcomeValid, Count: 9},
+		}))
+		is.NoErr(s.AddUsage(ctx, []authkit.UsageCount{{KeyID: a, Start: h1, Outcome: authkit.OutcomeValid, Count: 3}})) // adds up
+		is.NoErr(s.AddUsage(ctx, nil))
+		got, err := s.Usage(ctx, a, h0, h2)
+		is.NoErr(err)
+		is.Equal(got, []authkit.UsageCount{
+			{KeyID: a, Start: h0, Outcome: authkit.OutcomeRateLimited, Count: 1},
+			{KeyID: a, Start: h0, Outcome: authkit.OutcomeValid, Count: 2},
+			{KeyID: a, Start: h1, Outcome: authkit.OutcomeValid, Count: 8},
+		})
+		got, err = s.Usage(ctx, a, h1, h2) // from is inclusive, to exclusive
+		is.NoErr(err)
+		is.Equal(len(got), 1)
+		got, err = s.Usage(ctx, a, h0, h1)
+		is.NoErr(err)
+		is.Equal(len(got), 2)
+		n, err := s.DeleteUsage(ctx, h1)
+		is.NoErr(err)
+		is.Equal(n, 3) // a's two at h0 and b's
+		got, err = s.Usage(ctx, a, h0, h2)
+		is.NoErr(err)
+		is.Equal(len(got), 1)
+		got, err = s.Usage(ctx, b, h0, h2)
+		is.NoErr(err)
+		is.Equal(len(got), 0)
+	}},
 }
