@@ -86,7 +86,7 @@ func (e *Endpoints) oauthClient(w http.ResponseWriter, r *http.Request, rs httpm
 			if id == "" {
 				id = form.Get("client_id")
 			}
-			e.limiter().Fail(r, id)
+			e.limiter().Fail(r, id, err)
 		}
 		rs.Error(w, r, err)
 		return nil, nil, false

@@ -300,7 +300,7 @@ func (e *Endpoints) credentialFailed(w http.ResponseWriter, r *http.Request, rs 
 		rs.Error(w, r, err)
 		return
 	}
-	e.limiter().Fail(r, name)
+	e.limiter().Fail(r, name, err)
 	if he.Status == http.StatusNotFound || he.Status == http.StatusBadRequest {
 		he = errBadCredential
 	}

@@ -187,8 +187,8 @@ func (a *Auth) authenticate(r *http.Request) (authkit.Principal, error) {
 	if err != nil && a.Gate != nil {
 		a.Gate.Refused(err) // a dead or disabled key's credential counts in its usage
 	}
-	if err != nil && a.Limiter != nil && ErrorFor(err).Status == http.StatusUnauthorized {
-		a.Limiter.Fail(r, "")
+	if err != nil && ErrorFor(err).Status == http.StatusUnauthorized {
+		a.Limiter.Fail(r, "", err)
 	}
 	if err == nil && a.Env != "" && !p.IsZero() && p.Method() != authkit.MethodUser && p.Env() != a.Env {
 		return authkit.Principal{}, errOtherEnv

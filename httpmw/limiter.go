@@ -2,6 +2,7 @@ package httpmw
 
 import (
 	"context"
+	"errors"
 	"crypto/sha256"
 	"encoding/base64"
 	"net/http"
@@ -87,10 +88,15 @@ func (l *Limiter) Check(r *http.Request, name string) error {
 	return l.blocked(ctx, nameKey(name), nn, win)
 }
 
-// Fail records a failed credential named name ("" for none) from r's
-// client.
-func (l *Limiter) Fail(r *http.Request, name string) {
-	if l == nil {
+// Fail records, against r's client and the credential name ("" for
+// none), a credential refused with err, if err shows a credential that is
+// not one: unknown, malformed, badly signed, a wrong password. A real
+// credential refused for its state (expired, or a key's revoked or disabled
+// credential: an [authkit.KeyRefusal]) is an honest client's, and a server
+// failure (500) is nobody's: neither counts.
+func (l *Limiter) Fail(r *http.Request, name string, err error) {
+	var kr *authkit.KeyRefusal
+	if l == nil || errors.As(err, &kr) || errors.Is(err, authkit.ErrExpired) || ErrorFor(err).Status == http.StatusInternalServerError {
 		return
 	}
 	ctx := r.Context()

@@ -121,7 +121,7 @@ func TestLimiter_CredentialNameCountedAcrossAddresses(t *testing.T) {
 	for i := range 5 { // one guess each from five addresses
 		r := req("203.0.113." + string(rune('1'+i)))
 		is.NoErr(l.Check(r, "alice"))
-		l.Fail(r, "alice")
+		l.Fail(r, "alice", authkit.ErrUnauthenticated)
 	}
 	err := l.Check(req("203.0.113.200"), "alice") // a sixth address: alice's name is blocked
 	is.True(err != nil)
@@ -155,7 +155,7 @@ func TestLimiter_ReplicasShareTheCountInRedis(t *testing.T) {
 	r := httptest.NewRequest("POST", "/token", nil)
 	for _, l := range []*httpmw.Limiter{la, lb, la, lb} {
 		is.NoErr(l.Check(r, ""))
-		l.Fail(r, "")
+		l.Fail(r, "", authkit.ErrUnauthenticated)
 	}
 	is.Equal(httpmw.ErrorFor(la.Check(r, "")).Status, 429)
 	is.Equal(httpmw.ErrorFor(lb.Check(r, "")).Status, 429)
@@ -190,4 +190,21 @@ func FuzzClientAddr(f *testing.F) {
 		}
 		t.Fatalf("read %v, which is neither the peer nor in %q", got, xff)
 	})
+}
+
+// TestLimiter_ExpiredTokensAndDisabledKeysDoNotCount: an honest client
+// whose token expired, or whose key was disabled, is not a guesser.
+func TestLimiter_ExpiredTokensAndDisabledKeysDoNotCount(t *testing.T) {
+	is := is.New(t)
+	f := newFx(t, &httpmw.Limiter{Limit: 3, Clients: behindProxy})
+	at := f.exchange(t)
+	f.clock.Advance(2 * time.Hour)
+	for range 5 {
+		is.Equal(f.from(t, "198.51.100.20", "/r", "Bearer "+at), 401)
+	}
+	is.NoErr(setDisabled(f.ak.Keys, "o", f.key.ID, true))
+	for range 5 {
+		is.Equal(f.from(t, "198.51.100.20", "/r", basicKey(f.secret)), 401)
+	}
+	is.Equal(f.from(t, "198.51.100.20", "/r", wrongKey), 401) // the first real failure: not blocked
 }

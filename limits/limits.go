@@ -81,8 +81,8 @@ type Config struct {
 	// most that much of the counts.
 	Usage      authkit.UsageStore
 	FlushEvery time.Duration
-	Clock     authkit.Clock // nil: the system clock
-	Logger    *slog.Logger  // nil: slog.Default()
+	Clock      authkit.Clock // nil: the system clock
+	Logger     *slog.Logger  // nil: slog.Default()
 }
 
 // Gate enforces key policies; it implements [authkit.Gate]. It is safe for

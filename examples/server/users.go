@@ -154,7 +154,7 @@ func (u *Users) Authenticate(r *http.Request) (authkit.Principal, error) {
 	}
 	id, _, err := u.Verify(r.Context(), name, password)
 	if errors.Is(err, authkit.ErrUnauthenticated) {
-		u.Limiter.Fail(r, name)
+		u.Limiter.Fail(r, name, err)
 	}
 	if err != nil {
 		return authkit.Principal{}, err
