@@ -2,9 +2,9 @@ package httpmw
 
 import (
 	"context"
-	"errors"
 	"crypto/sha256"
 	"encoding/base64"
+	"errors"
 	"net/http"
 	"net/netip"
 	"sync"
