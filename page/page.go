@@ -1,7 +1,9 @@
 // Package page serves a self-contained key-management page for an app's
 // signed-in users: list their keys, create one and copy its secret (shown
 // once), rotate one with a grace period, delete one after a confirmation,
-// list and revoke their sessions. HTML, script, style sheet and icon are
+// set its limits (rate limit, credits, allowed addresses, metadata,
+// disabled), draw its usage per hour (an SVG chart with its numbers in a
+// table), list and revoke their sessions. HTML, script, style sheet and icon are
 // embedded in the binary; nothing comes from a CDN and there is no build
 // step.
 //
@@ -41,8 +43,9 @@ type Options struct {
 	// its script and style sheet Path+"/assets/…". Default "/integration".
 	Path string
 	// Keys is the path of the key handlers: ListKeys and CreateKey at Keys,
-	// DeleteKey at Keys+"/{key}", RotateKey at Keys+"/{key}/rotate".
-	// Default "/user/keys".
+	// DeleteKey and UpdateKey at Keys+"/{key}", RotateKey at
+	// Keys+"/{key}/rotate", KeyUsage at Keys+"/{key}/usage". Default
+	// "/user/keys".
 	Keys string
 	// Sessions is the path of ListSessions, with RevokeSession at
 	// Sessions+"/{id}". Default "/user/sessions"; "-" leaves the sessions

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -372,4 +373,77 @@ func TestBrowser_PageOpenedWithCredentialsInItsAddress(t *testing.T) {
 	b.do(t, chromedp.Navigate(u), chromedp.WaitVisible(chromedp.CSS(`body[data-ready="true"]`)))
 	is.True(strings.Contains(runB(t, b, chromedp.Text(chromedp.ID("keys"))), "listed"))
 	is.True(eval[bool](t, b, `document.getElementById("error").hidden`))
+}
+
+// TestBrowser_LimitsAndUsageChart: the signed-in user sets a rate limit on
+// a key from the page, the key's program goes over it (a 429), and the
+// page's usage chart counts it: its numbers are read from the table the
+// chart carries for screen readers.
+func TestBrowser_LimitsAndUsageChart(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow: starts a browser")
+	}
+	is := is.New(t)
+	e := newEnv(t)
+	key := str(e.createKey(alice, `{"handle":"metered-key"}`), "token")
+	b := newBrowser(t, "alice", "alice-password")
+	b.do(t, chromedp.Navigate(e.srv.URL+"/integration/"), chromedp.WaitVisible(chromedp.CSS(`body[data-ready="true"]`)))
+	is.True(strings.Contains(runB(t, b, chromedp.Text(chromedp.CSS(`tr[data-handle="metered-key"]`))), "none")) // no limits yet
+
+	// Set 2 requests a minute, 100 credits, metadata; save.
+	e.toWindowStart(time.Minute)
+	b.do(t,
+		chromedp.Click(chromedp.CSS(`button[aria-label="Limits of metered-key"]`)),
+		chromedp.WaitVisible(chromedp.ID("policy-dialog")),
+		chromedp.SendKeys(chromedp.ID("p-limit"), "2"),
+		chromedp.SetValue(chromedp.ID("p-window"), "60"),
+		chromedp.SendKeys(chromedp.ID("p-credits"), "100"),
+		chromedp.SendKeys(chromedp.ID("p-metadata"), `{"plan":"trial"}`),
+		chromedp.Click(chromedp.CSS(`#policy-dialog .confirm`)),
+		chromedp.WaitNotVisible(chromedp.ID("policy-dialog")),
+		chromedp.WaitVisible(chromedp.CSS(`#status:not(:empty)`)),
+	)
+	row := runB(t, b, chromedp.Text(chromedp.CSS(`tr[data-handle="metered-key"]`)))
+	is.True(strings.Contains(row, "2 per minute"))
+	is.True(strings.Contains(row, "100 credits left"))
+	k := e.do(req{method: "GET", path: "/user/keys/metered-key", auth: alice}).json
+	is.Equal(fmt.Sprint(k["metadata"]), "map[plan:trial]")
+
+	// The key's program: two requests pass, the third is refused.
+	for _, want := range []int{200, 200, 429} {
+		is.Equal(e.do(req{method: "GET", path: "/videos", auth: basic(key, "")}).status, want)
+	}
+
+	// The chart counts them; its table says how many.
+	b.do(t,
+		chromedp.Click(chromedp.CSS(`button[aria-label="Usage of metered-key"]`)),
+		chromedp.WaitVisible(chromedp.ID("usage")),
+		chromedp.WaitReady(chromedp.CSS(`#usage-chart svg rect`)),
+	)
+	last := `#usage-table tbody tr:last-child td[data-outcome=`
+	is.Equal(runB(t, b, chromedp.TextContent(chromedp.CSS(last+`valid]`))), "2")
+	is.Equal(runB(t, b, chromedp.TextContent(chromedp.CSS(last+`rate_limited]`))), "1")
+	is.Equal(runB(t, b, chromedp.TextContent(chromedp.CSS(last+`total]`))), "3")
+	is.Equal(eval[int](t, b, `document.querySelectorAll("#usage-table tbody tr").length`), 24)
+	is.Equal(eval[int](t, b, `document.querySelectorAll("#usage-chart rect[data-outcome]").length`), 2) // a bar part per outcome seen
+	is.True(strings.Contains(runB(t, b, chromedp.Text(chromedp.ID("usage-summary"))), "3 requests, 1 refused"))
+	is.True(eval[bool](t, b, `document.activeElement.id === "usage-heading"`))
+	b.screenshot(t, "integration-usage.png")
+
+	// Disable it from the dialog: the key is refused.
+	b.do(t,
+		chromedp.Click(chromedp.CSS(`button[aria-label="Limits of metered-key"]`)),
+		chromedp.WaitVisible(chromedp.ID("policy-dialog")),
+		chromedp.Click(chromedp.ID("p-disabled")),
+		chromedp.Click(chromedp.CSS(`#policy-dialog .confirm`)),
+		chromedp.WaitNotVisible(chromedp.ID("policy-dialog")),
+	)
+	is.Equal(e.do(req{method: "GET", path: "/user/keys/metered-key", auth: alice}).json["disabled"], true)
+	e.clock.Advance(time.Minute)
+	is.Equal(e.do(req{method: "GET", path: "/videos", auth: basic(key, "")}).status, 401)
+
+	b.mu.Lock()
+	problems := append([]string(nil), b.problems...)
+	b.mu.Unlock()
+	is.Equal(len(problems), 0)
 }

@@ -139,8 +139,26 @@
   }
 
   // --- keys ---------------------------------------------------------------------
+  let keysByHandle = new Map();
+
+  // limitsText says in a few words what a key's policy allows.
+  function limitsText(k) {
+    const parts = [];
+    if (k.disabled) parts.push("disabled");
+    for (const l of k.ratelimits || []) parts.push(l.limit + " per " + windowText(l.window_seconds));
+    if (k.credits) parts.push(k.credits.remaining + " credits left");
+    const ips = (k.allowed_ips || []).length;
+    if (ips) parts.push(ips === 1 ? "1 address range" : ips + " address ranges");
+    return parts.length ? parts.join(", ") : "none";
+  }
+  function windowText(s) {
+    const names = { 1: "second", 60: "minute", 3600: "hour", 86400: "day" };
+    return names[s] || s + " s";
+  }
+
   async function loadKeys() {
     const keys = await all(cfg.keys, "keys");
+    keysByHandle = new Map(keys.map((k) => [k.handle, k]));
     const body = $("keys").tBodies[0];
     body.replaceChildren();
     $("keys-empty").hidden = keys.length > 0;
@@ -148,8 +166,12 @@
     for (const k of keys) {
       const rotate = el("button", { type: "button", text: "Rotate", "aria-label": "Rotate " + k.handle });
       const del = el("button", { type: "button", class: "danger", text: "Delete", "aria-label": "Delete " + k.handle });
+      const limits = el("button", { type: "button", text: "Limits", "aria-label": "Limits of " + k.handle });
+      const usage = el("button", { type: "button", text: "Usage", "aria-label": "Usage of " + k.handle });
       rotate.addEventListener("click", () => rotateKey(k.handle));
       del.addEventListener("click", () => deleteKey(k.handle));
+      limits.addEventListener("click", () => editPolicy(k.handle));
+      usage.addEventListener("click", () => showUsage(k.handle));
       body.append(el("tr", { "data-handle": k.handle },
         el("th", { scope: "row", "data-label": "Name", text: k.handle }),
         cell("Description", k.alias),
@@ -160,7 +182,8 @@
         cell("Created", when(k.created_at)),
         cell("Last used", k.last_used_at ? when(k.last_used_at) : "never"),
         cell("Expires", k.expires_at ? when(k.expires_at) : "never"),
-        cell("Actions", el("span", { class: "actions" }, rotate, del))));
+        cell("Limits", el("span", { class: k.disabled ? "disabled-note" : "", text: limitsText(k) })),
+        cell("Actions", el("span", { class: "actions" }, limits, usage, rotate, del))));
     }
   }
 
@@ -205,6 +228,131 @@
       await Promise.all([loadKeys(), loadSessions()]);
       $("keys-heading").focus();
     } catch (e) { fail(e); }
+  }
+
+  // --- limits: a key's policy ------------------------------------------------------
+  // editPolicy opens the dialog on the key's policy and saves what it
+  // holds. The form edits the first rate limit; any others set through the
+  // API are kept as they are.
+  async function editPolicy(handle) {
+    const k = keysByHandle.get(handle);
+    if (!k) return;
+    const d = $("policy-dialog");
+    d.querySelector(".target").textContent = handle;
+    const rl = (k.ratelimits || [])[0];
+    $("p-disabled").checked = !!k.disabled;
+    $("p-limit").value = rl ? rl.limit : "";
+    $("p-window").value = rl ? String(rl.window_seconds) : "60";
+    if (rl && $("p-window").value !== String(rl.window_seconds)) { // a window the list lacks
+      $("p-window").append(el("option", { value: String(rl.window_seconds), text: rl.window_seconds + " seconds" }));
+      $("p-window").value = String(rl.window_seconds);
+    }
+    $("p-credits").value = k.credits ? k.credits.remaining : "";
+    $("p-refill").value = k.credits && k.credits.refill ? k.credits.refill.amount : "";
+    $("p-refill-every").value = k.credits && k.credits.refill ? String(k.credits.refill.interval_seconds) : "86400";
+    $("p-ips").value = (k.allowed_ips || []).join("\n");
+    $("p-metadata").value = k.metadata && Object.keys(k.metadata).length ? JSON.stringify(k.metadata, null, 2) : "";
+    for (;;) {
+      if (!(await ask(d))) return;
+      let body;
+      try { body = policyBody(k); } catch (e) { fail(e); continue; }
+      try {
+        await api("PATCH", cfg.keys + "/" + seg(handle), body);
+        await loadKeys();
+        say("Limits of " + handle + " saved.");
+        return;
+      } catch (e) { fail(e); }
+    }
+  }
+
+  function policyBody(k) {
+    const num = (id) => { const v = $(id).value.trim(); return v === "" ? null : Number(v); };
+    const body = { disabled: $("p-disabled").checked };
+    const limit = num("p-limit"), rest = (k.ratelimits || []).slice(1);
+    const first = limit == null ? [] : [{ name: ((k.ratelimits || [])[0] || {}).name || "default", limit: limit, window_seconds: Number($("p-window").value) }];
+    body.ratelimits = first.concat(rest);
+    const left = num("p-credits"), refill = num("p-refill");
+    body.credits = left == null ? null : { remaining: left };
+    if (left != null && refill != null) body.credits.refill = { amount: refill, interval_seconds: Number($("p-refill-every").value) };
+    body.allowed_ips = $("p-ips").value.split(/[\s,]+/).filter(Boolean);
+    const md = $("p-metadata").value.trim();
+    if (md === "") body.metadata = null;
+    else {
+      try { body.metadata = JSON.parse(md); } catch (e) { throw new Error("Metadata must be a JSON object."); }
+    }
+    return body;
+  }
+
+  // --- usage: a chart per key, with its numbers in a table --------------------------
+  const outcomeNames = {
+    valid: "valid", rate_limited: "rate limited", usage_exceeded: "out of credits", disabled: "disabled",
+    address_refused: "address refused", expired: "expired", revoked: "revoked",
+  };
+  const SVG = "http://www.w3.org/2000/svg";
+  function svg(tag, attrs, ...children) {
+    const e = document.createElementNS(SVG, tag);
+    for (const [k, v] of Object.entries(attrs || {})) e.setAttribute(k, String(v));
+    for (const c of children) e.append(c);
+    return e;
+  }
+
+  async function showUsage(handle) {
+    try {
+      const u = await api("GET", cfg.keys + "/" + seg(handle) + "/usage");
+      drawUsage(handle, u);
+      $("usage").hidden = false;
+      $("usage-heading").focus();
+    } catch (e) { fail(e); }
+  }
+
+  function hourText(iso) {
+    return new Date(iso).toLocaleString(undefined, { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" });
+  }
+
+  function drawUsage(handle, u) {
+    $("usage-handle").textContent = handle;
+    $("usage-caption").textContent = handle;
+    const outcomes = u.outcomes, buckets = u.buckets;
+    let total = 0, max = 0;
+    for (const b of buckets) { total += b.total; max = Math.max(max, b.total); }
+    const refused = total - buckets.reduce((n, b) => n + b.counts.valid, 0);
+    $("usage-summary").textContent = total + " requests, " + refused + " refused.";
+
+    // The chart: one stacked bar per hour.
+    const W = 480, H = 160, pad = 24, bw = (W - pad) / buckets.length;
+    const top = Math.max(max, 1);
+    const chart = svg("svg", { viewBox: "0 0 " + W + " " + (H + 16), role: "presentation" });
+    chart.append(svg("line", { class: "axis", x1: pad, y1: H, x2: W, y2: H }));
+    chart.append(svg("text", { x: 0, y: 10 }, document.createTextNode(String(top))));
+    chart.append(svg("text", { x: 0, y: H }, document.createTextNode("0")));
+    buckets.forEach((b, i) => {
+      let y = H;
+      for (const o of outcomes) {
+        const n = b.counts[o];
+        if (!n) continue;
+        const h = (n / top) * (H - 8);
+        y -= h;
+        chart.append(svg("rect", { class: "o-" + o, x: (pad + i * bw + 1).toFixed(1), y: y.toFixed(1), width: (bw - 2).toFixed(1), height: h.toFixed(1), "data-outcome": o },
+          svg("title", {}, document.createTextNode(hourText(b.start) + ": " + n + " " + outcomeNames[o]))));
+      }
+      if (i % 6 === 0) {
+        chart.append(svg("text", { x: (pad + i * bw).toFixed(1), y: H + 12 },
+          document.createTextNode(new Date(b.start).toLocaleTimeString(undefined, { hour: "2-digit", minute: "2-digit" }))));
+      }
+    });
+    $("usage-chart").replaceChildren(chart);
+    $("usage-legend").replaceChildren(...outcomes.map((o) => el("li", {}, el("span", { class: "o-" + o }), outcomeNames[o])));
+
+    // The same numbers as a table, for screen readers (and tests).
+    const head = $("usage-table").tHead.rows[0];
+    head.replaceChildren(el("th", { scope: "col", text: "Hour" }),
+      ...outcomes.map((o) => el("th", { scope: "col", "data-outcome": o, text: outcomeNames[o] })),
+      el("th", { scope: "col", text: "Total" }));
+    const body = $("usage-table").tBodies[0];
+    body.replaceChildren(...buckets.map((b) => el("tr", { "data-start": b.start },
+      el("th", { scope: "row", text: hourText(b.start) }),
+      ...outcomes.map((o) => el("td", { "data-outcome": o, text: String(b.counts[o]) })),
+      el("td", { "data-outcome": "total", text: String(b.total) }))));
   }
 
   // --- sessions -------------------------------------------------------------------
