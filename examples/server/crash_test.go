@@ -28,10 +28,10 @@ type process struct {
 	mu   *sync.Mutex
 }
 
-func startBinary(t *testing.T, bin, db string) *process {
+func startBinary(t *testing.T, bin, db string, extra ...string) *process {
 	t.Helper()
 	addr := freeAddr(t)
-	cmd := exec.Command(bin, "-addr", addr, "-db", db, "-user", "crash:crash-password", "-issuer", "http://authkit.crash.test")
+	cmd := exec.Command(bin, append([]string{"-addr", addr, "-db", db, "-user", "crash:crash-password", "-issuer", "http://authkit.crash.test"}, extra...)...)
 	cmd.Env = append(os.Environ(), "AUTHKIT_SECRET=crash-test-secret-0123456789abcdefghijkl")
 	out, err := cmd.StdoutPipe()
 	if err != nil {
@@ -83,6 +83,20 @@ func (p *process) post(path, auth, body string) (int, map[string]any) {
 	var m map[string]any
 	b, _ := io.ReadAll(res.Body)
 	json.Unmarshal(b, &m)
+	return res.StatusCode, m
+}
+
+// getJSON is get with the decoded JSON answer.
+func (p *process) getJSON(path, auth string) (int, map[string]any) {
+	r, _ := http.NewRequest("GET", "http://"+p.addr+path, nil)
+	r.Header.Set("Authorization", auth)
+	res, err := p.client().Do(r)
+	if err != nil {
+		return 0, nil
+	}
+	defer res.Body.Close()
+	var m map[string]any
+	json.NewDecoder(res.Body).Decode(&m)
 	return res.StatusCode, m
 }
 

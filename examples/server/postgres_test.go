@@ -15,9 +15,52 @@ import (
 	"github.com/matryer/is"
 )
 
+// pgSchema makes a fresh schema for one test, dropped after it, and
+// returns dsn with that schema as its search path.
+func pgSchema(t *testing.T, dsn string) string {
+	t.Helper()
+	ctx := context.Background()
+	schema := fmt.Sprintf("authkit_example_%d", time.Now().UnixNano())
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, `CREATE SCHEMA `+schema); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if conn, err := pgx.Connect(context.Background(), dsn); err == nil {
+			conn.Exec(context.Background(), `DROP SCHEMA IF EXISTS `+schema+` CASCADE`)
+			conn.Close(context.Background())
+		}
+	})
+	u, err := url.Parse(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+// buildServer builds the example server's binary.
+func buildServer(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "server")
+	build := exec.Command("go", "build", "-o", bin, ".")
+	build.Stderr = os.Stderr
+	if err := build.Run(); err != nil {
+		t.Fatal(err)
+	}
+	return bin
+}
+
 // TestTwoServersOnPostgreSQL runs two example server processes on one
 // PostgreSQL schema, as two replicas behind a load balancer would: a key
-// made on one works on the other, and a revocation on one holds on both.
+// made on one works on the other, a revocation on one holds on both, and
+// without -redis they share a key's rate limit in PostgreSQL.
 func TestTwoServersOnPostgreSQL(t *testing.T) {
 	dsn := os.Getenv("AUTHKIT_TEST_POSTGRES")
 	if dsn == "" {
@@ -27,37 +70,20 @@ func TestTwoServersOnPostgreSQL(t *testing.T) {
 		t.Skip("builds and runs two server processes")
 	}
 	is := is.New(t)
-	ctx := context.Background()
-	schema := fmt.Sprintf("authkit_example_%d", time.Now().UnixNano())
-	conn, err := pgx.Connect(ctx, dsn)
-	is.NoErr(err)
-	_, err = conn.Exec(ctx, `CREATE SCHEMA `+schema)
-	is.NoErr(err)
-	conn.Close(ctx)
-	t.Cleanup(func() {
-		if conn, err := pgx.Connect(context.Background(), dsn); err == nil {
-			conn.Exec(context.Background(), `DROP SCHEMA IF EXISTS `+schema+` CASCADE`)
-			conn.Close(context.Background())
-		}
-	})
-	u, err := url.Parse(dsn)
-	is.NoErr(err)
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-
-	dir := t.TempDir()
-	bin := filepath.Join(dir, "server")
-	build := exec.Command("go", "build", "-o", bin, ".")
-	build.Stderr = os.Stderr
-	is.NoErr(build.Run())
-	a := startBinary(t, bin, u.String())
+	db, bin := pgSchema(t, dsn), buildServer(t)
+	a := startBinary(t, bin, db)
 	defer func() { a.cmd.Process.Signal(syscall.SIGTERM); a.cmd.Wait() }()
-	b := startBinary(t, bin, u.String())
+	b := startBinary(t, bin, db)
 	defer func() { b.cmd.Process.Signal(syscall.SIGTERM); b.cmd.Wait() }()
 
 	user := basic("crash", "crash-password")
-	st, m := a.post("/user/keys", user, `{"handle":"shared"}`)
+	st, m := a.post("/user/keys", user, `{"handle":"limited","ratelimits":[{"name":"shared","limit":20,"window_seconds":2592000}]}`)
+	is.Equal(st, 201)
+	counts := hammer(a, b, m["token"].(string), 80)
+	is.Equal(counts[200], 20) // exactly the limit between the two
+	is.Equal(counts[429], 60)
+
+	st, m = a.post("/user/keys", user, `{"handle":"shared"}`)
 	is.Equal(st, 201)
 	key := m["token"].(string)
 	is.Equal(b.get("/user", bearer(key)), 200) // made on A, works on B
