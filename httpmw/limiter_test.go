@@ -3,6 +3,7 @@ package httpmw_test
 import (
 	"context"
 	"encoding/base64"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -207,4 +208,30 @@ func TestLimiter_ExpiredTokensAndDisabledKeysDoNotCount(t *testing.T) {
 		is.Equal(f.from(t, "198.51.100.20", "/r", basicKey(f.secret)), 401)
 	}
 	is.Equal(f.from(t, "198.51.100.20", "/r", wrongKey), 401) // the first real failure: not blocked
+}
+
+// TestAuth_GateHandsTheKeysMetadataWithThePrincipal: the app reads a key's
+// metadata from the principal, for the key itself and for its tokens.
+func TestAuth_GateHandsTheKeysMetadataWithThePrincipal(t *testing.T) {
+	is := is.New(t)
+	f := newFx(t, nil)
+	p := authkit.Policy{Metadata: []byte(`{"plan":"pro"}`)}
+	_, err := f.ak.Keys.Update(context.Background(), "o", f.key.ID, authkit.KeyUpdate{Policy: &p})
+	is.NoErr(err)
+	auth := f.ak.Auth(httpmw.AcceptBearerToken | httpmw.AcceptBasicKey)
+	srv := httptest.NewServer(auth.Authenticate(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p, _ := authkit.FromContext(r.Context())
+		w.Write(p.Metadata())
+	})))
+	defer srv.Close()
+	at := f.exchange(t)
+	for _, a := range []string{basicKey(f.secret), "Bearer " + at} {
+		r, _ := http.NewRequest("GET", srv.URL, nil)
+		r.Header.Set("Authorization", a)
+		res, err := http.DefaultClient.Do(r)
+		is.NoErr(err)
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		is.Equal(string(b), `{"plan":"pro"}`)
+	}
 }
