@@ -1,11 +1,11 @@
 // Package authkit gives a Go API product application keys, access tokens,
 // refresh tokens and sessions for its own customers, with pluggable storage.
 //
-// This root package holds the domain: the types ([Key], [Session],
-// [RefreshToken], [SigningKey], [Claims], [Grant], [Principal]), the
-// interfaces the other packages plug into ([Store] and its parts,
-// [KeyVerifier], [TokenIssuer], [TokenVerifier], [Counters]), the sentinel
-// errors, the server [Secret], the [Clock], and the context helpers for
+// This root package holds the domain: the types ([Key], [Policy],
+// [Session], [RefreshToken], [SigningKey], [Claims], [Grant], [Principal],
+// [UsageCount]), the interfaces the other packages plug into ([Store] and
+// its parts, [KeyVerifier], [TokenIssuer], [TokenVerifier], [Gate],
+// [Counters]), the sentinel errors, the server [Secret], the [Clock], and the context helpers for
 // the [Principal]. It knows nothing of HTTP or SQL; its only I/O is reading (or
 // creating) the server secret's file in [LoadSecret] and
 // [LoadOrCreateSecret].
@@ -23,8 +23,11 @@
 //   - sessions: exchange a key for an access token and a refresh token,
 //     refresh with reuse detection, and the login flow that hands back the
 //     same token for the same session id while it is valid.
-//   - httpmw: middleware that authenticates requests and checks scopes, and
-//     the one table of error statuses. It imports nothing but the standard
+//   - limits: the [Gate] that enforces key policies (rate limits, credits,
+//     allowed addresses) on every request a key makes, itself or through its
+//     tokens, and counts its usage.
+//   - httpmw: middleware that authenticates requests and checks scopes, the
+//     failed-credential limiter, and the one table of error statuses. It imports nothing but the standard
 //     library and this package.
 //   - handlers: the HTTP endpoints (token, refresh, login, OAuth 2.0, JWKS,
 //     key and session management); page: a key-management page for an
@@ -40,7 +43,9 @@
 //
 // Operations return errors that wrap one of [ErrNotFound], [ErrConflict],
 // [ErrInvalid], [ErrExpired], [ErrRevoked], [ErrDisabled],
-// [ErrUnauthenticated] or [ErrForbidden]; test them with [errors.Is]. A [*FieldError] names the field
+// [ErrUnauthenticated], [ErrForbidden], [ErrRateLimited],
+// [ErrUsageExceeded], [ErrAddressNotAllowed] or [ErrUnavailable]; test them
+// with [errors.Is]. A [*FieldError] names the field
 // of a bad input and also matches [ErrInvalid]. Any other error (a store
 // that fails) is returned wrapped and matches none of them: only a record
 // that is not found makes a credential dead, never an outage. Only httpmw

@@ -17,24 +17,36 @@ func SetRateLimit(h http.Header, a *authkit.Admission) {
 	if len(a.Quotas) == 0 {
 		return
 	}
-	var pol, cur []byte
+	// Both values in one buffer (on the stack for a few limits), made one
+	// string, and both header slices in one array: two allocations.
+	var arr [256]byte
+	b := arr[:0]
 	for i, q := range a.Quotas {
 		if i > 0 {
-			pol, cur = append(pol, ", "...), append(cur, ", "...)
+			b = append(b, ", "...)
 		}
-		pol = appendItem(pol, q.Name)
-		pol = append(pol, ";q="...)
-		pol = strconv.AppendInt(pol, q.Limit, 10)
-		pol = append(pol, ";w="...)
-		pol = strconv.AppendInt(pol, int64(q.Window/time.Second), 10)
-		cur = appendItem(cur, q.Name)
-		cur = append(cur, ";r="...)
-		cur = strconv.AppendInt(cur, q.Remaining, 10)
-		cur = append(cur, ";t="...)
-		cur = strconv.AppendInt(cur, seconds(q.Reset.Sub(a.At)), 10)
+		b = appendItem(b, q.Name)
+		b = append(b, ";q="...)
+		b = strconv.AppendInt(b, q.Limit, 10)
+		b = append(b, ";w="...)
+		b = strconv.AppendInt(b, int64(q.Window/time.Second), 10)
 	}
-	h["Ratelimit-Policy"] = []string{string(pol)}
-	h["Ratelimit"] = []string{string(cur)}
+	split := len(b)
+	for i, q := range a.Quotas {
+		if i > 0 {
+			b = append(b, ", "...)
+		}
+		b = appendItem(b, q.Name)
+		b = append(b, ";r="...)
+		b = strconv.AppendInt(b, q.Remaining, 10)
+		b = append(b, ";t="...)
+		b = strconv.AppendInt(b, seconds(q.Reset.Sub(a.At)), 10)
+	}
+	s := string(b)
+	vals := make([]string, 2)
+	vals[0], vals[1] = s[:split], s[split:]
+	h["Ratelimit-Policy"] = vals[0:1:1]
+	h["Ratelimit"] = vals[1:2:2]
 }
 
 func appendItem(b []byte, name string) []byte {

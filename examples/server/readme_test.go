@@ -103,6 +103,9 @@ func TestReadme_WalkThroughRunsAsWritten(t *testing.T) {
 		"same session id, same token", "new session id, new token", "its client credentials, the same token",
 		`{"active":true,"scope":"videos:read"}`,
 		`{"active":false}`,
+		`Ratelimit-Policy: "burst";q=2;w=2592000`,
+		`{"valid":2,"rate_limited":1}`,
+		"\n98\n",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("the walk-through did not print %s\n%s", want, out)

@@ -17,7 +17,10 @@
 //   - POST /auth/login with a random key of the first 1,000 and a new
 //     session_id each time (a key check, a new session row, a new token);
 //   - POST /auth/api-key with a random key of the first 1,000 (a key check,
-//     a new grant session and its refresh token, a new token).
+//     a new grant session and its refresh token, a new token);
+//   - GET /videos with a key that has a rate limit and credits (counted on
+//     every request, in the server's process), as a Basic user name and
+//     through its access token.
 //
 // The sessions are spread over 1,000 keys, as real clients' are, so that
 // no key reaches the server's cap of sessions per key (past which each new
@@ -177,6 +180,24 @@ func run() error {
 	if created.Token == "" || exch.AccessToken == "" {
 		return errors.New("no key or access token from the server")
 	}
+	// A key with a policy: a rate limit and credits that the run never
+	// exhausts, counted on every request (in the server's process: the
+	// example's counters on SQLite).
+	var limited struct {
+		Token string `json:"token"`
+	}
+	if err := call(client, http.MethodPost, base+"/user/keys", "bench", password, "",
+		map[string]any{"handle": "load-limited", "ratelimits": []map[string]any{{"name": "load", "limit": int64(1) << 40, "window_seconds": 2592000}},
+			"credits": map[string]any{"remaining": int64(1) << 50}}, http.StatusCreated, &limited); err != nil {
+		return err
+	}
+	var limitedExch struct {
+		AccessToken string `json:"access_token"`
+	}
+	if err := call(client, http.MethodPost, base+"/auth/api-key", "", "", "",
+		map[string]any{"apiKey": limited.Token}, http.StatusOK, &limitedExch); err != nil {
+		return err
+	}
 	if err := call(client, http.MethodGet, base+"/videos", "", "", exch.AccessToken, nil, http.StatusOK, nil); err != nil {
 		return err
 	}
@@ -237,6 +258,10 @@ func run() error {
 		}},
 		{"POST /auth/login, new session id", func(w int, n int64) (*http.Request, error) {
 			return post("/auth/login", `{"api_key":"`+many[mrand.IntN(few)]+`","session_id":"load-`+run+`-`+strconv.Itoa(w)+`-`+strconv.FormatInt(n, 10)+`"}`)
+		}},
+		{"GET /videos, Basic key with a rate limit and credits", func(int, int64) (*http.Request, error) { return get(basicOf(limited.Token)) }},
+		{"GET /videos, bearer token of a key with a rate limit and credits", func(int, int64) (*http.Request, error) {
+			return get("Bearer " + limitedExch.AccessToken)
 		}},
 	}
 	if o.warmup > 0 {
