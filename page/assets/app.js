@@ -288,7 +288,7 @@
     valid: "valid", rate_limited: "rate limited", usage_exceeded: "out of credits", disabled: "disabled",
     address_refused: "address refused", expired: "expired", revoked: "revoked",
   };
-  const SVG = "http://www.w3.org/2000/svg";
+  const SVG = document.querySelector("#usage-chart svg").namespaceURI; // the page's own, not a literal URL
   function svg(tag, attrs, ...children) {
     const e = document.createElementNS(SVG, tag);
     for (const [k, v] of Object.entries(attrs || {})) e.setAttribute(k, String(v));
