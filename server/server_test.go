@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"net/netip"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -106,6 +107,7 @@ func TestNew_RefusesContradictorySettingsNamingBoth(t *testing.T) {
 		{"no secret", server.Config{Store: store}},
 		{"grace too long", server.Config{Store: store, Secret: secret(t), RefreshGrace: time.Minute}},
 		{"unknown algorithm", server.Config{Store: store, Secret: secret(t), Algorithm: "RS256"}},
+		{"usage kept less than a bucket", server.Config{Store: store, Secret: secret(t), UsageRetention: time.Minute}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			is := is.New(t)
@@ -140,7 +142,8 @@ func TestNew_ZeroValuesWorkAndRestartOnTheSameFile(t *testing.T) {
 
 // TestHousekeeping_CleanupAndRotationRunByThemselves moves a fake clock and
 // watches the Server, with nothing else calling it, collect an expired
-// grant session and rotate its signing key, and log both.
+// grant session and usage older than UsageRetention, rotate its signing
+// key, and log both.
 func TestHousekeeping_CleanupAndRotationRunByThemselves(t *testing.T) {
 	defer server.SetPoll(5 * time.Millisecond)()
 	is := is.New(t)
@@ -149,11 +152,21 @@ func TestHousekeeping_CleanupAndRotationRunByThemselves(t *testing.T) {
 	logs := &logBuffer{}
 	ak, err := server.New(ctx, server.Config{Store: store, Secret: secret(t), Clock: clock.Now,
 		Logger: slog.New(slog.NewTextHandler(logs, nil)), RefreshTTL: 24 * time.Hour,
-		CleanupEvery: time.Hour, RotateEvery: 7 * 24 * time.Hour})
+		CleanupEvery: time.Hour, RotateEvery: 7 * 24 * time.Hour, UsageRetention: 2 * 24 * time.Hour})
 	is.NoErr(err)
 	defer ak.Close()
 	k, _, err := ak.Keys.Create(ctx, authkit.KeyRequest{Owner: "o", Handle: "h"})
 	is.NoErr(err)
+	_, err = ak.Gate.Admit(ctx, k.ID, netip.Addr{}) // one request's usage, written at once
+	is.NoErr(err)
+	is.NoErr(ak.Gate.Flush(ctx))
+	day := clock.Now().Truncate(time.Hour)
+	usage := func() int {
+		u, err := store.Usage(ctx, k.ID, day, day.Add(time.Hour))
+		is.NoErr(err)
+		return len(u)
+	}
+	is.Equal(usage(), 1)
 	g, err := ak.Sessions.Exchange(ctx, authkit.ExchangeRequest{Key: k})
 	is.NoErr(err)
 	first, err := store.SigningKeys(ctx)
@@ -170,7 +183,7 @@ func TestHousekeeping_CleanupAndRotationRunByThemselves(t *testing.T) {
 	eventually(t, func() bool {
 		_, err := store.Session(ctx, g.Session.ID)
 		keys, _ := store.SigningKeys(ctx)
-		return errors.Is(err, authkit.ErrNotFound) && len(keys) == 2
+		return errors.Is(err, authkit.ErrNotFound) && len(keys) == 2 && usage() == 0 // past the retention of 2 days
 	})
 	eventually(t, func() bool {
 		return strings.Contains(logs.String(), "authkit: cleanup") && strings.Contains(logs.String(), "authkit: signing key rotated")
