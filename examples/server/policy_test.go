@@ -31,7 +31,7 @@ func TestPolicy_RateLimitSharedByBasicAndTokens(t *testing.T) {
 	r := e.do(req{method: "POST", path: "/auth/api-key", body: `{"apiKey":"` + key + `"}`})
 	is.Equal(r.status, 200)
 	is.Equal(r.header.Get("RateLimit-Policy"), `"burst";q=5;w=10`) // the exchange counted too
-	at := str(r.json, "access_token")
+	at, rt := str(r.json, "access_token"), str(r.json, "refresh_token")
 
 	e.toWindowStart(10 * time.Second)
 	e.clock.Advance(3 * time.Second)
@@ -59,8 +59,16 @@ func TestPolicy_RateLimitSharedByBasicAndTokens(t *testing.T) {
 	is.Equal(r.status, 429)
 	is.Equal(r.json["error"], "rate_limited")
 
+	// A refresh is refused before its token is spent: it works in the next window.
+	r = e.do(req{method: "POST", path: "/auth/refresh", body: `{"refreshToken":"` + rt + `"}`})
+	is.Equal(r.status, 429)
+	is.Equal(r.json["error"], "rate_limited")
+
 	e.clock.Advance(7 * time.Second) // the next window
 	is.Equal(e.do(req{method: "GET", path: "/videos", auth: bearer(at)}).status, 200)
+	r = e.do(req{method: "POST", path: "/auth/refresh", body: `{"refreshToken":"` + rt + `"}`})
+	is.Equal(r.status, 200)
+	is.Equal(r.header.Get("RateLimit"), `"burst";r=3;t=10`)
 
 	// A key without limits carries no RateLimit fields.
 	free := str(e.createKey(alice, `{"handle":"free"}`), "token")
