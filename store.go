@@ -183,6 +183,12 @@ type Store interface {
 	UsageStore
 	Notifier
 
+	// RevokedSince returns, for followers that catch up (the revocation
+	// feed), a Revocation for every key and session revoked at or after
+	// since ([RevokedKey], [RevokedSession]) and a [ChangedKey] for every
+	// live key disabled now, in no particular order.
+	RevokedSince(ctx context.Context, since time.Time) ([]Revocation, error)
+
 	// Cleanup deletes what can no longer matter at now: superseded key
 	// secrets and refresh tokens past their ExpiresAt, sessions past their
 	// ExpiresAt (with their refresh tokens), signing keys past their

@@ -14,6 +14,7 @@
 package storagetest
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/json"
@@ -77,7 +78,7 @@ type test struct {
 // Run runs the conformance suite: one subtest per behaviour, each on a
 // fresh store.
 func Run(t *testing.T, newStore NewStore) {
-	for _, group := range [][]test{keyTests, sessionTests, refreshTests, signingTests, usageTests, otherTests} {
+	for _, group := range [][]test{keyTests, sessionTests, refreshTests, signingTests, usageTests, feedTests, otherTests} {
 		for _, tc := range group {
 			t.Run(tc.name, func(t *testing.T) { tc.fn(t, newStore(t)) })
 		}
@@ -833,6 +834,45 @@ func race(n int, fn func()) {
 	}
 	start.Done()
 	done.Wait()
+}
+
+var feedTests = []test{
+	{"RevokedSince/KeysSessionsAndDisabledKeys", func(t *testing.T, s authkit.Store) {
+		is := is.New(t)
+		old, _ := mustKey(t, s, "alice", "old")
+		gone, _ := mustKey(t, s, "alice", "gone")
+		off, _ := mustKey(t, s, "alice", "off")
+		live, _ := mustKey(t, s, "alice", "live")
+		early, late, kept := NewSession(live, authkit.SessionGrant, ""), NewSession(live, authkit.SessionGrant, ""), NewSession(live, authkit.SessionGrant, "")
+		for _, x := range []*authkit.Session{early, late, kept} {
+			is.NoErr(s.CreateSession(ctx, x, nil))
+		}
+		is.NoErr(s.RevokeKey(ctx, "alice", old.ID, T0))
+		is.NoErr(s.RevokeSession(ctx, "alice", early.ID, T0))
+		is.NoErr(s.RevokeKey(ctx, "alice", gone.ID, T0.Add(time.Minute)))
+		is.NoErr(s.RevokeSession(ctx, "alice", late.ID, T0.Add(time.Minute)))
+		u := *off
+		u.Disabled = true
+		is.NoErr(s.UpdateKey(ctx, &u))
+
+		got, err := s.RevokedSince(ctx, T0.Add(time.Minute))
+		is.NoErr(err)
+		want := []authkit.Revocation{
+			{Kind: authkit.RevokedKey, ID: gone.ID}, {Kind: authkit.RevokedSession, ID: late.ID}, {Kind: authkit.ChangedKey, ID: off.ID},
+		}
+		sortRevocations(got)
+		sortRevocations(want)
+		is.Equal(got, want)
+		got, err = s.RevokedSince(ctx, T0)
+		is.NoErr(err)
+		is.Equal(len(got), 5)
+	}},
+}
+
+func sortRevocations(rs []authkit.Revocation) {
+	slices.SortFunc(rs, func(a, b authkit.Revocation) int {
+		return cmp.Or(cmp.Compare(a.Kind, b.Kind), cmp.Compare(a.ID, b.ID))
+	})
 }
 
 var usageTests = []test{
