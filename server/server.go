@@ -29,6 +29,7 @@ import (
 	"time"
 
 	"github.com/authkit/authkit"
+	"github.com/authkit/authkit/feed"
 	"github.com/authkit/authkit/handlers"
 	"github.com/authkit/authkit/httpmw"
 	"github.com/authkit/authkit/keys"
@@ -143,10 +144,13 @@ type Config struct {
 // handlers and to manage keys and sessions from code; [Server.Auth] gives
 // middleware. It is safe for concurrent use.
 type Server struct {
-	Keys      *keys.Service
-	Tokens    *tokens.Service
-	Sessions  *sessions.Manager
-	Gate      *limits.Gate // enforces key policies, for the middleware and the endpoints
+	Keys     *keys.Service
+	Tokens   *tokens.Service
+	Sessions *sessions.Manager
+	Gate     *limits.Gate // enforces key policies, for the middleware and the endpoints
+	// Feed streams revocations to product APIs on other machines (package
+	// verifier follows it); mount it, e.g. at "GET /oauth/revocations".
+	Feed      *feed.Server
 	Endpoints *handlers.Endpoints
 
 	cfg    Config
@@ -202,8 +206,14 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		ts.Close()
 		return nil, fmt.Errorf("server: %w", err)
 	}
+	fs, err := feed.New(feed.Config{Store: cfg.Store, Window: cfg.MaxAccessTTL, Clock: cfg.Clock, Logger: cfg.Logger})
+	if err != nil {
+		ts.Close()
+		gate.Close()
+		return nil, fmt.Errorf("server: %w", err)
+	}
 	s := &Server{
-		Keys: ks, Tokens: ts, Sessions: sm, Gate: gate,
+		Keys: ks, Tokens: ts, Sessions: sm, Gate: gate, Feed: fs,
 		Endpoints: &handlers.Endpoints{
 			Keys: ks, Tokens: ts, Sessions: sm, Gate: gate, Clients: cfg.Clients, Limiter: cfg.Limiter, MaxBody: cfg.MaxBody,
 			Realm: cfg.Realm, Logger: cfg.Logger, Clock: cfg.Clock, MaxTTL: cfg.MaxAccessTTL,
@@ -294,6 +304,7 @@ func (s *Server) Close() error {
 	s.once.Do(func() {
 		s.stop()
 		<-s.done
+		s.Feed.Close()
 		s.Tokens.Close()
 		err = errors.Join(s.Gate.Close(), s.Keys.Close()) // both write what they counted // writes the last uses it recorded
 	})

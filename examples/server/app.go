@@ -197,6 +197,14 @@ func (a *App) mount() {
 	a.handle("POST /oauth/revoke", ep.Revoke())
 	a.handle("GET /.well-known/jwks.json", ep.JWKS())
 
+	// Product APIs on other machines (examples/product): discovery (RFC
+	// 8414) and the revocation feed they follow.
+	a.handle("GET /.well-known/oauth-authorization-server", ep.Metadata(handlers.MetadataOptions{
+		Issuer: a.cfg.Issuer, Token: "/oauth/token", Introspection: "/oauth/introspect", Revocation: "/oauth/revoke",
+		JWKS: "/.well-known/jwks.json", Feed: "/oauth/revocations", Validation: "/v1/keys/validate", Scopes: videoScopes,
+	}))
+	a.handle("GET /oauth/revocations", a.ak.Feed)
+
 	a.handle("GET /healthz", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	}))
