@@ -32,7 +32,7 @@
 //
 //	event: revocation   data: {"kind":"session-revoked","id":"…"}
 //	event: revocation   data: {"kind":"key-revoked"|"key-disabled"|"key-enabled","id":"…"}
-//	event: ready        id: <unix µs>   (caught up: what follows is live)
+//	event: ready        id: <unix µs>   data: {"heartbeat_ms":2000}   (caught up: what follows is live)
 //	event: ping         id: <unix µs>   (every Heartbeat)
 package feed
 
@@ -63,6 +63,12 @@ const (
 type Event struct {
 	Kind string `json:"kind"`
 	ID   string `json:"id"`
+}
+
+// Ready is the data of the "ready" event: the heartbeat the follower can
+// count on (it must allow for more silence than that).
+type Ready struct {
+	HeartbeatMillis int64 `json:"heartbeat_ms"`
 }
 
 // Defaults of [Config].
@@ -292,7 +298,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	if !write("ready", strconv.FormatInt(now.UnixMicro(), 10), struct{}{}) {
+	if !write("ready", strconv.FormatInt(now.UnixMicro(), 10), Ready{HeartbeatMillis: s.cfg.Heartbeat.Milliseconds()}) {
 		return
 	}
 	t := time.NewTicker(s.cfg.Heartbeat)

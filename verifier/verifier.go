@@ -99,7 +99,8 @@ type Config struct {
 	// FeedToken is presented to the feed if it asks for one.
 	FeedToken string
 	// MaxStale is how long the feed may be silent before OnStale applies;
-	// default 10 s.
+	// default 10 s. It must be well over the feed's heartbeat (2 s by
+	// default; a shorter one is logged as a mistake).
 	MaxStale time.Duration
 	OnStale  StalePolicy
 	// MinRefetch is the least time between two fetches of the JWKS;
@@ -138,6 +139,7 @@ type Verifier struct {
 
 	lastContact atomic.Int64 // Unix ns of the last word from the feed
 	caughtUp    atomic.Bool
+	warned      atomic.Bool
 	cancel      context.CancelFunc
 	done        chan struct{}
 }
@@ -486,6 +488,10 @@ func (v *Verifier) read(ctx context.Context, lastID *string) (bool, error) {
 	if v.cfg.FeedToken != "" {
 		req.Header.Set("Authorization", "Bearer "+v.cfg.FeedToken)
 	}
+	// A silent connection is a dead one, headers included: cancel it when
+	// nothing came for MaxStale, so that the reconnection starts.
+	watchdog := time.AfterFunc(v.cfg.MaxStale, cancel)
+	defer watchdog.Stop()
 	res, err := v.stream.Do(req)
 	if err != nil {
 		return false, err
@@ -494,10 +500,6 @@ func (v *Verifier) read(ctx context.Context, lastID *string) (bool, error) {
 	if res.StatusCode != http.StatusOK {
 		return false, fmt.Errorf("feed: %s", res.Status)
 	}
-	// A silent connection is a dead one: cancel it when no event came for
-	// MaxStale, so that the reconnection starts.
-	watchdog := time.AfterFunc(v.cfg.MaxStale, cancel)
-	defer watchdog.Stop()
 	got := false
 	var event, id, data string
 	sc := bufio.NewScanner(res.Body)
@@ -536,6 +538,11 @@ func (v *Verifier) handle(event, data string) {
 	now := time.Now()
 	switch event {
 	case "ready":
+		var rd feed.Ready
+		if json.Unmarshal([]byte(data), &rd) == nil && time.Duration(rd.HeartbeatMillis)*time.Millisecond*3/2 > v.cfg.MaxStale && !v.warned.Swap(true) {
+			v.logger.Warn("authkit: verifier: MaxStale is too short for the feed's heartbeat: tokens will be refused between pings",
+				"max_stale", v.cfg.MaxStale, "heartbeat", time.Duration(rd.HeartbeatMillis)*time.Millisecond)
+		}
 		v.caughtUp.Store(true)
 	case "revocation":
 		var ev feed.Event

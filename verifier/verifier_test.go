@@ -1,0 +1,233 @@
+package verifier_test
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/matryer/is"
+
+	"github.com/authkit/authkit"
+	"github.com/authkit/authkit/handlers"
+	"github.com/authkit/authkit/server"
+	"github.com/authkit/authkit/storage/memory"
+	"github.com/authkit/authkit/verifier"
+)
+
+var ctx = context.Background()
+
+// service is a token service over real HTTP: metadata, JWKS, the feed and
+// the validation endpoint, as examples/server mounts them.
+type service struct {
+	srv     *httptest.Server
+	ak      *server.Server
+	key     *authkit.Key
+	jwks    atomic.Int64 // JWKS requests served
+	feedOff atomic.Bool  // the feed answers nothing (a stalled stream)
+}
+
+func newService(t testing.TB) *service {
+	t.Helper()
+	s := &service{srv: httptest.NewUnstartedServer(nil)}
+	issuer := "http://" + s.srv.Listener.Addr().String()
+	secret, _ := authkit.NewSecret([]byte("verifier-test-secret-0123456789abcdef"))
+	var err error
+	s.ak, err = server.New(ctx, server.Config{Store: memory.New(), Secret: secret, Issuer: issuer, CleanupEvery: -1, RotateEvery: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.ak.Close() })
+	ep := s.ak.Endpoints
+	mux := http.NewServeMux()
+	mux.Handle("GET /.well-known/oauth-authorization-server", ep.Metadata(handlers.MetadataOptions{
+		Issuer: issuer, Token: "/oauth/token", JWKS: "/jwks", Feed: "/feed", Validation: "/validate"}))
+	jwks := ep.JWKS()
+	mux.Handle("GET /jwks", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.jwks.Add(1)
+		jwks.ServeHTTP(w, r)
+	}))
+	mux.Handle("GET /feed", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.feedOff.Load() {
+			w.Header().Set("Content-Type", "text/event-stream")
+			w.WriteHeader(200)
+			<-r.Context().Done() // a stream that never says a word
+			return
+		}
+		s.ak.Feed.ServeHTTP(w, r)
+	}))
+	mux.Handle("POST /validate", ep.Validate(handlers.ValidateOptions{}))
+	s.srv.Config.Handler = mux
+	s.srv.Start()
+	t.Cleanup(s.srv.Close)
+	s.key, _, err = s.ak.Keys.Create(ctx, authkit.KeyRequest{Owner: "alice", Handle: "k", Scopes: []string{"videos:read"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func (s *service) issuer() string { return s.srv.URL }
+
+func (s *service) grant(t testing.TB) *authkit.Grant {
+	t.Helper()
+	g, err := s.ak.Sessions.Exchange(ctx, authkit.ExchangeRequest{Key: s.key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return g
+}
+
+func newVerifier(t testing.TB, s *service, cfg verifier.Config) *verifier.Verifier {
+	t.Helper()
+	cfg.Issuer = s.issuer()
+	v, err := verifier.New(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(v.Close)
+	return v
+}
+
+// eventually waits until fn holds, for up to 5 s.
+func eventually(t *testing.T, what string, fn func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); !fn(); {
+		if time.Now().After(deadline) {
+			t.Fatal(what)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+func TestVerify_AsTheTokenServiceDoes(t *testing.T) {
+	is := is.New(t)
+	s := newService(t)
+	v := newVerifier(t, s, verifier.Config{})
+	g := s.grant(t)
+	eventually(t, "never caught up", func() bool { _, err := v.Verify(ctx, g.AccessToken); return err == nil })
+	p, err := v.Verify(ctx, g.AccessToken)
+	is.NoErr(err)
+	is.Equal(p.Owner(), "alice")
+	is.Equal(p.KeyID(), s.key.ID)
+	is.True(p.HasScope("videos:read"))
+	want, err := s.ak.Tokens.Verify(ctx, g.AccessToken)
+	is.NoErr(err)
+	is.Equal(p.Scopes(), want.Scopes())
+	is.Equal(p.SessionID(), want.SessionID())
+
+	for name, tok := range map[string]string{
+		"garbage":  "x.y.z",
+		"tampered": g.AccessToken[:len(g.AccessToken)-4] + "AAAA",
+		"empty":    "",
+	} {
+		_, err := v.Verify(ctx, tok)
+		is.True(errors.Is(err, authkit.ErrUnauthenticated)) // name
+		_ = name
+	}
+	// Another audience: issued by the same service with another aud.
+	other, _, err := s.ak.Tokens.Issue(ctx, authkit.TokenRequest{Key: s.key, SessionID: g.Session.ID})
+	is.NoErr(err)
+	_, err = v.Verify(ctx, other)
+	is.NoErr(err)
+	v2 := newVerifier(t, s, verifier.Config{Audience: "https://someone-else.example"})
+	_, err = v2.Verify(ctx, other)
+	is.True(errors.Is(err, authkit.ErrUnauthenticated))
+}
+
+func TestVerify_RevocationsArriveThroughTheFeed(t *testing.T) {
+	is := is.New(t)
+	s := newService(t)
+	v := newVerifier(t, s, verifier.Config{})
+	g := s.grant(t)
+	eventually(t, "never caught up", func() bool { _, err := v.Verify(ctx, g.AccessToken); return err == nil })
+	is.NoErr(s.ak.Sessions.Revoke(ctx, "alice", g.Session.ID))
+	eventually(t, "a revoked session's token still verifies", func() bool {
+		_, err := v.Verify(ctx, g.AccessToken)
+		return errors.Is(err, authkit.ErrRevoked)
+	})
+
+	// A follower that starts after the revocation is caught up on it.
+	late := newVerifier(t, s, verifier.Config{})
+	eventually(t, "a late follower accepts a revoked session's token", func() bool {
+		_, err := late.Verify(ctx, g.AccessToken)
+		return errors.Is(err, authkit.ErrRevoked)
+	})
+}
+
+func TestVerify_PicksUpARotatedSigningKeyAtMostOncePerInterval(t *testing.T) {
+	is := is.New(t)
+	s := newService(t)
+	v := newVerifier(t, s, verifier.Config{MinRefetch: 200 * time.Millisecond})
+	g := s.grant(t)
+	eventually(t, "never caught up", func() bool { _, err := v.Verify(ctx, g.AccessToken); return err == nil })
+	before := s.jwks.Load()
+	is.NoErr(s.ak.Tokens.Rotate(ctx))
+	time.Sleep(250 * time.Millisecond) // past MinRefetch since the first fetch
+	g2 := s.grant(t)                   // signed with the new key
+	_, err := v.Verify(ctx, g2.AccessToken)
+	is.NoErr(err)
+	is.Equal(s.jwks.Load(), before+1)
+	_, err = v.Verify(ctx, g.AccessToken) // the old key still verifies its tokens
+	is.NoErr(err)
+
+	// Forged kids cannot make it fetch more than once per interval.
+	for range 20 {
+		_, err := v.Verify(ctx, forgeKid(t, g2.AccessToken))
+		is.True(errors.Is(err, authkit.ErrUnauthenticated))
+	}
+	is.True(s.jwks.Load() <= before+2)
+}
+
+func TestVerify_StaleFeedRefusesOrChecksRemotely(t *testing.T) {
+	is := is.New(t)
+	s := newService(t)
+	g := s.grant(t)
+	s.feedOff.Store(true) // the feed never says a word: never caught up, always stale
+
+	refuse := newVerifier(t, s, verifier.Config{MaxStale: 3 * time.Second}) // more than the feed's heartbeat (2 s)
+	_, err := refuse.Verify(ctx, g.AccessToken)
+	is.True(errors.Is(err, authkit.ErrUnavailable)) // 503, never "valid"
+
+	check := newVerifier(t, s, verifier.Config{MaxStale: 3 * time.Second, OnStale: verifier.CheckRemotely})
+	p, err := check.Verify(ctx, g.AccessToken)
+	is.NoErr(err) // asked the token service
+	is.Equal(p.Owner(), "alice")
+	is.NoErr(s.ak.Sessions.Revoke(ctx, "alice", g.Session.ID))
+	_, err = check.Verify(ctx, g.AccessToken)
+	is.True(errors.Is(err, authkit.ErrRevoked)) // the token service said no
+
+	// The feed comes back: the verifiers catch up and trust it again.
+	s.feedOff.Store(false)
+	g2 := s.grant(t)
+	eventually(t, "the verifier never recovered from a stale feed", func() bool {
+		_, err := refuse.Verify(ctx, g2.AccessToken)
+		return err == nil
+	})
+	_, err = refuse.Verify(ctx, g.AccessToken)
+	is.True(errors.Is(err, authkit.ErrRevoked)) // caught up on the revocation it missed
+}
+
+// forgeKid returns tok with another kid in its header (and so a signature
+// that cannot verify).
+func forgeKid(t *testing.T, tok string) string {
+	t.Helper()
+	hdr := `{"alg":"EdDSA","kid":"forged-` + time.Now().Format("150405.000000000") + `","typ":"at+jwt"}`
+	_, rest, _ := cut(tok, '.')
+	return b64(hdr) + "." + rest
+}
+
+func cut(s string, c byte) (string, string, bool) {
+	for i := 0; i < len(s); i++ {
+		if s[i] == c {
+			return s[:i], s[i+1:], true
+		}
+	}
+	return s, "", false
+}
+
+func b64(s string) string { return base64.RawURLEncoding.EncodeToString([]byte(s)) }
