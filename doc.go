@@ -36,6 +36,9 @@
 //     storage/storagetest is the conformance suite every backend passes.
 //     The counters behind rate limits and credits ([Counters]) live in
 //     process (storage/memory), in PostgreSQL, or in Redis (storage/redis).
+//   - feed, verifier: for product APIs on other machines: the token
+//     service streams its revocations (feed); a product API verifies its
+//     tokens locally and follows that stream (verifier).
 //   - client: the calling side, for an API's customers: exchange a key for
 //     tokens and keep them fresh.
 //
