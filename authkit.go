@@ -124,7 +124,7 @@ type Session struct {
 	Kind      SessionKind // login or grant
 	KeyID     string      // the key it was opened with; "" for one of the app's users signed in without a key
 	Owner     string      // the key's owner
-	Name      string      // login: the session id the client chose ("" is the key's default session); grant: ""
+	Name      string      // login: the session id the client chose ("" is the key's default session); grant: the flow that opened it (ExchangeRequest.Flow)
 	Scopes    []string    // the scopes granted to its tokens
 	CreatedAt time.Time   // UTC
 	ExpiresAt time.Time   // after this the session is dead and may be collected

@@ -323,6 +323,10 @@ type ExchangeRequest struct {
 	// NoRefresh issues no refresh token (as RFC 6749 §4.4.3 advises for
 	// client credentials): the session ends with its access token.
 	NoRefresh bool
+	// Flow names the endpoint that opened the grant (kept as the
+	// session's Name): its refresh tokens are redeemed only where the same
+	// Flow is, under that endpoint's lifetime caps.
+	Flow string
 }
 
 // TokenIssuer issues signed access tokens. tokens.Service implements it.

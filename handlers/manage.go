@@ -378,7 +378,11 @@ func (e *Endpoints) ListSessions(o SessionOptions) http.Handler {
 			if sc == nil {
 				sc = []string{}
 			}
-			out = append(out, sessionJSON{ID: x.ID, SessionID: x.Name, Kind: string(x.Kind), KeyID: x.KeyID, KeyHandle: h, Scopes: sc, CreatedAt: x.CreatedAt, ExpiresAt: x.ExpiresAt})
+			name := x.Name
+			if x.Kind != authkit.SessionLogin {
+				name = "" // a grant's Name is its flow, not a session id
+			}
+			out = append(out, sessionJSON{ID: x.ID, SessionID: name, Kind: string(x.Kind), KeyID: x.KeyID, KeyHandle: h, Scopes: sc, CreatedAt: x.CreatedAt, ExpiresAt: x.ExpiresAt})
 		}
 		noStore(w)
 		rs.JSON(w, http.StatusOK, "", map[string]any{"sessions": out, "next": next})

@@ -94,6 +94,10 @@ func (e *Endpoints) oauthClient(w http.ResponseWriter, r *http.Request, rs httpm
 	return form, k, true
 }
 
+// oauthFlow is the Flow of the OAuth token endpoint's grants: its refresh
+// tokens are redeemed there only.
+const oauthFlow = "oauth"
+
 // OAuthOptions shapes the OAuth 2.0 token endpoint.
 type OAuthOptions struct {
 	// RefreshTokens issues a refresh token with client_credentials grants.
@@ -128,7 +132,7 @@ func (e *Endpoints) OAuthToken(o OAuthOptions) http.Handler {
 					return
 				}
 			}
-			g, err := e.Sessions.Exchange(r.Context(), authkit.ExchangeRequest{Key: k, Scopes: scopes, NoRefresh: !o.RefreshTokens})
+			g, err := e.Sessions.Exchange(r.Context(), authkit.ExchangeRequest{Key: k, Scopes: scopes, NoRefresh: !o.RefreshTokens, Flow: oauthFlow})
 			if err != nil {
 				rs.Error(w, r, err)
 				return
@@ -141,13 +145,16 @@ func (e *Endpoints) OAuthToken(o OAuthOptions) http.Handler {
 				rs.Error(w, r, badRequest("refresh_token is required"))
 				return
 			}
-			tok, _, err := e.Sessions.InspectRefreshToken(r.Context(), rt)
+			tok, sess, err := e.Sessions.InspectRefreshToken(r.Context(), rt)
 			switch {
 			case err != nil && internal(err):
 				rs.Error(w, r, err)
 				return
 			case err == nil && tok.KeyID != k.ID:
 				rs.Error(w, r, errInvalidGrant) // another client's token
+				return
+			case err == nil && sess.Name != oauthFlow:
+				rs.Error(w, r, errInvalidGrant) // another endpoint's
 				return
 			}
 			g, err := e.Sessions.Refresh(r.Context(), rt, 0)

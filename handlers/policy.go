@@ -200,24 +200,34 @@ func (e *Endpoints) admit(w http.ResponseWriter, r *http.Request, rs httpmw.Resp
 	return true
 }
 
-// admitRefresh starts a refresh: 429 for a client blocked for failed
-// credentials (a refresh token is looked up to be checked), then admit for
-// the key behind the token, before the token is spent. A token that cannot
-// be read is left to the refresh itself to refuse.
-func (e *Endpoints) admitRefresh(w http.ResponseWriter, r *http.Request, rs httpmw.Responder, rt string) bool {
-	if err := e.limiter().Check(r, ""); err != nil { // a refresh token is looked up
+// startRefresh starts a refresh: 429 for a client blocked for failed
+// credentials (a refresh token is looked up to be checked); a token of a
+// grant opened by another flow refused, unspent; then admit for the key
+// behind the token, before the token is spent. A token that cannot be read
+// is left to the refresh itself to refuse. On refusal it has answered and
+// returns false.
+func (e *Endpoints) startRefresh(w http.ResponseWriter, r *http.Request, rs httpmw.Responder, rt, flow string, refused int) bool {
+	if err := e.limiter().Check(r, ""); err != nil {
 		rs.Error(w, r, err)
 		return false
 	}
-	if e.Gate == nil {
-		return true
-	}
-	t, _, err := e.Sessions.InspectRefreshToken(r.Context(), rt)
+	t, sess, err := e.Sessions.InspectRefreshToken(r.Context(), rt)
 	if err != nil {
 		return true
 	}
+	if sess.Name != flow {
+		he := errOtherFlow
+		if refused == http.StatusBadRequest {
+			he = &httpmw.Error{Status: http.StatusBadRequest, Code: "invalid_grant", Description: he.Description}
+		}
+		rs.Error(w, r, he)
+		return false
+	}
 	return e.admit(w, r, rs, t.KeyID)
 }
+
+// errOtherFlow refuses a refresh token at an endpoint that did not issue it.
+var errOtherFlow = &httpmw.Error{Status: http.StatusUnauthorized, Code: "invalid_token", Description: "the refresh token belongs to another endpoint", Challenge: true}
 
 // verifyKey verifies a key presented to a token endpoint, with name the
 // client id it came with ("" for none). A key verified recently passes

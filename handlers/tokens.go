@@ -37,6 +37,12 @@ type ExchangeOptions struct {
 	// invalid_token by default; 400 answers invalid_grant (RFC 6749 §5.2),
 	// as some clients expect.
 	RefusedStatus int
+	// Flow names this endpoint's grants: their refresh tokens are redeemed
+	// only at an endpoint with the same Flow (this one, with
+	// AcceptRefreshBearer, or a Refresh whose RefreshOptions.Flow is the
+	// same), under its lifetime caps. Refresh tokens of another flow are
+	// refused (and stay unspent).
+	Flow string
 }
 
 // Exchange returns the handler that exchanges an application key for an
@@ -82,7 +88,7 @@ func (e *Endpoints) Exchange(o ExchangeOptions) http.Handler {
 			err error
 		)
 		if o.AcceptRefreshBearer && e.Sessions.LooksLikeRefreshToken(secret) {
-			if !e.admitRefresh(w, r, rs, secret) {
+			if !e.startRefresh(w, r, rs, secret, o.Flow, o.RefusedStatus) {
 				return
 			}
 			g, err = e.Sessions.Refresh(r.Context(), secret, ttl)
@@ -92,7 +98,7 @@ func (e *Endpoints) Exchange(o ExchangeOptions) http.Handler {
 				if !e.admit(w, r, rs, k.ID) {
 					return
 				}
-				g, err = e.Sessions.Exchange(r.Context(), authkit.ExchangeRequest{Key: k, TTL: ttl, SessionTTL: o.SessionTTL})
+				g, err = e.Sessions.Exchange(r.Context(), authkit.ExchangeRequest{Key: k, TTL: ttl, SessionTTL: o.SessionTTL, Flow: o.Flow})
 			}
 		}
 		if err != nil {
@@ -114,6 +120,9 @@ type RefreshOptions struct {
 	// RefusedStatus is the status of a refused refresh token: 401
 	// invalid_token by default, or 400 invalid_grant.
 	RefusedStatus int
+	// Flow is the ExchangeOptions.Flow of the endpoint whose refresh
+	// tokens this one redeems; others are refused, unspent.
+	Flow string
 }
 
 // Refresh returns the handler that spends a refresh token for a new access
@@ -136,7 +145,7 @@ func (e *Endpoints) Refresh(o RefreshOptions) http.Handler {
 			rs.Error(w, r, err)
 			return
 		}
-		if !e.admitRefresh(w, r, rs, rt) {
+		if !e.startRefresh(w, r, rs, rt, o.Flow, o.RefusedStatus) {
 			return
 		}
 		g, err := e.Sessions.Refresh(r.Context(), rt, o.TTL)

@@ -142,7 +142,7 @@ func (m *Manager) Exchange(ctx context.Context, r authkit.ExchangeRequest) (*aut
 	if !key.ExpiresAt.IsZero() && key.ExpiresAt.Before(rtExp) {
 		rtExp = key.ExpiresAt
 	}
-	sess := &authkit.Session{ID: newID(), Kind: authkit.SessionGrant, KeyID: key.ID, Owner: key.Owner,
+	sess := &authkit.Session{ID: newID(), Kind: authkit.SessionGrant, KeyID: key.ID, Owner: key.Owner, Name: r.Flow,
 		Scopes: slices.Clone(scopes), CreatedAt: now, ExpiresAt: rtExp}
 	tok, c, err := m.tokens.Issue(ctx, authkit.TokenRequest{Key: key, SessionID: sess.ID, Scopes: sess.Scopes, TTL: r.TTL})
 	if err != nil {

@@ -168,7 +168,7 @@ func (a *App) mount() {
 
 	// Inlive: key → access token; validate; a product API behind it.
 	a.handle("POST /v1/keys/accesstoken", ep.Exchange(handlers.ExchangeOptions{
-		AcceptRefreshBearer: true, TTLField: "expiry_seconds", TTL: time.Hour, MaxTTL: 24 * time.Hour,
+		AcceptRefreshBearer: true, TTLField: "expiry_seconds", TTL: time.Hour, MaxTTL: 24 * time.Hour, Flow: "inlive",
 		Fields: inliveFields, Envelope: httpmw.DataEnvelope, Message: "access token created",
 	}))
 	a.handle("POST /v1/keys/validate", ep.Validate(handlers.ValidateOptions{Envelope: httpmw.DataEnvelope, ExpiredStatus: http.StatusForbidden, Message: "access token is valid"}))
@@ -180,9 +180,9 @@ func (a *App) mount() {
 	// opens a grant session of a day, not 30, so that a client leaves at
 	// most about 24 live ones behind (and never more than the server's cap
 	// of sessions per key).
-	a.handle("POST /auth/api-key", ep.Exchange(handlers.ExchangeOptions{KeyField: "apiKey", TTL: time.Hour, SessionTTL: 24 * time.Hour,
+	a.handle("POST /auth/api-key", ep.Exchange(handlers.ExchangeOptions{KeyField: "apiKey", TTL: time.Hour, SessionTTL: 24 * time.Hour, Flow: "api.video",
 		Fields: handlers.OAuthFields, Envelope: apiVideoProblem, RefusedStatus: http.StatusBadRequest}))
-	a.handle("POST /auth/refresh", ep.Refresh(handlers.RefreshOptions{TokenField: "refreshToken", TTL: time.Hour, Fields: handlers.OAuthFields,
+	a.handle("POST /auth/refresh", ep.Refresh(handlers.RefreshOptions{TokenField: "refreshToken", TTL: time.Hour, Fields: handlers.OAuthFields, Flow: "api.video",
 		Envelope: apiVideoProblem, RefusedStatus: http.StatusBadRequest}))
 	a.handle("GET /videos", videos.Verify(videos.Require("videos:read")(http.HandlerFunc(a.listVideos))))
 	a.handle("POST /videos", videos.Verify(videos.Require("videos:write")(http.HandlerFunc(a.createVideo))))

@@ -84,3 +84,36 @@ func TestDiscovery_ThirdPartyClientFindsEveryEndpoint(t *testing.T) {
 	res.Body.Close()
 	is.Equal(res.StatusCode, 401) // it was revoked above
 }
+
+// TestRefresh_RedeemedOnlyWhereItWasIssued: a refresh token works only at
+// the endpoint (flow) whose grant it belongs to, under that endpoint's
+// caps: api.video's refresh token is refused, unspent, at Inlive's
+// endpoint (which would let the client pick a 24 h lifetime), and Inlive's
+// at api.video's; each still works where it belongs.
+func TestRefresh_RedeemedOnlyWhereItWasIssued(t *testing.T) {
+	is := is.New(t)
+	e := newEnv(t)
+	key := str(e.createKey(alice, `{"handle":"flows"}`), "token")
+	r := e.do(req{method: "POST", path: "/auth/api-key", body: `{"apiKey":"` + key + `"}`})
+	is.Equal(r.status, 200)
+	videoRT := str(r.json, "refresh_token")
+	r = e.do(req{method: "POST", path: "/v1/keys/accesstoken", auth: bearer(key), body: `{"expiry_seconds":3600}`})
+	is.Equal(r.status, 200)
+	inliveRT := str(r.json, "data", "refresh_token")
+	is.True(videoRT != "" && inliveRT != "")
+
+	r = e.do(req{method: "POST", path: "/v1/keys/accesstoken", auth: bearer(videoRT), body: `{"expiry_seconds":86400}`})
+	is.Equal(r.status, 401)
+	is.Equal(r.json["ok"], false) // Inlive's envelope
+	r = e.do(req{method: "POST", path: "/auth/refresh", body: `{"refreshToken":"` + inliveRT + `"}`})
+	is.Equal(r.status, 400)
+	is.Equal(r.json["error"], "invalid_grant")
+
+	// Neither was spent: each works where it belongs, with its caps.
+	r = e.do(req{method: "POST", path: "/auth/refresh", body: `{"refreshToken":"` + videoRT + `"}`})
+	is.Equal(r.status, 200)
+	is.Equal(r.json["expires_in"], float64(3600))
+	r = e.do(req{method: "POST", path: "/v1/keys/accesstoken", auth: bearer(inliveRT), body: `{"expiry_seconds":7200}`})
+	is.Equal(r.status, 200)
+	is.Equal(r.json["data"].(map[string]any)["expiry_seconds"], float64(7200))
+}
