@@ -296,7 +296,13 @@ func (m *Manager) refreshOnce(ctx context.Context, hash []byte, ttl time.Duratio
 	if err != nil {
 		return nil, false, err
 	}
-	tok, c, err := m.tokens.Issue(ctx, authkit.TokenRequest{Key: key, SessionID: sess.ID, Scopes: sess.Scopes, TTL: ttl})
+	// The session's scopes, never the key's: a backend may return nil for
+	// none, which a TokenRequest would read as "all of the key's".
+	scopes := sess.Scopes
+	if scopes == nil {
+		scopes = []string{}
+	}
+	tok, c, err := m.tokens.Issue(ctx, authkit.TokenRequest{Key: key, SessionID: sess.ID, Scopes: scopes, TTL: ttl})
 	if err != nil {
 		return nil, false, fmt.Errorf("sessions: refresh: %w", err)
 	}

@@ -269,6 +269,43 @@ func TestExchange_ScopesMustBeASubset(t *testing.T) {
 	})
 }
 
+// nilScopes is a backend that reads empty scope lists back as nil, as the
+// SessionStore contract allows.
+type nilScopes struct{ authkit.Store }
+
+func (s nilScopes) Session(ctx context.Context, id string) (*authkit.Session, error) {
+	x, err := s.Store.Session(ctx, id)
+	if err == nil && len(x.Scopes) == 0 {
+		x.Scopes = nil
+	}
+	return x, err
+}
+
+// TestRefresh_ScopesNeverWiden: a grant with no scopes (asked for with an
+// empty list) refreshes to tokens with no scopes, on every backend, not to
+// the key's, whether the backend reads none back as nil or as empty.
+func TestRefresh_ScopesNeverWiden(t *testing.T) {
+	all := append(stores[:len(stores):len(stores)], struct {
+		name string
+		open func(t testing.TB) authkit.Store
+	}{"nil-for-none", func(t testing.TB) authkit.Store { return nilScopes{memory.New()} }})
+	for _, st := range all {
+		t.Run(st.name, func(t *testing.T) {
+			f := newFx(t, st.open(t), 0)
+			is := is.New(t)
+			g, err := f.m.Exchange(ctx, authkit.ExchangeRequest{Key: f.key, Scopes: []string{}})
+			is.NoErr(err)
+			is.Equal(g.Claims.Scope, "")
+			next, err := f.m.Refresh(ctx, g.RefreshToken, 0)
+			is.NoErr(err)
+			is.Equal(next.Claims.Scope, "") // not the key's "videos:read videos:write"
+			p, err := f.tokens.Verify(ctx, next.AccessToken)
+			is.NoErr(err)
+			is.True(!p.HasScope("videos:read"))
+		})
+	}
+}
+
 func TestRevokeRefreshToken_RevokesFamilyAndIgnoresUnknown(t *testing.T) {
 	forStores(t, func(t *testing.T, f *fx) {
 		is := is.New(t)

@@ -78,7 +78,7 @@ type test struct {
 // Run runs the conformance suite: one subtest per behaviour, each on a
 // fresh store.
 func Run(t *testing.T, newStore NewStore) {
-	for _, group := range [][]test{keyTests, sessionTests, refreshTests, signingTests, usageTests, feedTests, otherTests} {
+	for _, group := range [][]test{keyTests, sessionTests, refreshTests, signingTests, usageTests, feedTests, scopeTests, otherTests} {
 		for _, tc := range group {
 			t.Run(tc.name, func(t *testing.T) { tc.fn(t, newStore(t)) })
 		}
@@ -834,6 +834,25 @@ func race(n int, fn func()) {
 	}
 	start.Done()
 	done.Wait()
+}
+
+var scopeTests = []test{
+	{"Session/ScopesRoundTripEmptyAsEmpty", func(t *testing.T, s authkit.Store) {
+		is := is.New(t)
+		k, _ := mustKey(t, s, "alice", "scoped")
+		none := NewSession(k, authkit.SessionGrant, "")
+		none.Scopes = []string{}
+		some := NewSession(k, authkit.SessionGrant, "")
+		some.Scopes = []string{"a", "b"}
+		is.NoErr(s.CreateSession(ctx, none, nil))
+		is.NoErr(s.CreateSession(ctx, some, nil))
+		got, err := s.Session(ctx, none.ID)
+		is.NoErr(err)
+		is.Equal(len(got.Scopes), 0) // none: never read back as anything else
+		got, err = s.Session(ctx, some.ID)
+		is.NoErr(err)
+		is.Equal(got.Scopes, []string{"a", "b"})
+	}},
 }
 
 var feedTests = []test{
