@@ -230,6 +230,15 @@ type Notifier interface {
 	Subscribe(fn func(Revocation)) (cancel func())
 }
 
+// NotifierHealth is implemented by a [Notifier] that relays other
+// processes' revocations (storage/postgres). Listening reports whether it
+// is receiving them now; while it is not, the caches that trust the
+// Notifier (verified keys, token liveness) read the store on every
+// verification instead. It must be cheap: it is asked on every request.
+type NotifierHealth interface {
+	Listening() bool
+}
+
 // Broadcaster is an in-process [Notifier] for backends to embed; they call
 // Publish after each revocation commits. Subscribers are called in the order
 // they subscribed, so that a service built first (keys, before the token

@@ -63,6 +63,7 @@ type Config struct {
 // [Service.Close] when done with it: it writes the last uses it recorded.
 type Service struct {
 	store        authkit.KeyStore
+	health       authkit.NotifierHealth // the store's, if it has one
 	hasher       *seal.Hasher
 	sealer       *seal.Sealer
 	prefix       string
@@ -121,6 +122,7 @@ func New(cfg Config) (*Service, error) {
 		cache: newKeyCache(size, ttl, staleFor(ttl)), stop: make(chan struct{}), done: make(chan struct{}),
 		refreshes: make(chan *entry, maxRefreshes),
 	}
+	s.health, _ = cfg.Store.(authkit.NotifierHealth)
 	if n, ok := cfg.Store.(authkit.Notifier); ok {
 		s.cancel = n.Subscribe(func(r authkit.Revocation) {
 			if r.Kind == authkit.RevokedKey || r.Kind == authkit.ChangedKey {
@@ -378,7 +380,7 @@ func (s *Service) verify(ctx context.Context, secret string) (*entry, authkit.Pr
 	s.hasher.SumInto(&h, secret)
 	now := s.clock.Now()
 	ns := now.UnixNano()
-	if e, p, stale, expired := s.cache.get(&h, ns); e != nil {
+	if e, p, stale, expired := s.cache.get(&h, ns); e != nil && !s.deaf() {
 		if expired {
 			return nil, authkit.Principal{}, &authkit.KeyRefusal{KeyID: e.key.ID, Err: e.check(ns)}
 		}
@@ -393,6 +395,11 @@ func (s *Service) verify(ctx context.Context, secret string) (*entry, authkit.Pr
 	}
 	return e, e.principal, nil
 }
+
+// deaf reports whether the store's Notifier says it is not hearing other
+// processes' changes now (authkit.NotifierHealth): then the cache is not
+// trusted, and every verification reads the store.
+func (s *Service) deaf() bool { return s.health != nil && !s.health.Listening() }
 
 // load reads the key of hash h from the store, checks it at now, and caches
 // it if it is alive.

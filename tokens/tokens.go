@@ -86,6 +86,7 @@ type Config struct {
 // for concurrent use by multiple goroutines.
 type Service struct {
 	store       authkit.Store
+	health      authkit.NotifierHealth // the store's, if it has one
 	sealer      *seal.Sealer
 	clock       authkit.Clock
 	issuer      string
@@ -139,8 +140,10 @@ func newService(cfg Config) (*Service, error) {
 	if cfg.Secret == nil {
 		return nil, authkit.Invalid("secret", "required")
 	}
+	health, _ := cfg.Store.(authkit.NotifierHealth)
 	s := &Service{
 		store:       cfg.Store,
+		health:      health,
 		clock:       cfg.Clock,
 		issuer:      orDefault(cfg.Issuer, DefaultIssuer),
 		alg:         orDefault(cfg.Algorithm, EdDSA),

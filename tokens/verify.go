@@ -243,17 +243,22 @@ func bindingOf(sess *authkit.Session) binding {
 	return binding{keyID: sess.KeyID, owner: sess.Owner, scope: strings.Join(sess.Scopes, " ")}
 }
 
+// deaf reports whether the store's Notifier says it is not hearing other
+// processes' revocations now: then a key or session cached alive is read
+// again (one found dead stays dead).
+func (s *Service) deaf() bool { return s.health != nil && !s.health.Listening() }
+
 // checkAlive answers from the liveness cache, or loads the key or session
 // (load returns its expiry, its binding and its Check) and remembers it
 // alive until then. Missing or revoked is revoked; expired is expired; any
 // other failure is returned wrapped.
 func (s *Service) checkAlive(ctx context.Context, lk liveKey, now time.Time, revoked, expired error, what string,
 	load func(ctx context.Context, id string) (time.Time, binding, error)) error {
-	switch s.live.state(lk, now) {
-	case stateAlive:
-		return nil
-	case stateDead:
+	switch st := s.live.state(lk, now); {
+	case st == stateDead:
 		return revoked
+	case st == stateAlive && !s.deaf():
+		return nil
 	}
 	expiresAt, b, err := load(ctx, lk.id)
 	switch {

@@ -8,8 +8,10 @@
 // login session get one winner and one ErrConflict. Revocations are
 // published to the replica that made them at once, and to every other
 // replica through LISTEN/NOTIFY on the channel "authkit_revocations"; when
-// the listening connection drops, the store reconnects and replays every
-// revocation made meanwhile from the tables, so none is missed.
+// the listening connection drops, or goes silent (it must hear its own
+// heartbeat every second: Store.Listening), the store reconnects and
+// replays every revocation made meanwhile from the tables, so none is
+// missed; while it is deaf, the key and token caches read the store.
 //
 // Migrations are embedded and applied at Open under a PostgreSQL advisory
 // lock, so that replicas starting together do not race.
@@ -22,6 +24,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/authkit/authkit"
@@ -61,8 +64,7 @@ type Store struct {
 	cancel context.CancelFunc
 	done   chan struct{}
 
-	mu        sync.Mutex
-	listening bool // the listener is connected (for tests)
+	listening atomic.Bool // the listener is connected and heard its own heartbeat lately
 }
 
 var _ authkit.Store = (*Store)(nil)
@@ -188,10 +190,48 @@ func listenerName(schema string) string {
 
 // listeningNow reports whether the store is connected to receive other
 // replicas' revocations.
-func (s *Store) listeningNow() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.listening
+func (s *Store) listeningNow() bool { return s.listening.Load() }
+
+// Listening implements authkit.NotifierHealth: whether the listener is
+// connected and heard its own heartbeat (a NOTIFY sent every
+// HeartbeatEvery through another connection) within DeadAfter. A listener
+// silenced without its connection dropping (a frozen server process, a
+// half-open TCP connection) is so found out within DeadAfter, and
+// reconnected; meanwhile the caches that trust this Notifier read the
+// store.
+func (s *Store) Listening() bool { return s.listeningNow() }
+
+// The listener's heartbeat.
+const (
+	HeartbeatEvery = 250 * time.Millisecond
+	DeadAfter      = time.Second
+)
+
+// heartbeat sends a ping on the channel every HeartbeatEvery through the
+// pool, and, when conn has heard none for DeadAfter, marks the store deaf
+// and closes conn under the listener (which then reconnects). It returns
+// when stop is closed.
+func (s *Store) heartbeat(ctx context.Context, conn *pgx.Conn, heard *atomic.Int64, stop chan struct{}) {
+	t := time.NewTicker(HeartbeatEvery)
+	defer t.Stop()
+	ping := s.origin + "|" + s.schema + "|ping|"
+	for {
+		select {
+		case <-stop:
+			return
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		pctx, cancel := context.WithTimeout(ctx, HeartbeatEvery)
+		s.pool.Exec(pctx, `SELECT pg_notify($1, $2)`, channel, ping)
+		cancel()
+		if time.Since(time.Unix(0, heard.Load())) > DeadAfter {
+			s.setListening(false)
+			conn.PgConn().Conn().Close() // unblocks WaitForNotification
+			return
+		}
+	}
 }
 
 // listen relays other replicas' revocations to this store's subscribers,
@@ -220,32 +260,39 @@ func (s *Store) listen(ctx context.Context, cc *pgx.ConnConfig, ready chan struc
 			continue
 		}
 		backoff = 100 * time.Millisecond
-		s.setListening(true)
-		once.Do(func() { close(ready) })
 		if !since.IsZero() {
 			s.replay(ctx, conn, since.Add(-time.Second))
 		}
+		s.setListening(true)
+		once.Do(func() { close(ready) })
+		var heard atomic.Int64
+		heard.Store(time.Now().UnixNano())
+		stop := make(chan struct{})
+		go s.heartbeat(ctx, conn, &heard, stop)
 		for {
 			n, err := conn.WaitForNotification(ctx)
 			if err != nil {
 				break
 			}
 			parts := strings.SplitN(n.Payload, "|", 4)
-			if len(parts) == 4 && parts[0] != s.origin && parts[1] == s.schema {
+			switch {
+			case len(parts) != 4 || parts[1] != s.schema:
+			case parts[2] == "ping":
+				if parts[0] == s.origin {
+					heard.Store(time.Now().UnixNano())
+				}
+			case parts[0] != s.origin:
 				s.Publish(authkit.Revocation{Kind: authkit.RevocationKind(parts[2]), ID: parts[3]})
 			}
 		}
+		close(stop)
 		s.setListening(false)
 		since = time.Now()
 		conn.Close(context.Background())
 	}
 }
 
-func (s *Store) setListening(v bool) {
-	s.mu.Lock()
-	s.listening = v
-	s.mu.Unlock()
-}
+func (s *Store) setListening(v bool) { s.listening.Store(v) }
 
 // replay publishes every key and session revoked, and every key rotated, at
 // or after since.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -218,7 +219,8 @@ func TestReplicas_KeyDeletedOrRotatedOnAIsRefusedOnB(t *testing.T) {
 
 // TestReplicas_ListenerDropReplaysMissedRevocations kills B's listening
 // connection from the server side, revokes on A while B is deaf, and checks
-// that B learns of it once it has reconnected.
+// that B refuses the revoked token (reading the store while deaf, then
+// from the replay) and listens again.
 func TestReplicas_ListenerDropReplaysMissedRevocations(t *testing.T) {
 	is := is.New(t)
 	a, b, k := twoReplicas(t, 0)
@@ -246,7 +248,13 @@ func TestReplicas_ListenerDropReplaysMissedRevocations(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	is.True(postgres.Listening(b.store))
+	// B refuses at once while deaf (it reads the store), and listens again.
+	for !postgres.Listening(b.store) {
+		if time.Now().After(deadline) {
+			t.Fatal("B never listened again")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 func BenchmarkVerifyKey(b *testing.B) {
@@ -294,4 +302,70 @@ func BenchmarkLogin(b *testing.B) {
 			}
 		}
 	})
+}
+
+// TestReplicas_FrozenListenerStillHonoursRevocationsWithin2s freezes the
+// server processes of both replicas' listening connections (SIGSTOP: the
+// connections stay open and silent, as after a half-open TCP connection),
+// revokes a session and deletes a key through A, and checks that B, whose
+// cache holds them alive, refuses both within 2 s: B's listener misses its
+// own heartbeat, so B reads the store until it has listened again.
+func TestReplicas_FrozenListenerStillHonoursRevocationsWithin2s(t *testing.T) {
+	is := is.New(t)
+	a, b, k := twoReplicas(t, 0)
+	g, err := a.sessions.Login(ctx, k, "frozen")
+	is.NoErr(err)
+	_, secret, err := a.keys.Create(ctx, authkit.KeyRequest{Owner: "alice", Handle: "frozen"})
+	is.NoErr(err)
+	_, err = b.tokens.Verify(ctx, g.AccessToken)
+	is.NoErr(err) // cached alive on B
+	_, err = b.keys.VerifyKey(ctx, secret)
+	is.NoErr(err) // cached on B
+
+	conn, err := pgx.Connect(ctx, dsn(t))
+	is.NoErr(err)
+	defer conn.Close(ctx)
+	rows, err := conn.Query(ctx, `SELECT pid FROM pg_stat_activity WHERE application_name = $1`, postgres.ListenerName(b.store))
+	is.NoErr(err)
+	pids, err := pgx.CollectRows(rows, pgx.RowTo[int32])
+	is.NoErr(err)
+	is.Equal(len(pids), 2)
+	for _, pid := range pids {
+		if err := syscall.Kill(int(pid), syscall.SIGSTOP); err != nil {
+			t.Skipf("cannot freeze the PostgreSQL backend %d (the server must run on this machine, as the test's user may signal): %v", pid, err)
+		}
+		defer syscall.Kill(int(pid), syscall.SIGCONT)
+	}
+
+	start := time.Now()
+	is.NoErr(a.sessions.Revoke(ctx, "alice", g.Session.ID))
+	keys, err := a.keys.List(ctx, "alice", authkit.Page{})
+	is.NoErr(err)
+	for _, x := range keys {
+		if x.Handle == "frozen" {
+			is.NoErr(a.keys.Delete(ctx, "alice", x.ID))
+		}
+	}
+	var tokenAt, keyAt time.Duration
+	for tokenAt == 0 || keyAt == 0 {
+		if _, err := b.tokens.Verify(ctx, g.AccessToken); tokenAt == 0 && errors.Is(err, authkit.ErrRevoked) {
+			tokenAt = time.Since(start)
+		}
+		if _, err := b.keys.VerifyKey(ctx, secret); keyAt == 0 && errors.Is(err, authkit.ErrRevoked) {
+			keyAt = time.Since(start)
+		}
+		if time.Since(start) > 2*time.Second {
+			t.Fatalf("B still trusts its cache 2 s after A revoked, with its listener frozen (token refused: %v, key refused: %v)", tokenAt, keyAt)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	t.Logf("listener frozen: B refused the revoked session's token after %v and the deleted key after %v", tokenAt.Round(time.Millisecond), keyAt.Round(time.Millisecond))
+	// B listens again on a new connection.
+	deadline := time.Now().Add(10 * time.Second)
+	for !b.store.Listening() {
+		if time.Now().After(deadline) {
+			t.Fatal("B never listened again")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
