@@ -26,7 +26,9 @@
 // revocations concern only expired tokens. Replays may repeat an event;
 // followers treat events as idempotent. Revocations made by other replicas
 // of the token service reach this one through the store's Notifier
-// (PostgreSQL's LISTEN/NOTIFY) and are streamed like its own.
+// (PostgreSQL's LISTEN/NOTIFY) and are streamed like its own; while that
+// Notifier is deaf (authkit.NotifierHealth), the Server reads the store
+// four times a second instead.
 //
 // # Events
 //
@@ -132,6 +134,9 @@ func New(cfg Config) (*Server, error) {
 	if s.logger == nil {
 		s.logger = slog.Default()
 	}
+	if h, ok := cfg.Store.(authkit.NotifierHealth); ok {
+		go s.pollWhileDeaf(h)
+	}
 	s.cancel = cfg.Store.Subscribe(func(r authkit.Revocation) {
 		select {
 		case s.in <- r:
@@ -150,6 +155,43 @@ func (s *Server) Close() {
 		close(s.closed)
 		<-s.done
 	})
+}
+
+// deafPoll is how often the store is read while its Notifier is deaf.
+const deafPoll = 250 * time.Millisecond
+
+// pollWhileDeaf reads the store every deafPoll while its Notifier does not
+// hear other replicas (storage/postgres with a silent listener), and sends
+// what was revoked since it last heard them: followers learn of
+// revocations made elsewhere within a fraction of a second even then.
+func (s *Server) pollWhileDeaf(h authkit.NotifierHealth) {
+	t := time.NewTicker(deafPoll)
+	defer t.Stop()
+	heard := s.cfg.Clock.Now()
+	for {
+		select {
+		case <-s.closed:
+			return
+		case <-t.C:
+		}
+		now := s.cfg.Clock.Now()
+		if h.Listening() {
+			heard = now
+			continue
+		}
+		rs, err := s.cfg.Store.RevokedSince(context.Background(), heard.Add(-Margin))
+		if err != nil {
+			s.logger.Error("authkit: feed: read revocations while the store is deaf", "err", err)
+			continue
+		}
+		for _, r := range rs {
+			select {
+			case s.in <- r:
+			case <-s.closed:
+				return
+			}
+		}
+	}
 }
 
 // fanOut turns the store's revocations into events and sends each to

@@ -30,7 +30,12 @@ type process struct {
 
 func startBinary(t *testing.T, bin, db string, extra ...string) *process {
 	t.Helper()
-	addr := freeAddr(t)
+	return startBinaryAt(t, freeAddr(t), bin, db, extra...)
+}
+
+// startBinaryAt is startBinary on a given address.
+func startBinaryAt(t *testing.T, addr, bin, db string, extra ...string) *process {
+	t.Helper()
 	cmd := exec.Command(bin, append([]string{"-addr", addr, "-db", db, "-user", "crash:crash-password", "-issuer", "http://authkit.crash.test"}, extra...)...)
 	cmd.Env = append(os.Environ(), "AUTHKIT_SECRET=crash-test-secret-0123456789abcdefghijkl")
 	out, err := cmd.StdoutPipe()

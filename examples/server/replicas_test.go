@@ -1,10 +1,15 @@
 package main
 
 import (
+	"context"
+	"github.com/jackc/pgx/v5"
+	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -119,4 +124,124 @@ func hammer(a, b *process, key string, n int) map[int]int {
 	}
 	wg.Wait()
 	return counts
+}
+
+// TestTwoReplicasFrozenListenerProductAPIWithin2s: two token-service
+// replicas on one PostgreSQL database, a product API following B's feed;
+// the server processes of both replicas' listening connections are frozen
+// (SIGSTOP); a session revoked and a key deleted through A are refused by
+// the product API within 2 s (B finds its listener silent and reads the
+// store).
+func TestTwoReplicasFrozenListenerProductAPIWithin2s(t *testing.T) {
+	dsn := os.Getenv("AUTHKIT_TEST_POSTGRES")
+	if dsn == "" {
+		t.Skip("AUTHKIT_TEST_POSTGRES is not set: no PostgreSQL to run two servers on")
+	}
+	if testing.Short() {
+		t.Skip("builds and runs three processes")
+	}
+	is := is.New(t)
+	db, bin := pgSchema(t, dsn), buildServer(t)
+	product := filepath.Join(t.TempDir(), "product")
+	build := exec.Command("go", "build", "-o", product, "../product")
+	build.Stderr = os.Stderr
+	is.NoErr(build.Run())
+
+	bAddr := freeAddr(t)
+	issuer := "http://" + bAddr
+	a := startBinary(t, bin, db, "-issuer", issuer)
+	defer func() { a.cmd.Process.Signal(syscall.SIGTERM); a.cmd.Wait() }()
+	b := startBinaryAt(t, bAddr, bin, db, "-issuer", issuer)
+	defer func() { b.cmd.Process.Signal(syscall.SIGTERM); b.cmd.Wait() }()
+	pAddr := freeAddr(t)
+	p := exec.Command(product, "-addr", pAddr, "-issuer", issuer)
+	p.Stdout, p.Stderr = io.Discard, io.Discard
+	is.NoErr(p.Start())
+	defer func() { p.Process.Signal(syscall.SIGTERM); p.Wait() }()
+	user := basic("crash", "crash-password")
+	productGet := func(at string) int {
+		r, _ := http.NewRequest("GET", "http://"+pAddr+"/videos", nil)
+		r.Header.Set("Authorization", "Bearer "+at)
+		res, err := http.DefaultClient.Do(r)
+		if err != nil {
+			return 0
+		}
+		res.Body.Close()
+		return res.StatusCode
+	}
+	token := func(handle string) (string, string) {
+		st, m := a.post("/user/keys", user, `{"handle":"`+handle+`"}`)
+		is.Equal(st, 201)
+		st, m2 := a.post("/auth/api-key", "", `{"apiKey":"`+m["token"].(string)+`"}`)
+		is.Equal(st, 200)
+		return m2["access_token"].(string), handle
+	}
+	at1, _ := token("one")
+	at2, h2 := token("two")
+	for _, at := range []string{at1, at2} {
+		deadline := time.Now().Add(10 * time.Second)
+		for productGet(at) != 200 {
+			if time.Now().After(deadline) {
+				t.Fatal("the product API never accepted a valid token")
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+
+	// Freeze the listeners' server processes.
+	conn, err := pgx.Connect(context.Background(), dsn)
+	is.NoErr(err)
+	defer conn.Close(context.Background())
+	u, _ := url.Parse(db)
+	name := "authkit-listen-" + u.Query().Get("search_path")
+	if len(name) > 63 {
+		name = name[:63]
+	}
+	rows, err := conn.Query(context.Background(), `SELECT pid FROM pg_stat_activity WHERE application_name = $1`, name)
+	is.NoErr(err)
+	pids, err := pgx.CollectRows(rows, pgx.RowTo[int32])
+	is.NoErr(err)
+	is.Equal(len(pids), 2)
+	for _, pid := range pids {
+		if err := syscall.Kill(int(pid), syscall.SIGSTOP); err != nil {
+			t.Skipf("cannot freeze the PostgreSQL backend %d (the server must run on this machine): %v", pid, err)
+		}
+		defer syscall.Kill(int(pid), syscall.SIGCONT)
+	}
+
+	// Revoke through A: the session of at1, the key of at2.
+	st, m := a.getJSON("/user/sessions", user)
+	is.Equal(st, 200)
+	var sid string
+	for _, s := range m["sessions"].([]any) {
+		if s.(map[string]any)["key_handle"] == "one" {
+			sid = s.(map[string]any)["id"].(string)
+		}
+	}
+	start := time.Now()
+	del, err := newDelete(t, "http://"+a.addr+"/user/sessions/"+sid, user)
+	is.NoErr(err)
+	code, err := del()
+	is.NoErr(err)
+	is.Equal(code, 204)
+	del, err = newDelete(t, "http://"+a.addr+"/user/keys/"+h2, user)
+	is.NoErr(err)
+	code, err = del()
+	is.NoErr(err)
+	is.Equal(code, 204)
+	var gone1, gone2 time.Duration
+	for gone1 == 0 || gone2 == 0 {
+		if gone1 == 0 && productGet(at1) == 401 {
+			gone1 = time.Since(start)
+		}
+		if gone2 == 0 && productGet(at2) == 401 {
+			gone2 = time.Since(start)
+		}
+		if time.Since(start) > 2*time.Second {
+			t.Fatalf("with the listeners frozen, the product API still accepts after 2 s (session refused after %v, key after %v)", gone1, gone2)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	t.Logf("listeners frozen: the product API refused the revoked session's token after %v and the deleted key's after %v",
+		gone1.Round(time.Millisecond), gone2.Round(time.Millisecond))
 }

@@ -90,6 +90,12 @@ func Open(ctx context.Context, dsn string, cfg Config) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("postgres: %w", err)
 	}
+	if cfg.Schema == "" { // the search_path's: named, so that notifications and the listener say which
+		if err := pool.QueryRow(ctx, `SELECT current_schema()`).Scan(&cfg.Schema); err != nil {
+			pool.Close()
+			return nil, fmt.Errorf("postgres: current schema: %w", err)
+		}
+	}
 	s := &Store{pool: pool, schema: cfg.Schema, origin: uuid.NewString(), done: make(chan struct{})}
 	if err := s.migrate(ctx); err != nil {
 		pool.Close()
@@ -287,7 +293,7 @@ func (s *Store) listen(ctx context.Context, cc *pgx.ConnConfig, ready chan struc
 		}
 		close(stop)
 		s.setListening(false)
-		since = time.Now()
+		since = time.Unix(0, heard.Load()) // deaf since the last heartbeat heard, not since the drop
 		conn.Close(context.Background())
 	}
 }
