@@ -9,8 +9,11 @@
 //	auth := &httpmw.Auth{Tokens: v}
 //	mux.Handle("GET /videos", auth.Verify(auth.Require("videos:read")(videos)))
 //
-// A Verifier is an authkit.TokenVerifier: it plugs into httpmw.Auth like
-// the token service's own, and a product API's routes read the same.
+// A Verifier is an authkit.TokenVerifier and an authkit.KeyVerifier: it
+// plugs into httpmw.Auth like the token service's own services, and a
+// product API's routes read the same. Application keys are checked at the
+// token service (its key-check endpoint) and trusted for
+// Config.KeyCacheTTL, less if the feed says the key changed.
 //
 // # What is checked
 //
@@ -108,9 +111,16 @@ type Config struct {
 	MinRefetch time.Duration
 	// Leeway is the clock skew allowed on exp, nbf and iat; default 0.
 	Leeway    time.Duration
-	CacheSize int // verified tokens kept; default 10 000
-	Clock     authkit.Clock
-	Logger    *slog.Logger
+	CacheSize int // verified tokens (and keys) kept; default 10 000
+	// KeyPrefix is the token service's key prefix (keys.Config.Prefix),
+	// to tell keys from tokens; default "ak".
+	KeyPrefix string
+	// KeyCacheTTL is how long a key the token service vouched for is
+	// trusted without asking again; default 30 s. The feed's events about
+	// the key (deleted, disabled, rotated) clear it at once.
+	KeyCacheTTL time.Duration
+	Clock       authkit.Clock
+	Logger      *slog.Logger
 }
 
 // Verifier verifies access tokens of one token service. It implements
@@ -132,6 +142,10 @@ type Verifier struct {
 	revoked  map[string]int64 // revoked key → the same
 	disabled map[string]bool  // disabled keys
 
+	keyMu    sync.RWMutex
+	keyCache map[[32]byte]*keyEntry // by SHA-256 of the secret
+	keysByID map[string][][32]byte
+
 	cacheMu sync.RWMutex
 	cache   map[string]*cached
 	order   []string
@@ -149,6 +163,7 @@ type metadata struct {
 	JWKSURI    string `json:"jwks_uri"`
 	Feed       string `json:"revocation_feed_endpoint"`
 	Validation string `json:"authkit_validation_endpoint"`
+	KeyCheck   string `json:"authkit_key_check_endpoint"`
 }
 
 type keySet struct {
@@ -185,7 +200,8 @@ func New(ctx context.Context, cfg Config) (*Verifier, error) {
 	}
 	v := &Verifier{cfg: cfg, hc: cfg.HTTPClient, logger: cfg.Logger, audience: cfg.Audience,
 		sessions: map[string]int64{}, revoked: map[string]int64{}, disabled: map[string]bool{},
-		cache: map[string]*cached{}, order: make([]string, cfg.CacheSize), done: make(chan struct{})}
+		cache: map[string]*cached{}, order: make([]string, cfg.CacheSize), done: make(chan struct{}),
+		keyCache: map[[32]byte]*keyEntry{}, keysByID: map[string][][32]byte{}}
 	if v.hc == nil {
 		v.hc = &http.Client{Timeout: 10 * time.Second}
 	}
@@ -563,6 +579,9 @@ func (v *Verifier) handle(event, data string) {
 		}
 		v.sweep(now.Unix())
 		v.stateMu.Unlock()
+		if ev.Kind != feed.SessionRevoked {
+			v.forgetKey(ev.ID) // a key changed (a rotation too): ask again
+		}
 	}
 	v.lastContact.Store(v.cfg.Clock.Now().UnixNano())
 }

@@ -28,6 +28,7 @@ type service struct {
 	ak      *server.Server
 	key     *authkit.Key
 	jwks    atomic.Int64 // JWKS requests served
+	checks  atomic.Int64 // key checks served
 	feedOff atomic.Bool  // the feed answers nothing (a stalled stream)
 }
 
@@ -45,7 +46,12 @@ func newService(t testing.TB) *service {
 	ep := s.ak.Endpoints
 	mux := http.NewServeMux()
 	mux.Handle("GET /.well-known/oauth-authorization-server", ep.Metadata(handlers.MetadataOptions{
-		Issuer: issuer, Token: "/oauth/token", JWKS: "/jwks", Feed: "/feed", Validation: "/validate"}))
+		Issuer: issuer, Token: "/oauth/token", JWKS: "/jwks", Feed: "/feed", Validation: "/validate", KeyCheck: "/check-key"}))
+	check := ep.CheckKey()
+	mux.Handle("POST /check-key", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.checks.Add(1)
+		check.ServeHTTP(w, r)
+	}))
 	jwks := ep.JWKS()
 	mux.Handle("GET /jwks", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.jwks.Add(1)
@@ -231,3 +237,47 @@ func cut(s string, c byte) (string, string, bool) {
 }
 
 func b64(s string) string { return base64.RawURLEncoding.EncodeToString([]byte(s)) }
+
+func TestVerifyKey_CheckedAtTheTokenServiceCachedAndClearedByTheFeed(t *testing.T) {
+	is := is.New(t)
+	s := newService(t)
+	v := newVerifier(t, s, verifier.Config{})
+	g := s.grant(t)
+	eventually(t, "never caught up", func() bool { _, err := v.Verify(ctx, g.AccessToken); return err == nil })
+	k, secret, err := s.ak.Keys.Create(ctx, authkit.KeyRequest{Owner: "bob", Handle: "product", Scopes: []string{"videos:read"}})
+	is.NoErr(err)
+	is.True(v.LooksLikeKey(secret))
+	is.True(!v.LooksLikeKey("eyJhbGciOiJFZERTQSJ9.e30.sig"))
+	var got *authkit.Key
+	eventually(t, "the key never verified", func() bool { got, err = v.VerifyKey(ctx, secret); return err == nil })
+	is.Equal(got.ID, k.ID)
+	is.Equal(got.Owner, "bob")
+	is.Equal(got.Scopes, []string{"videos:read"})
+	n := s.checks.Load()
+	p, err := v.KeyPrincipal(ctx, secret)
+	is.NoErr(err)
+	is.Equal(p.Method(), authkit.MethodKey)
+	is.Equal(s.checks.Load(), n) // from the cache
+	_, err = v.VerifyKey(ctx, "ak_live_"+secret[8:len(secret)-6]+"AAAAAA")
+	is.True(errors.Is(err, authkit.ErrUnauthenticated)) // a bad checksum never reaches the service
+
+	// Disabled, enabled, rotated, deleted: each applies at once.
+	yes, no := true, false
+	_, err = s.ak.Keys.Update(ctx, "bob", k.ID, authkit.KeyUpdate{Disabled: &yes})
+	is.NoErr(err)
+	refused := func(err error) bool { return err != nil && !errors.Is(err, authkit.ErrUnavailable) }
+	eventually(t, "a disabled key still verifies", func() bool { _, err := v.VerifyKey(ctx, secret); return refused(err) })
+	_, err = s.ak.Keys.Update(ctx, "bob", k.ID, authkit.KeyUpdate{Disabled: &no})
+	is.NoErr(err)
+	eventually(t, "an enabled key is still refused", func() bool { _, err := v.VerifyKey(ctx, secret); return err == nil })
+	_, fresh, err := s.ak.Keys.Rotate(ctx, "bob", k.ID, 0)
+	is.NoErr(err)
+	eventually(t, "a rotated-away secret still verifies", func() bool {
+		_, err := v.VerifyKey(ctx, secret)
+		return errors.Is(err, authkit.ErrUnauthenticated)
+	})
+	_, err = v.VerifyKey(ctx, fresh)
+	is.NoErr(err)
+	is.NoErr(s.ak.Keys.Delete(ctx, "bob", k.ID))
+	eventually(t, "a deleted key still verifies", func() bool { _, err := v.VerifyKey(ctx, fresh); return refused(err) })
+}

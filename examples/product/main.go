@@ -7,7 +7,9 @@
 //	go run ./examples/product -addr 127.0.0.1:8090 -issuer http://127.0.0.1:8080
 //
 // Routes: GET /videos (videos:read), POST /videos (videos:write), GET
-// /healthz. Flags: -addr, -issuer, -max-stale (how long the feed may be
+// /healthz; each takes an access token (bearer or bare) or an application
+// key (Basic user name or bearer), which the token service checks and this
+// process trusts for 30 s at most, less if the feed says it changed. Flags: -addr, -issuer, -max-stale (how long the feed may be
 // silent before tokens are refused; default 10 s), -on-stale refuse|check
 // (check: ask the token service's validation endpoint instead).
 package main
@@ -66,7 +68,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	defer v.Close()
 
-	auth := &httpmw.Auth{Tokens: v, Accept: httpmw.AcceptBearerToken | httpmw.AcceptBareToken,
+	auth := &httpmw.Auth{Tokens: v, Keys: v, Accept: httpmw.AcceptBearerToken | httpmw.AcceptBareToken | httpmw.AcceptBasicKey | httpmw.AcceptBearerKey,
 		Responder: httpmw.Responder{Envelope: httpmw.ProblemDetails, Logger: logger}}
 	api := &videos{byOwner: map[string][]video{}}
 	mux := http.NewServeMux()

@@ -237,6 +237,25 @@ func TestProduct_RefusesRevokedTokensWithinASecond(t *testing.T) {
 		time.Sleep(2 * time.Millisecond)
 	}
 
+	// An application key, checked at the token service, then deleted.
+	token("keyed")
+	keyAuth := basic(keys["keyed"], "")
+	st, _ = call(t, "GET", P+"/videos", keyAuth, "")
+	is.Equal(st, 200)
+	st, _ = call(t, "DELETE", T+"/user/keys/keyed", alice, "")
+	is.Equal(st, 204)
+	deleted := time.Now()
+	for {
+		if st, _ := call(t, "GET", P+"/videos", keyAuth, ""); st == http.StatusUnauthorized {
+			break
+		}
+		if time.Since(deleted) > time.Second {
+			t.Fatal("key deleted: the product API still accepts the key itself after 1 s")
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	t.Logf("key deleted: the product API refused the key itself %s after", time.Since(deleted).Round(time.Millisecond))
+
 	// The token service restarts: the product API goes on verifying, and
 	// hears of revocations made after the restart.
 	at, _ = token("fifth")

@@ -201,9 +201,11 @@ func (a *App) mount() {
 	// 8414) and the revocation feed they follow.
 	a.handle("GET /.well-known/oauth-authorization-server", ep.Metadata(handlers.MetadataOptions{
 		Issuer: a.cfg.Issuer, Token: "/oauth/token", Introspection: "/oauth/introspect", Revocation: "/oauth/revoke",
-		JWKS: "/.well-known/jwks.json", Feed: "/oauth/revocations", Validation: "/v1/keys/validate", Scopes: videoScopes,
+		JWKS: "/.well-known/jwks.json", Feed: "/oauth/revocations", Validation: "/v1/keys/validate", KeyCheck: "/oauth/check-key",
+		Scopes: videoScopes,
 	}))
 	a.handle("GET /oauth/revocations", a.ak.Feed)
+	a.handle("POST /oauth/check-key", ep.CheckKey())
 
 	a.handle("GET /healthz", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
