@@ -17,6 +17,11 @@ type Page struct {
 	Limit int
 }
 
+// MaxRefreshGrace is the longest grace window in which a replayed refresh
+// token is answered with the pair it was spent for (sessions.Config); past
+// it, Store.Cleanup erases the sealed pair.
+const MaxRefreshGrace = 30 * time.Second
+
 // Page limits.
 const (
 	DefaultPageLimit = 50
@@ -171,6 +176,11 @@ type SigningKeyStore interface {
 	// RetireSigningKey sets RetiredAt and ExpiresAt of key id. Returns
 	// ErrNotFound.
 	RetireSigningKey(ctx context.Context, id string, retiredAt, expiresAt time.Time) error
+
+	// RevokeSigningKey makes key id stop verifying at at (a leak): its
+	// ExpiresAt becomes at, and its RetiredAt at if it was active. Returns
+	// ErrNotFound. Publishes a [RevokedSigningKey] after commit.
+	RevokeSigningKey(ctx context.Context, id string, at time.Time) error
 }
 
 // Store is a complete storage backend: storage/memory, storage/sqlite, and
@@ -192,7 +202,9 @@ type Store interface {
 	// Cleanup deletes what can no longer matter at now: superseded key
 	// secrets and refresh tokens past their ExpiresAt, sessions past their
 	// ExpiresAt (with their refresh tokens), signing keys past their
-	// ExpiresAt. It returns how many records it deleted. It must not block
+	// ExpiresAt; and it erases the ChildSealed of refresh tokens spent
+	// more than MaxRefreshGrace before now (a replay can no longer be
+	// answered with it). It returns how many records it deleted. It must not block
 	// verification for long: backends delete in small batches.
 	Cleanup(ctx context.Context, now time.Time) (int, error)
 
@@ -210,6 +222,9 @@ const (
 	// ChangedKey: the key changed (a rotation, a new policy, disabled or
 	// enabled): caches of keys forget it and read it again.
 	ChangedKey RevocationKind = "key-changed"
+	// RevokedSigningKey: the signing key (its kid) is dead, and so is
+	// every token it signed.
+	RevokedSigningKey RevocationKind = "signing-key"
 )
 
 // Revocation tells that a key or session stopped being valid before its

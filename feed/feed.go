@@ -34,6 +34,7 @@
 //
 //	event: revocation   data: {"kind":"session-revoked","id":"…"}
 //	event: revocation   data: {"kind":"key-revoked"|"key-disabled"|"key-enabled","id":"…"}
+//	event: revocation   data: {"kind":"signing-key-revoked","id":"<kid>"}
 //	event: ready        id: <unix µs>   data: {"heartbeat_ms":2000}   (caught up: what follows is live)
 //	event: ping         id: <unix µs>   (every Heartbeat)
 package feed
@@ -59,6 +60,9 @@ const (
 	KeyRevoked     = "key-revoked"     // the key is deleted: its tokens are dead
 	KeyDisabled    = "key-disabled"    // refuse the key's tokens until KeyEnabled
 	KeyEnabled     = "key-enabled"     // accept them again
+	// SigningKeyRevoked: the signing key (the event's ID is its kid) leaked:
+	// refuse every token it signed, and forget it.
+	SigningKeyRevoked = "signing-key-revoked"
 )
 
 // Event is one revocation as the feed sends it.
@@ -242,6 +246,8 @@ func (s *Server) event(ctx context.Context, r authkit.Revocation) (Event, bool) 
 		return Event{SessionRevoked, r.ID}, true
 	case authkit.RevokedKey:
 		return Event{KeyRevoked, r.ID}, true
+	case authkit.RevokedSigningKey:
+		return Event{SigningKeyRevoked, r.ID}, true
 	case authkit.ChangedKey:
 		k, err := s.cfg.Store.KeyByID(ctx, r.ID)
 		switch {

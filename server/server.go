@@ -22,9 +22,11 @@ package server
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"sync"
 	"time"
 
@@ -270,7 +272,7 @@ func (c *Config) fill() error {
 		return exceeds("LoginTTL", c.LoginTTL, "MaxAccessTTL", c.MaxAccessTTL, "every login would be refused")
 	case c.AccessTTL > c.RefreshTTL:
 		return exceeds("AccessTTL", c.AccessTTL, "RefreshTTL", c.RefreshTTL, "access tokens would die with their session before their exp")
-	case c.RefreshGrace < 0 || c.RefreshGrace > 30*time.Second:
+	case c.RefreshGrace < 0 || c.RefreshGrace > authkit.MaxRefreshGrace:
 		return authkit.Invalid("RefreshGrace", "must be between 0 and 30s")
 	case c.CleanupEvery > 0 && c.CleanupEvery < time.Second:
 		return authkit.Invalid("CleanupEvery", "must be at least 1s, or negative for off")
@@ -372,4 +374,33 @@ func (s *Server) rotate(ctx context.Context) {
 	case rotated:
 		s.logger.InfoContext(ctx, "authkit: signing key rotated", "older_than", s.cfg.RotateEvery, "old_key_verifies_for", s.cfg.MaxAccessTTL)
 	}
+}
+
+// Ready returns the readiness handler (`GET /readyz`, say): 200
+// {"status":"ready"} when the store answers (it reads the signing keys,
+// within 2 s) and, for a store shared by replicas, its revocation listener
+// is listening (authkit.NotifierHealth); 503 {"status":"not ready",
+// "reason":…} otherwise, so that a load balancer sends no traffic to a
+// replica that would trust stale caches or fail every request. The store
+// migrates itself when opened: a store that opened is migrated.
+func (s *Server) Ready() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		reason := ""
+		if _, err := s.cfg.Store.SigningKeys(ctx); err != nil {
+			reason = "the store does not answer"
+			s.logger.WarnContext(r.Context(), "authkit: not ready", "err", err)
+		} else if h, ok := s.cfg.Store.(authkit.NotifierHealth); ok && !h.Listening() {
+			reason = "the revocation listener is not listening"
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Cache-Control", "no-store")
+		if reason != "" {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			json.NewEncoder(w).Encode(map[string]string{"status": "not ready", "reason": reason})
+			return
+		}
+		json.NewEncoder(w).Encode(map[string]string{"status": "ready"})
+	})
 }

@@ -398,3 +398,30 @@ func postForm(t *testing.T, url, id, secret, form string) (int, map[string]any) 
 	json.NewDecoder(res.Body).Decode(&m)
 	return res.StatusCode, m
 }
+
+// TestReady_UntilTheStoreStopsAnswering: the readiness handler says ready
+// over a live store, and 503 with the reason once the store is closed.
+func TestReady_UntilTheStoreStopsAnswering(t *testing.T) {
+	is := is.New(t)
+	store := openSQLite(t, filepath.Join(t.TempDir(), "a.db"))
+	ak, err := server.New(ctx, server.Config{Store: store, Secret: secret(t), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	is.NoErr(err)
+	defer ak.Close()
+	srv := httptest.NewServer(ak.Ready())
+	defer srv.Close()
+	get := func() (int, map[string]string) {
+		res, err := http.Get(srv.URL)
+		is.NoErr(err)
+		defer res.Body.Close()
+		var m map[string]string
+		is.NoErr(json.NewDecoder(res.Body).Decode(&m))
+		return res.StatusCode, m
+	}
+	st, m := get()
+	is.Equal(st, 200)
+	is.Equal(m["status"], "ready")
+	is.NoErr(store.Close())
+	st, m = get()
+	is.Equal(st, 503)
+	is.Equal(m["reason"], "the store does not answer")
+}

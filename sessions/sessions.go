@@ -76,7 +76,7 @@ func New(cfg Config) (*Manager, error) {
 		return nil, authkit.Invalid("tokens", "required")
 	case cfg.Secret == nil:
 		return nil, authkit.Invalid("secret", "required")
-	case cfg.RefreshGrace < 0 || cfg.RefreshGrace > 30*time.Second:
+	case cfg.RefreshGrace < 0 || cfg.RefreshGrace > authkit.MaxRefreshGrace:
 		return nil, authkit.Invalid("refresh_grace", "0 to 30 seconds")
 	}
 	m := &Manager{

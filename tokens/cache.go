@@ -74,6 +74,14 @@ func (c *tokenCache) put(h uint64, token string, p authkit.Principal, claims *au
 	c.m[h] = cacheEntry{token: token, principal: p, claims: claims, deadline: deadline}
 }
 
+// clear empties the cache.
+func (c *tokenCache) clear() {
+	c.mu.Lock()
+	clear(c.m)
+	c.used, c.next = 0, 0
+	c.mu.Unlock()
+}
+
 func (c *tokenCache) remove(h uint64) {
 	c.mu.Lock()
 	delete(c.m, h)

@@ -220,10 +220,72 @@ func (s *Service) signingKey(ctx context.Context, now time.Time) (*signingKey, e
 		ring = s.ring.Load()
 		s.loadMu.Unlock()
 	}
-	if ring.active == nil {
-		return nil, errNoSigningKey
+	if ring.active == nil { // revoked under us: another replica has rotated
+		if err := s.reload(ctx, now); err != nil {
+			return nil, err
+		}
+		if ring = s.ring.Load(); ring.active == nil {
+			return nil, errNoSigningKey
+		}
 	}
 	return ring.active, nil
+}
+
+// revoked is the store subscription: a revoked signing key leaves the ring
+// and every token verified with it leaves the cache, at once; any other
+// revocation goes to the liveness cache. It never calls the store (it may
+// run under loadMu, inside RevokeSigningKey).
+func (s *Service) revoked(r authkit.Revocation) {
+	if r.Kind != authkit.RevokedSigningKey {
+		s.live.revoked(r)
+		return
+	}
+	for {
+		old := s.ring.Load()
+		if old.byID[r.ID] == nil {
+			break
+		}
+		ring := &keyRing{byID: make(map[string]*signingKey, len(old.byID)), loadedAt: old.loadedAt}
+		for _, k := range old.all {
+			if k.id == r.ID {
+				continue
+			}
+			ring.byID[k.id] = k
+			ring.all = append(ring.all, k)
+			if k == old.active {
+				ring.active = k
+			}
+		}
+		if s.ring.CompareAndSwap(old, ring) {
+			break
+		}
+	}
+	if s.cache != nil {
+		s.cache.clear() // the tokens it signed verify no more: none may answer from here
+	}
+}
+
+// RevokeSigningKey stops signing key kid at once (a leak): its tokens are
+// refused from now on, here and on every replica and product API the
+// store's notifications and the revocation feed reach, and it leaves the
+// JWKS. If it is the key that signs, a new one takes over first. Returns
+// authkit.ErrNotFound for an unknown kid, or the store's error.
+func (s *Service) RevokeSigningKey(ctx context.Context, kid string) error {
+	s.loadMu.Lock()
+	defer s.loadMu.Unlock()
+	now := s.clock.Now()
+	if err := s.loadLocked(ctx); err != nil {
+		return err
+	}
+	if a := s.ring.Load().active; a != nil && a.id == kid {
+		if err := s.rotateLocked(ctx, now); err != nil {
+			return err
+		}
+	}
+	if err := s.store.RevokeSigningKey(ctx, kid, now); err != nil {
+		return fmt.Errorf("tokens: revoke signing key: %w", err)
+	}
+	return s.loadLocked(ctx)
 }
 
 // key returns the key kid names. On an unknown kid it reloads the keys from

@@ -125,7 +125,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.cancel = cfg.Store.Subscribe(s.live.revoked)
+	s.cancel = cfg.Store.Subscribe(s.revoked)
 	if err := s.start(ctx); err != nil {
 		s.cancel()
 		return nil, err

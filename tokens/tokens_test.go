@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -593,4 +594,36 @@ func jwksKids(t *testing.T, svc *tokens.Service) []string {
 		kids = append(kids, k.KeyID)
 	}
 	return kids
+}
+
+// TestRevokeSigningKey_ItsTokensRefusedAtOnceEverywhere: a leaked signing
+// key revoked on one Service (the one that signs: a new key takes over)
+// is refused at once there, cached tokens included, and on another Service
+// of the same store, and leaves the JWKS; tokens of the new key verify.
+func TestRevokeSigningKey_ItsTokensRefusedAtOnceEverywhere(t *testing.T) {
+	eachBackend(t, func(t *testing.T, b backend) {
+		is := is.New(t)
+		f := newFixture(t, b.open(t), tokens.Config{})
+		ctx := context.Background()
+		replica := f.service(t, f.cfg)
+		leaked, _ := f.issue(t)
+		kid := kidOf(t, leaked)
+		for _, s := range []*tokens.Service{f.svc, replica} {
+			_, err := s.Verify(ctx, leaked)
+			is.NoErr(err) // cached on both
+		}
+		is.NoErr(f.svc.RevokeSigningKey(ctx, kid))
+		for _, s := range []*tokens.Service{f.svc, replica} {
+			_, err := s.Verify(ctx, leaked)
+			is.True(errors.Is(err, authkit.ErrUnauthenticated)) // refused, cache or not
+		}
+		is.True(!slices.Contains(jwksKids(t, f.svc), kid))
+		after, _ := f.issue(t)
+		is.True(kidOf(t, after) != kid)
+		for _, s := range []*tokens.Service{f.svc, replica} {
+			_, err := s.Verify(ctx, after)
+			is.NoErr(err)
+		}
+		is.True(errors.Is(f.svc.RevokeSigningKey(ctx, "no-such-kid"), authkit.ErrNotFound))
+	})
 }

@@ -579,11 +579,37 @@ func (v *Verifier) handle(event, data string) {
 		}
 		v.sweep(now.Unix())
 		v.stateMu.Unlock()
-		if ev.Kind != feed.SessionRevoked {
+		switch ev.Kind {
+		case feed.SessionRevoked:
+		case feed.SigningKeyRevoked:
+			v.dropSigningKey(ev.ID)
+		default:
 			v.forgetKey(ev.ID) // a key changed (a rotation too): ask again
 		}
 	}
 	v.lastContact.Store(v.cfg.Clock.Now().UnixNano())
+}
+
+// dropSigningKey forgets signing key kid and every token verified with
+// it: it leaked. (The JWKS no longer holds it either.)
+func (v *Verifier) dropSigningKey(kid string) {
+	v.keysMu.Lock()
+	old := v.keys.Load()
+	ks := &keySet{byID: make(map[string]jose.JSONWebKey, len(old.byID)), expires: old.expires}
+	for id, k := range old.byID {
+		if id != kid {
+			ks.byID[id] = k
+		}
+	}
+	v.keys.Store(ks)
+	v.lastFetch = time.Time{} // the key that replaces it may be fetched at once
+	v.keysMu.Unlock()
+	v.cacheMu.Lock()
+	clear(v.cache)
+	for i := range v.order {
+		v.order[i] = ""
+	}
+	v.cacheMu.Unlock()
 }
 
 // sweep forgets revocations older than any token they concern, now and

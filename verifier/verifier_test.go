@@ -3,6 +3,7 @@ package verifier_test
 import (
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"net/http/httptest"
@@ -280,4 +281,37 @@ func TestVerifyKey_CheckedAtTheTokenServiceCachedAndClearedByTheFeed(t *testing.
 	is.NoErr(err)
 	is.NoErr(s.ak.Keys.Delete(ctx, "bob", k.ID))
 	eventually(t, "a deleted key still verifies", func() bool { _, err := v.VerifyKey(ctx, fresh); return refused(err) })
+}
+
+func TestVerify_ARevokedSigningKeysTokensAreRefused(t *testing.T) {
+	is := is.New(t)
+	s := newService(t)
+	v := newVerifier(t, s, verifier.Config{})
+	g := s.grant(t)
+	eventually(t, "never caught up", func() bool { _, err := v.Verify(ctx, g.AccessToken); return err == nil })
+	kid := kidOf(t, g.AccessToken)
+	is.NoErr(s.ak.Tokens.RevokeSigningKey(ctx, kid))
+	eventually(t, "a revoked signing key's token still verifies", func() bool {
+		_, err := v.Verify(ctx, g.AccessToken)
+		return errors.Is(err, authkit.ErrUnauthenticated)
+	})
+	g2 := s.grant(t) // the new key's
+	_, err := v.Verify(ctx, g2.AccessToken)
+	is.NoErr(err)
+}
+
+func kidOf(t *testing.T, tok string) string {
+	t.Helper()
+	hdr, _, _ := cut(tok, '.')
+	b, err := base64.RawURLEncoding.DecodeString(hdr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var h struct {
+		Kid string `json:"kid"`
+	}
+	if err := json.Unmarshal(b, &h); err != nil {
+		t.Fatal(err)
+	}
+	return h.Kid
 }

@@ -207,9 +207,10 @@ func (a *App) mount() {
 	a.handle("GET /oauth/revocations", a.ak.Feed)
 	a.handle("POST /oauth/check-key", ep.CheckKey())
 
-	a.handle("GET /healthz", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	a.handle("GET /healthz", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { // alive
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	}))
+	a.handle("GET /readyz", a.ak.Ready()) // ready: the store answers, the listener listens
 }
 
 func (a *App) getUser(w http.ResponseWriter, r *http.Request) {

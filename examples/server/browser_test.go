@@ -437,6 +437,7 @@ func TestBrowser_LimitsAndUsageChart(t *testing.T) {
 		chromedp.Click(chromedp.ID("p-disabled")),
 		chromedp.Click(chromedp.CSS(`#policy-dialog .confirm`)),
 		chromedp.WaitNotVisible(chromedp.ID("policy-dialog")),
+		chromedp.WaitVisible(chromedp.CSS(`tr[data-handle="metered-key"] .disabled-note`)), // saved and listed again
 	)
 	is.Equal(e.do(req{method: "GET", path: "/user/keys/metered-key", auth: alice}).json["disabled"], true)
 	e.clock.Advance(time.Minute)

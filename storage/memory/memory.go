@@ -508,10 +508,33 @@ func (s *Store) RetireSigningKey(ctx context.Context, id string, retiredAt, expi
 	return nil
 }
 
+// RevokeSigningKey implements authkit.SigningKeyStore.
+func (s *Store) RevokeSigningKey(ctx context.Context, id string, at time.Time) error {
+	s.mu.Lock()
+	k, ok := s.signingKeys[id]
+	if ok {
+		if k.RetiredAt.IsZero() {
+			k.RetiredAt = utc(at)
+		}
+		k.ExpiresAt = utc(at)
+	}
+	s.mu.Unlock()
+	if !ok {
+		return fmt.Errorf("memory: signing key %s: %w", id, authkit.ErrNotFound)
+	}
+	s.Publish(authkit.Revocation{Kind: authkit.RevokedSigningKey, ID: id})
+	return nil
+}
+
 // Cleanup implements authkit.Store.
 func (s *Store) Cleanup(ctx context.Context, now time.Time) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	for _, t := range s.refresh {
+		if t.ChildSealed != nil && !t.SpentAt.IsZero() && !t.SpentAt.After(now.Add(-authkit.MaxRefreshGrace)) {
+			t.ChildSealed = nil
+		}
+	}
 	n := 0
 	for h, sec := range s.secrets {
 		if !sec.ExpiresAt.IsZero() && !now.Before(sec.ExpiresAt) {

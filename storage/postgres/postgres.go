@@ -310,6 +310,7 @@ func (s *Store) replay(ctx context.Context, conn *pgx.Conn, since time.Time) {
 		{authkit.RevokedKey, `SELECT id FROM keys WHERE revoked_at >= $1`},
 		{authkit.RevokedSession, `SELECT id FROM sessions WHERE revoked_at >= $1`},
 		{authkit.ChangedKey, `SELECT DISTINCT key_id FROM key_secrets WHERE created_at >= $1`},
+		{authkit.RevokedSigningKey, `SELECT id FROM signing_keys WHERE expires_at >= $1 AND expires_at <= now()`},
 	} {
 		rows, err := conn.Query(ctx, q.sql, since)
 		if err != nil {

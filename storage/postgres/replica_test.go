@@ -2,7 +2,10 @@ package postgres_test
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -368,4 +371,34 @@ func TestReplicas_FrozenListenerStillHonoursRevocationsWithin2s(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// TestReplicas_SigningKeyRevokedOnAIsRefusedOnB: a leaked signing key
+// revoked on A: B refuses its tokens within a second, cached or not.
+func TestReplicas_SigningKeyRevokedOnAIsRefusedOnB(t *testing.T) {
+	is := is.New(t)
+	a, b, k := twoReplicas(t, 0)
+	g, err := a.sessions.Login(ctx, k, "leak")
+	is.NoErr(err)
+	_, err = b.tokens.Verify(ctx, g.AccessToken)
+	is.NoErr(err) // cached on B
+	hdr, _, _ := strings.Cut(g.AccessToken, ".")
+	raw, err := base64.RawURLEncoding.DecodeString(hdr)
+	is.NoErr(err)
+	var h struct {
+		Kid string `json:"kid"`
+	}
+	is.NoErr(json.Unmarshal(raw, &h))
+	start := time.Now()
+	is.NoErr(a.tokens.RevokeSigningKey(ctx, h.Kid))
+	for {
+		if _, err := b.tokens.Verify(ctx, g.AccessToken); errors.Is(err, authkit.ErrUnauthenticated) {
+			break
+		}
+		if time.Since(start) > time.Second {
+			t.Fatal("a signing key revoked on A still verifies on B after 1 s")
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	t.Logf("signing key revocation reached B after %v", time.Since(start).Round(time.Millisecond))
 }

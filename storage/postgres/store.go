@@ -527,11 +527,34 @@ func (s *Store) RetireSigningKey(ctx context.Context, id string, retiredAt, expi
 	return nil
 }
 
+// RevokeSigningKey implements authkit.SigningKeyStore.
+func (s *Store) RevokeSigningKey(ctx context.Context, id string, at time.Time) error {
+	r := authkit.Revocation{Kind: authkit.RevokedSigningKey, ID: id}
+	err := s.write(ctx, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE signing_keys SET retired_at = COALESCE(retired_at, $1), expires_at = $1 WHERE id = $2`, at.UTC(), id)
+		if err != nil {
+			return fmt.Errorf("postgres: revoke signing key: %w", err)
+		}
+		if tag.RowsAffected() == 0 {
+			return notFound("signing key")
+		}
+		return s.notify(ctx, tx, r)
+	})
+	if err == nil {
+		s.Publish(r)
+	}
+	return err
+}
+
 // ---- cleanup
 
 // Cleanup implements authkit.Store, deleting in batches of 500 rows.
 func (s *Store) Cleanup(ctx context.Context, now time.Time) (int, error) {
 	total := 0
+	if _, err := s.pool.Exec(ctx, `UPDATE refresh_tokens SET child_sealed = NULL WHERE child_sealed IS NOT NULL AND spent_at <= $1`,
+		now.Add(-authkit.MaxRefreshGrace).UTC()); err != nil {
+		return 0, fmt.Errorf("postgres: cleanup: erase sealed pairs: %w", err)
+	}
 	for _, q := range []string{
 		`DELETE FROM key_secrets WHERE hash IN (SELECT hash FROM key_secrets WHERE expires_at <= $1 LIMIT 500)`,
 		`DELETE FROM refresh_tokens WHERE hash IN (SELECT r.hash FROM refresh_tokens r LEFT JOIN sessions s ON s.id = r.session_id

@@ -778,6 +778,25 @@ func (s *Store) RetireSigningKey(ctx context.Context, id string, retiredAt, expi
 	})
 }
 
+// RevokeSigningKey implements authkit.SigningKeyStore.
+func (s *Store) RevokeSigningKey(ctx context.Context, id string, at time.Time) error {
+	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE signing_keys SET retired_at = CASE WHEN retired_at = 0 THEN ? ELSE retired_at END, expires_at = ? WHERE id = ?`,
+			micro(at), micro(at), id)
+		if err != nil {
+			return fmt.Errorf("sqlite: revoke signing key: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return notFound("signing key")
+		}
+		return nil
+	})
+	if err == nil {
+		s.Publish(authkit.Revocation{Kind: authkit.RevokedSigningKey, ID: id})
+	}
+	return err
+}
+
 // ---- cleanup
 
 // cleanupBatch bounds each delete so that the write lock is held briefly.
@@ -790,6 +809,13 @@ const cleanupBatch = 500
 func (s *Store) Cleanup(ctx context.Context, now time.Time) (int, error) {
 	n := micro(now)
 	total := 0
+	if err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `UPDATE refresh_tokens SET child_sealed = NULL WHERE child_sealed IS NOT NULL AND spent_at <> 0 AND spent_at <= ?`,
+			micro(now.Add(-authkit.MaxRefreshGrace)))
+		return err
+	}); err != nil {
+		return 0, fmt.Errorf("sqlite: cleanup: erase sealed pairs: %w", err)
+	}
 	deleted, err := s.cleanupRefresh(ctx, n)
 	total += deleted
 	if err != nil {

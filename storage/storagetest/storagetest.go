@@ -627,6 +627,22 @@ var refreshTests = []test{
 		is.Equal(got.ChildSealed, []byte("child"))
 		is.True(errors.Is(s.SpendRefreshToken(ctx, hash(), T0, nil, newRefresh("s1", "k1")), authkit.ErrNotFound))
 	}},
+	{"Refresh/CleanupErasesTheSealedPairAfterTheGrace", func(t *testing.T, s authkit.Store) {
+		is := is.New(t)
+		rt := mustFamily(t, s)
+		spent := T0.Add(time.Minute)
+		is.NoErr(s.SpendRefreshToken(ctx, rt.Hash, spent, []byte("child"), newRefresh(rt.SessionID, rt.KeyID)))
+		_, err := s.Cleanup(ctx, spent.Add(authkit.MaxRefreshGrace-time.Second)) // inside the window: kept
+		is.NoErr(err)
+		got, _ := s.RefreshToken(ctx, rt.Hash)
+		is.Equal(got.ChildSealed, []byte("child"))
+		_, err = s.Cleanup(ctx, spent.Add(authkit.MaxRefreshGrace))
+		is.NoErr(err)
+		got, err = s.RefreshToken(ctx, rt.Hash)
+		is.NoErr(err) // the spent token stays, for reuse detection
+		is.Equal(len(got.ChildSealed), 0)
+		is.True(got.SpentAt.Equal(spent))
+	}},
 }
 
 func signingKey(created time.Time) *authkit.SigningKey {
@@ -652,6 +668,22 @@ var signingTests = []test{
 		is.True(list[0].RetiredAt.Equal(T0.Add(2 * time.Hour)))
 		is.True(list[0].ExpiresAt.Equal(T0.Add(26 * time.Hour)))
 		is.True(errors.Is(s.RetireSigningKey(ctx, id(), T0, T0), authkit.ErrNotFound))
+
+		// Revoked: it expires at once (the retired one keeps its retirement);
+		// the revocation is published.
+		published, stop := recordRevocations(s)
+		defer stop()
+		is.NoErr(s.RevokeSigningKey(ctx, b.ID, T0.Add(3*time.Hour)))
+		is.NoErr(s.RevokeSigningKey(ctx, a.ID, T0.Add(3*time.Hour)))
+		list, _ = s.SigningKeys(ctx)
+		is.True(list[0].RetiredAt.Equal(T0.Add(2 * time.Hour)))
+		is.True(list[0].ExpiresAt.Equal(T0.Add(3 * time.Hour)))
+		is.True(list[1].RetiredAt.Equal(T0.Add(3 * time.Hour)))
+		is.True(list[1].ExpiresAt.Equal(T0.Add(3 * time.Hour)))
+		is.True(errors.Is(s.RevokeSigningKey(ctx, id(), T0), authkit.ErrNotFound))
+		if _, ok := s.(authkit.Notifier); ok {
+			is.Equal(published(), []string{b.ID, a.ID})
+		}
 	}},
 }
 
