@@ -191,6 +191,7 @@ type Store interface {
 	RefreshStore
 	SigningKeyStore
 	UsageStore
+	AuditStore
 	Notifier
 
 	// RevokedSince returns, for followers that catch up (the revocation

@@ -64,6 +64,9 @@ type Endpoints struct {
 	// and lets the key handlers show and set the credits left. nil: key
 	// policies are stored but these endpoints do not enforce them.
 	Gate Gate
+	// Audit is read by AuditLog: the store's audit trail (the services
+	// record in it); nil: AuditLog answers 404.
+	Audit authkit.AuditStore
 	// Clients tells the client's address, for the Gate's allow-lists and
 	// the Limiter; nil: RemoteAddr.
 	Clients *httpmw.ClientAddr

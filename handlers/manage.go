@@ -2,10 +2,13 @@ package handlers
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/authkit/authkit"
@@ -87,16 +90,46 @@ func (e *Endpoints) answerKey(w http.ResponseWriter, r *http.Request, rs httpmw.
 }
 
 // owned returns the handler that runs fn for the principal's owner, or
-// answers 401 when the request carries none.
-func owned(rs httpmw.Responder, fn func(w http.ResponseWriter, r *http.Request, own string)) http.Handler {
+// answers 401 when the request carries none. The changes fn makes are
+// recorded in the audit trail as the principal's (authkit.WithActor).
+func (e *Endpoints) owned(rs httpmw.Responder, fn func(w http.ResponseWriter, r *http.Request, own string)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p, ok := authkit.FromContext(r.Context())
 		if !ok || p.Owner() == "" {
 			rs.Error(w, r, errNoCredential)
 			return
 		}
-		fn(w, r, p.Owner())
+		fn(w, e.withActor(r, p), p.Owner())
 	})
+}
+
+// withActor returns r with the actor of its changes in its context: the
+// principal (a user, or a key), the client's address and the request id.
+func (e *Endpoints) withActor(r *http.Request, p authkit.Principal) *http.Request {
+	a := authkit.Actor{Kind: authkit.ActorUser, ID: p.Owner(), Addr: e.Clients.Of(r).String(), RequestID: requestID(r)}
+	if p.KeyID() != "" {
+		a.Kind, a.ID = authkit.ActorKey, p.KeyID()
+	}
+	return r.WithContext(authkit.WithActor(r.Context(), a))
+}
+
+// programActor returns r with a program's actor (a key, not yet known)
+// in its context, for the token endpoints: what they change (a refresh
+// family revoked on reuse) is recorded with the client's address.
+func (e *Endpoints) programActor(r *http.Request) *http.Request {
+	a := authkit.Actor{Kind: authkit.ActorKey, Addr: e.Clients.Of(r).String(), RequestID: requestID(r)}
+	return r.WithContext(authkit.WithActor(r.Context(), a))
+}
+
+// requestID is the request's X-Request-Id (at most 64 printable
+// characters), or a new random one.
+func requestID(r *http.Request) string {
+	if id := r.Header.Get("X-Request-Id"); id != "" && len(id) <= 64 && !strings.ContainsFunc(id, func(c rune) bool { return c < 0x21 || c > 0x7e }) {
+		return id
+	}
+	var b [8]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
 }
 
 // CreateKey returns the handler that creates a key from
@@ -111,7 +144,7 @@ func (e *Endpoints) CreateKey(o KeyOptions) http.Handler {
 	if maxExp <= 0 {
 		maxExp = 10 * 365 * 24 * time.Hour
 	}
-	return owned(rs, func(w http.ResponseWriter, r *http.Request, own string) {
+	return e.owned(rs, func(w http.ResponseWriter, r *http.Request, own string) {
 		f, err := decodeJSON(w, r, e.MaxBody)
 		if err != nil {
 			rs.Error(w, r, err)
@@ -160,7 +193,7 @@ func (e *Endpoints) CreateKey(o KeyOptions) http.Handler {
 // {"keys":[…], "next":"<id>"} with next empty on the last page.
 func (e *Endpoints) ListKeys(o KeyOptions) http.Handler {
 	rs := e.responder(o.Envelope)
-	return owned(rs, func(w http.ResponseWriter, r *http.Request, own string) {
+	return e.owned(rs, func(w http.ResponseWriter, r *http.Request, own string) {
 		page, err := pageFrom(r)
 		if err != nil {
 			rs.Error(w, r, err)
@@ -191,7 +224,7 @@ func (e *Endpoints) ListKeys(o KeyOptions) http.Handler {
 // handle, with its secret as "token" when the key is recoverable.
 func (e *Endpoints) GetKey(o KeyOptions) http.Handler {
 	rs := e.responder(o.Envelope)
-	return owned(rs, func(w http.ResponseWriter, r *http.Request, own string) {
+	return e.owned(rs, func(w http.ResponseWriter, r *http.Request, own string) {
 		k, err := e.Keys.GetByHandle(r.Context(), own, r.PathValue(o.param()))
 		if err != nil {
 			rs.Error(w, r, err)
@@ -212,7 +245,7 @@ func (e *Endpoints) GetKey(o KeyOptions) http.Handler {
 // handle: 204, and the key and every token issued from it stop working.
 func (e *Endpoints) DeleteKey(o KeyOptions) http.Handler {
 	rs := e.responder(o.Envelope)
-	return owned(rs, func(w http.ResponseWriter, r *http.Request, own string) {
+	return e.owned(rs, func(w http.ResponseWriter, r *http.Request, own string) {
 		k, err := e.Keys.GetByHandle(r.Context(), own, r.PathValue(o.param()))
 		if err == nil {
 			err = e.Keys.Delete(r.Context(), own, k.ID)
@@ -230,7 +263,7 @@ func (e *Endpoints) DeleteKey(o KeyOptions) http.Handler {
 // that long (0, the default, ends it at once). 200 with the new "token".
 func (e *Endpoints) RotateKey(o KeyOptions) http.Handler {
 	rs := e.responder(o.Envelope)
-	return owned(rs, func(w http.ResponseWriter, r *http.Request, own string) {
+	return e.owned(rs, func(w http.ResponseWriter, r *http.Request, own string) {
 		f, err := decodeJSON(w, r, e.MaxBody)
 		if err != nil {
 			rs.Error(w, r, err)
@@ -263,7 +296,7 @@ func (e *Endpoints) RotateKey(o KeyOptions) http.Handler {
 // left. 200 with the key; an unknown member is 400.
 func (e *Endpoints) UpdateKey(o KeyOptions) http.Handler {
 	rs := e.responder(o.Envelope)
-	return owned(rs, func(w http.ResponseWriter, r *http.Request, own string) {
+	return e.owned(rs, func(w http.ResponseWriter, r *http.Request, own string) {
 		f, err := decodeJSON(w, r, e.MaxBody)
 		if err != nil {
 			rs.Error(w, r, err)
@@ -341,7 +374,7 @@ type sessionJSON struct {
 // sessions, a page at a time like ListKeys: {"sessions":[…], "next":"…"}.
 func (e *Endpoints) ListSessions(o SessionOptions) http.Handler {
 	rs := e.responder(o.Envelope)
-	return owned(rs, func(w http.ResponseWriter, r *http.Request, own string) {
+	return e.owned(rs, func(w http.ResponseWriter, r *http.Request, own string) {
 		page, err := pageFrom(r)
 		if err != nil {
 			rs.Error(w, r, err)
@@ -397,7 +430,7 @@ func (e *Endpoints) RevokeSession(o SessionOptions) http.Handler {
 	if param == "" {
 		param = "id"
 	}
-	return owned(rs, func(w http.ResponseWriter, r *http.Request, own string) {
+	return e.owned(rs, func(w http.ResponseWriter, r *http.Request, own string) {
 		if err := e.Sessions.Revoke(r.Context(), own, r.PathValue(param)); err != nil {
 			rs.Error(w, r, err)
 			return

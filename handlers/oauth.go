@@ -113,6 +113,7 @@ type OAuthOptions struct {
 func (e *Endpoints) OAuthToken(o OAuthOptions) http.Handler {
 	rs := e.oauthResponder()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r = e.programActor(r)
 		form, k, ok := e.oauthClient(w, r, rs)
 		if !ok {
 			return
@@ -184,6 +185,7 @@ func (e *Endpoints) Introspect() http.Handler {
 	rs := e.oauthResponder()
 	inactive := map[string]any{"active": false}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r = e.programActor(r)
 		form, k, ok := e.oauthClient(w, r, rs)
 		if !ok {
 			return
@@ -241,6 +243,7 @@ func (e *Endpoints) Introspect() http.Handler {
 func (e *Endpoints) Revoke() http.Handler {
 	rs := e.oauthResponder()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r = e.programActor(r)
 		form, k, ok := e.oauthClient(w, r, rs)
 		if !ok {
 			return

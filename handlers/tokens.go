@@ -57,6 +57,7 @@ func (e *Endpoints) Exchange(o ExchangeOptions) http.Handler {
 	e.checkTTL("Exchange", "MaxTTL", maxTTL)
 	e.checkTTL("Exchange", "TTL", o.TTL)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r = e.programActor(r)
 		f, ok := e.credentialBody(w, r, rs)
 		if !ok {
 			return
@@ -136,6 +137,7 @@ func (e *Endpoints) Refresh(o RefreshOptions) http.Handler {
 		field = "refresh_token"
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r = e.programActor(r)
 		f, ok := e.credentialBody(w, r, rs)
 		if !ok {
 			return
@@ -201,6 +203,7 @@ func (e *Endpoints) Login(o LoginOptions) http.Handler {
 	uf, pf := or(o.UserField, "username"), or(o.PasswordField, "password")
 	missing := badRequest("one of " + kf + ", " + idf + " and " + secf + ", or " + uf + " and " + pf + " is required")
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r = e.programActor(r)
 		f, ok := e.credentialBody(w, r, rs)
 		if !ok {
 			return

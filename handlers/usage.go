@@ -27,7 +27,7 @@ type usageBucketJSON struct {
 // ones too. It needs a Gate (404 without one).
 func (e *Endpoints) KeyUsage(o KeyOptions) http.Handler {
 	rs := e.responder(o.Envelope)
-	return owned(rs, func(w http.ResponseWriter, r *http.Request, own string) {
+	return e.owned(rs, func(w http.ResponseWriter, r *http.Request, own string) {
 		if e.Gate == nil {
 			rs.Error(w, r, authkit.ErrNotFound)
 			return

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strings"
 	"sync"
@@ -13,6 +14,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/authkit/authkit"
+	"github.com/authkit/authkit/internal/audit"
 	"github.com/authkit/authkit/internal/opaque"
 	"github.com/authkit/authkit/internal/seal"
 	"github.com/google/uuid"
@@ -57,12 +59,16 @@ type Config struct {
 	// ([Service.Rotate]) they end when the old secret's grace does: a
 	// rotation is what an owner does after a leak.
 	KeepSessionsOnRotate bool
+	// Logger receives the audit events of key changes (which the store
+	// keeps too, if it is an authkit.AuditStore); nil: slog.Default().
+	Logger *slog.Logger
 }
 
 // Service manages application keys. It is safe for concurrent use. Call
 // [Service.Close] when done with it: it writes the last uses it recorded.
 type Service struct {
 	store        authkit.KeyStore
+	audit        *audit.Recorder
 	health       authkit.NotifierHealth // the store's, if it has one
 	hasher       *seal.Hasher
 	sealer       *seal.Sealer
@@ -123,6 +129,7 @@ func New(cfg Config) (*Service, error) {
 		refreshes: make(chan *entry, maxRefreshes),
 	}
 	s.health, _ = cfg.Store.(authkit.NotifierHealth)
+	s.audit = audit.New(cfg.Store, cfg.Logger, cfg.Clock)
 	if n, ok := cfg.Store.(authkit.Notifier); ok {
 		s.cancel = n.Subscribe(func(r authkit.Revocation) {
 			if r.Kind == authkit.RevokedKey || r.Kind == authkit.ChangedKey {
@@ -263,6 +270,7 @@ func (s *Service) Create(ctx context.Context, r authkit.KeyRequest) (*authkit.Ke
 	if err := s.store.CreateKey(ctx, k, s.secretRecord(k.ID, secret, r.Recoverable, now)); err != nil {
 		return nil, "", fmt.Errorf("keys: create %q: %w", r.Handle, err)
 	}
+	s.audit.Record(ctx, k.Owner, authkit.AuditKeyCreated, k.ID, "handle "+k.Handle+", env "+string(k.Env))
 	return k, secret, nil
 }
 
@@ -542,6 +550,7 @@ func (s *Service) Delete(ctx context.Context, owner, id string) error {
 		return fmt.Errorf("keys: delete: %w", err)
 	}
 	s.cache.forget(id) // at once, even with a store that is no Notifier
+	s.audit.Record(ctx, owner, authkit.AuditKeyDeleted, id, "")
 	return nil
 }
 
@@ -580,6 +589,7 @@ func (s *Service) Rotate(ctx context.Context, owner, id string, grace time.Durat
 		}
 	}
 	k.Hint = hint
+	s.audit.Record(ctx, owner, authkit.AuditKeyRotated, id, "grace "+grace.String())
 	return k, secret, nil
 }
 
@@ -619,7 +629,28 @@ func (s *Service) Update(ctx context.Context, owner, id string, u authkit.KeyUpd
 		return nil, fmt.Errorf("keys: update: %w", err)
 	}
 	s.cache.forget(id)
+	switch {
+	case u.Disabled != nil && *u.Disabled:
+		s.audit.Record(ctx, owner, authkit.AuditKeyDisabled, id, "")
+	case u.Disabled != nil:
+		s.audit.Record(ctx, owner, authkit.AuditKeyEnabled, id, "")
+	}
+	if u.Alias != nil || u.Policy != nil {
+		s.audit.Record(ctx, owner, authkit.AuditKeyUpdated, id, changed(u))
+	}
 	return k, nil
+}
+
+// changed names what an update changed, for its audit event.
+func changed(u authkit.KeyUpdate) string {
+	var parts []string
+	if u.Alias != nil {
+		parts = append(parts, "alias")
+	}
+	if u.Policy != nil {
+		parts = append(parts, "policy")
+	}
+	return strings.Join(parts, ", ")
 }
 
 // Reveal returns the current secret of the owner's recoverable key. Returns
@@ -637,5 +668,6 @@ func (s *Service) Reveal(ctx context.Context, owner, id string) (string, error) 
 	if err != nil {
 		return "", fmt.Errorf("keys: reveal: sealed secret does not open under this server secret: %w", authkit.ErrForbidden)
 	}
+	s.audit.Record(ctx, owner, authkit.AuditKeyRevealed, id, "")
 	return string(b), nil
 }

@@ -51,6 +51,8 @@ const (
 	DefaultRotateEvery  = 30 * 24 * time.Hour
 	// DefaultUsageRetention is how long usage analytics are kept.
 	DefaultUsageRetention = 30 * 24 * time.Hour
+	// DefaultAuditRetention is how long the audit trail is kept.
+	DefaultAuditRetention = 365 * 24 * time.Hour
 )
 
 // Config is everything [New] needs. Store and Secret are required; every
@@ -110,6 +112,8 @@ type Config struct {
 	// UsageRetention is how long keys' usage analytics are kept; default
 	// 30 days.
 	UsageRetention time.Duration
+	// AuditRetention is how long the audit trail is kept; default 1 year.
+	AuditRetention time.Duration
 	// RotateEvery is the age at which the signing key is replaced by a new
 	// one (the old one verifies on for MaxAccessTTL); default 30 days;
 	// negative turns scheduled rotation off. Replicas sharing a store rotate
@@ -171,20 +175,20 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if err := cfg.fill(); err != nil {
 		return nil, err
 	}
-	ks, err := keys.New(keys.Config{Store: cfg.Store, Secret: cfg.Secret, Prefix: cfg.KeyPrefix, Clock: cfg.Clock})
+	ks, err := keys.New(keys.Config{Store: cfg.Store, Secret: cfg.Secret, Prefix: cfg.KeyPrefix, Clock: cfg.Clock, Logger: cfg.Logger})
 	if err != nil {
 		return nil, fmt.Errorf("server: %w", err)
 	}
 	ts, err := tokens.New(ctx, tokens.Config{
 		Store: cfg.Store, Secret: cfg.Secret, Issuer: cfg.Issuer, Audience: cfg.Audience, Algorithm: cfg.Algorithm,
-		DefaultTTL: cfg.AccessTTL, MaxTTL: cfg.MaxAccessTTL, Clock: cfg.Clock,
+		DefaultTTL: cfg.AccessTTL, MaxTTL: cfg.MaxAccessTTL, Clock: cfg.Clock, Logger: cfg.Logger,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("server: %w", err)
 	}
 	sm, err := sessions.New(sessions.Config{
 		Store: cfg.Store, Tokens: ts, Secret: cfg.Secret, RefreshTTL: cfg.RefreshTTL, RefreshGrace: cfg.RefreshGrace,
-		LoginTTL: cfg.LoginTTL, MaxSessionsPerKey: cfg.MaxSessionsPerKey, Clock: cfg.Clock,
+		LoginTTL: cfg.LoginTTL, MaxSessionsPerKey: cfg.MaxSessionsPerKey, Clock: cfg.Clock, Logger: cfg.Logger,
 	})
 	if err != nil {
 		ts.Close()
@@ -217,7 +221,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	s := &Server{
 		Keys: ks, Tokens: ts, Sessions: sm, Gate: gate, Feed: fs,
 		Endpoints: &handlers.Endpoints{
-			Keys: ks, Tokens: ts, Sessions: sm, Gate: gate, Clients: cfg.Clients, Limiter: cfg.Limiter, MaxBody: cfg.MaxBody,
+			Keys: ks, Tokens: ts, Sessions: sm, Gate: gate, Audit: cfg.Store, Clients: cfg.Clients, Limiter: cfg.Limiter, MaxBody: cfg.MaxBody,
 			Realm: cfg.Realm, Logger: cfg.Logger, Clock: cfg.Clock, MaxTTL: cfg.MaxAccessTTL,
 		},
 		cfg: cfg, logger: cfg.Logger, done: make(chan struct{}),
@@ -254,6 +258,7 @@ func (c *Config) fill() error {
 	def(&c.CleanupEvery, DefaultCleanupEvery)
 	def(&c.RotateEvery, DefaultRotateEvery)
 	def(&c.UsageRetention, DefaultUsageRetention)
+	def(&c.AuditRetention, DefaultAuditRetention)
 	for _, d := range []struct {
 		name string
 		v    time.Duration
@@ -357,6 +362,11 @@ func (s *Server) cleanup(ctx context.Context, now time.Time) {
 		var u int
 		u, err = s.cfg.Store.DeleteUsage(ctx, now.Add(-s.cfg.UsageRetention))
 		n += u
+	}
+	if err == nil {
+		var a int
+		a, err = s.cfg.Store.DeleteAudit(ctx, now.Add(-s.cfg.AuditRetention))
+		n += a
 	}
 	switch {
 	case err != nil && !errors.Is(err, context.Canceled):

@@ -7,11 +7,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/authkit/authkit"
+	"github.com/authkit/authkit/internal/audit"
 	"github.com/authkit/authkit/internal/opaque"
 	"github.com/authkit/authkit/internal/seal"
 	"github.com/google/uuid"
@@ -44,6 +46,10 @@ type Config struct {
 	// negative: no cap.
 	MaxSessionsPerKey int
 	Clock             authkit.Clock // nil: the system clock
+	// Logger receives the audit events of revocations and reuse
+	// detections (which the store keeps too, if it is an
+	// authkit.AuditStore); nil: slog.Default().
+	Logger *slog.Logger
 }
 
 // DefaultMaxSessionsPerKey is Config.MaxSessionsPerKey's default: room for
@@ -54,6 +60,7 @@ const DefaultMaxSessionsPerKey = 1000
 // Manager runs exchanges, refreshes and logins. It is safe for concurrent use.
 type Manager struct {
 	store        authkit.Store
+	audit        *audit.Recorder
 	tokens       authkit.TokenIssuer
 	hasher       *seal.Hasher
 	sealer       *seal.Sealer
@@ -80,7 +87,7 @@ func New(cfg Config) (*Manager, error) {
 		return nil, authkit.Invalid("refresh_grace", "0 to 30 seconds")
 	}
 	m := &Manager{
-		store: cfg.Store, tokens: cfg.Tokens,
+		store: cfg.Store, tokens: cfg.Tokens, audit: audit.New(cfg.Store, cfg.Logger, cfg.Clock),
 		hasher:     seal.NewHasher(cfg.Secret.Derive("authkit/sessions/refresh-hash")),
 		refreshTTL: cfg.RefreshTTL, refreshGrace: cfg.RefreshGrace, prefix: cfg.RefreshPrefix,
 		loginTTL: cfg.LoginTTL, reuseMargin: cfg.ReuseMargin, clock: cfg.Clock,
@@ -346,6 +353,7 @@ func (m *Manager) replay(ctx context.Context, rt *authkit.RefreshToken, sess *au
 	if err := m.store.RevokeSession(ctx, sess.Owner, sess.ID, now); err != nil && !errors.Is(err, authkit.ErrNotFound) {
 		return nil, false, fmt.Errorf("sessions: refresh: revoking a replayed family: %w", err)
 	}
+	m.audit.Record(ctx, sess.Owner, authkit.AuditRefreshReuse, sess.ID, "a spent refresh token presented again: its family revoked")
 	return nil, false, fmt.Errorf("sessions: refresh: token reused, family revoked: %w", authkit.ErrRevoked)
 }
 
@@ -539,6 +547,7 @@ func (m *Manager) Revoke(ctx context.Context, owner, sessionID string) error {
 	if err := m.store.RevokeSession(ctx, owner, sessionID, m.clock.Now()); err != nil {
 		return fmt.Errorf("sessions: revoke: %w", err)
 	}
+	m.audit.Record(ctx, owner, authkit.AuditSessionRevoked, sessionID, "")
 	return nil
 }
 
@@ -555,6 +564,7 @@ func (m *Manager) RevokeRefreshToken(ctx context.Context, refreshToken string) e
 	if err := m.store.RevokeSession(ctx, sess.Owner, sess.ID, m.clock.Now()); err != nil && !errors.Is(err, authkit.ErrNotFound) {
 		return fmt.Errorf("sessions: revoke refresh token: %w", err)
 	}
+	m.audit.Record(ctx, sess.Owner, authkit.AuditSessionRevoked, sess.ID, "its refresh token revoked")
 	return nil
 }
 

@@ -285,6 +285,7 @@ func (s *Service) RevokeSigningKey(ctx context.Context, kid string) error {
 	if err := s.store.RevokeSigningKey(ctx, kid, now); err != nil {
 		return fmt.Errorf("tokens: revoke signing key: %w", err)
 	}
+	s.audit.Record(ctx, "", authkit.AuditSigningKeyRevoked, kid, "")
 	return s.loadLocked(ctx)
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -12,6 +13,7 @@ import (
 	"github.com/go-jose/go-jose/v4"
 
 	"github.com/authkit/authkit"
+	"github.com/authkit/authkit/internal/audit"
 	"github.com/authkit/authkit/internal/seal"
 )
 
@@ -79,6 +81,9 @@ type Config struct {
 	LivenessTTL time.Duration
 	// Clock tells the time; nil is the system clock.
 	Clock authkit.Clock
+	// Logger receives the audit event of a revoked signing key (which the
+	// store keeps too); nil: slog.Default().
+	Logger *slog.Logger
 }
 
 // Service issues and verifies access tokens and publishes the signing keys.
@@ -87,6 +92,7 @@ type Config struct {
 type Service struct {
 	store       authkit.Store
 	health      authkit.NotifierHealth // the store's, if it has one
+	audit       *audit.Recorder
 	sealer      *seal.Sealer
 	clock       authkit.Clock
 	issuer      string
@@ -144,6 +150,7 @@ func newService(cfg Config) (*Service, error) {
 	s := &Service{
 		store:       cfg.Store,
 		health:      health,
+		audit:       audit.New(cfg.Store, cfg.Logger, cfg.Clock),
 		clock:       cfg.Clock,
 		issuer:      orDefault(cfg.Issuer, DefaultIssuer),
 		alg:         orDefault(cfg.Algorithm, EdDSA),

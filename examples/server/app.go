@@ -156,6 +156,7 @@ func (a *App) mount() {
 	a.handle("POST /user/keys/{key}/rotate", signedIn(ep.RotateKey(ko)))
 	a.handle("GET /user/keys/{key}/usage", signedIn(ep.KeyUsage(ko)))
 	a.handle("GET /user/sessions", signedIn(ep.ListSessions(handlers.SessionOptions{})))
+	a.handle("GET /user/audit", signedIn(ep.AuditLog(handlers.AuditOptions{})))
 	a.handle("DELETE /user/sessions/{id}", signedIn(ep.RevokeSession(handlers.SessionOptions{})))
 
 	// The integration page (Inlive's and api.video's dashboards), for the

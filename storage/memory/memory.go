@@ -29,6 +29,7 @@ type Store struct {
 	refresh     map[string]*authkit.RefreshToken
 	signingKeys map[string]*authkit.SigningKey
 	usage       map[usageKey]int64
+	audit       []authkit.AuditEvent // in ID order
 }
 
 var _ authkit.Store = (*Store)(nil)

@@ -59,7 +59,7 @@ func TestOpen_MigratesAFileFromAnOlderVersion(t *testing.T) {
 	defer db.Close()
 	var versions, idx int
 	is.NoErr(db.QueryRow(`SELECT COUNT(*) FROM schema_migrations`).Scan(&versions))
-	is.Equal(versions, 10)
+	is.Equal(versions, 11)
 	is.NoErr(db.QueryRow(`SELECT COUNT(*) FROM sqlite_master WHERE name = 'key_secrets_expires'`).Scan(&idx))
 	is.Equal(idx, 1)
 }

@@ -78,7 +78,7 @@ type test struct {
 // Run runs the conformance suite: one subtest per behaviour, each on a
 // fresh store.
 func Run(t *testing.T, newStore NewStore) {
-	for _, group := range [][]test{keyTests, sessionTests, refreshTests, signingTests, usageTests, feedTests, scopeTests, otherTests} {
+	for _, group := range [][]test{keyTests, sessionTests, refreshTests, signingTests, usageTests, feedTests, scopeTests, auditTests, otherTests} {
 		for _, tc := range group {
 			t.Run(tc.name, func(t *testing.T) { tc.fn(t, newStore(t)) })
 		}
@@ -866,6 +866,35 @@ func race(n int, fn func()) {
 	}
 	start.Done()
 	done.Wait()
+}
+
+var auditTests = []test{
+	{"Audit/AppendListPagedByOwnerDelete", func(t *testing.T, s authkit.Store) {
+		is := is.New(t)
+		actor := authkit.Actor{Kind: authkit.ActorUser, ID: "alice", Addr: "192.0.2.1", RequestID: "r1"}
+		var evs []authkit.AuditEvent
+		for i, a := range []authkit.AuditAction{authkit.AuditKeyCreated, authkit.AuditKeyRotated, authkit.AuditKeyDeleted} {
+			evs = append(evs, authkit.AuditEvent{ID: id(), At: T0.Add(time.Duration(i) * time.Hour), Owner: "alice", Action: a, Target: "k1", Detail: "d", Actor: actor})
+		}
+		is.NoErr(s.AppendAudit(ctx, evs[:1]))
+		is.NoErr(s.AppendAudit(ctx, evs[1:]))
+		is.NoErr(s.AppendAudit(ctx, []authkit.AuditEvent{{ID: id(), At: T0, Owner: "bob", Action: authkit.AuditKeyCreated, Target: "k2", Actor: authkit.Actor{Kind: authkit.ActorSystem}}}))
+		is.True(errors.Is(s.AppendAudit(ctx, evs[:1]), authkit.ErrConflict)) // append-only: no rewrite
+		got, err := s.AuditLog(ctx, "alice", authkit.Page{})
+		is.NoErr(err)
+		is.Equal(got, evs) // in order, whole
+		page, err := s.AuditLog(ctx, "alice", authkit.Page{Limit: 2})
+		is.NoErr(err)
+		is.Equal(len(page), 2)
+		page, err = s.AuditLog(ctx, "alice", authkit.Page{After: page[1].ID})
+		is.NoErr(err)
+		is.Equal(page, evs[2:])
+		n, err := s.DeleteAudit(ctx, T0.Add(time.Hour))
+		is.NoErr(err)
+		is.Equal(n, 2) // alice's first and bob's
+		got, _ = s.AuditLog(ctx, "alice", authkit.Page{})
+		is.Equal(got, evs[1:])
+	}},
 }
 
 var scopeTests = []test{
