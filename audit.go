@@ -21,6 +21,7 @@ const (
 	// AuditRefreshReuse: a spent refresh token was presented again; its
 	// family was revoked.
 	AuditRefreshReuse      AuditAction = "refresh.reuse_detected"
+	AuditSigningKeyRotated AuditAction = "signing_key.rotated"
 	AuditSigningKeyRevoked AuditAction = "signing_key.revoked"
 )
 

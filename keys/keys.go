@@ -1,8 +1,10 @@
 package keys
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -616,6 +618,7 @@ func (s *Service) Update(ctx context.Context, owner, id string, u authkit.KeyUpd
 	if err != nil {
 		return nil, fmt.Errorf("keys: update: %w", err)
 	}
+	was := *k
 	if u.Alias != nil {
 		k.Alias = *u.Alias
 	}
@@ -630,24 +633,27 @@ func (s *Service) Update(ctx context.Context, owner, id string, u authkit.KeyUpd
 	}
 	s.cache.forget(id)
 	switch {
-	case u.Disabled != nil && *u.Disabled:
+	case k.Disabled && !was.Disabled:
 		s.audit.Record(ctx, owner, authkit.AuditKeyDisabled, id, "")
-	case u.Disabled != nil:
+	case !k.Disabled && was.Disabled:
 		s.audit.Record(ctx, owner, authkit.AuditKeyEnabled, id, "")
 	}
-	if u.Alias != nil || u.Policy != nil {
-		s.audit.Record(ctx, owner, authkit.AuditKeyUpdated, id, changed(u))
+	if what := changed(&was, k); what != "" {
+		s.audit.Record(ctx, owner, authkit.AuditKeyUpdated, id, what)
 	}
 	return k, nil
 }
 
-// changed names what an update changed, for its audit event.
-func changed(u authkit.KeyUpdate) string {
+// changed names what an update changed besides disabled (alias, policy),
+// for its audit event; "" for nothing.
+func changed(was, now *authkit.Key) string {
 	var parts []string
-	if u.Alias != nil {
+	if was.Alias != now.Alias {
 		parts = append(parts, "alias")
 	}
-	if u.Policy != nil {
+	a, _ := json.Marshal(&was.Policy)
+	b, _ := json.Marshal(&now.Policy)
+	if !bytes.Equal(a, b) {
 		parts = append(parts, "policy")
 	}
 	return strings.Join(parts, ", ")

@@ -3,7 +3,8 @@
 // once), rotate one with a grace period, delete one after a confirmation,
 // set its limits (rate limit, credits, allowed addresses, metadata,
 // disabled), draw its usage per hour (an SVG chart with its numbers in a
-// table), list and revoke their sessions. HTML, script, style sheet and icon are
+// table), list and revoke their sessions, and read their activity (the
+// audit trail). HTML, script, style sheet and icon are
 // embedded in the binary; nothing comes from a CDN and there is no build
 // step.
 //
@@ -51,6 +52,9 @@ type Options struct {
 	// Sessions+"/{id}". Default "/user/sessions"; "-" leaves the sessions
 	// section out.
 	Sessions string
+	// Audit is the path of AuditLog, for the page's activity list; default
+	// "/user/audit"; "-" leaves the activity section out.
+	Audit string
 	// Title heads the page; default "API keys".
 	Title string
 	// Envs are the environments offered; default live and test.
@@ -94,6 +98,9 @@ func New(o Options) http.Handler {
 	if o.Sessions == "" {
 		o.Sessions = "/user/sessions"
 	}
+	if o.Audit == "" {
+		o.Audit = "/user/audit"
+	}
 	if o.Title == "" {
 		o.Title = "API keys"
 	}
@@ -104,7 +111,8 @@ func New(o Options) http.Handler {
 		Options
 		Assets       string
 		ShowSessions bool
-	}{o, o.Path + "/assets/", o.Sessions != "-"}
+		ShowAudit    bool
+	}{o, o.Path + "/assets/", o.Sessions != "-", o.Audit != "-"}
 	var page bytes.Buffer
 	if err := pageTmpl.Execute(&page, data); err != nil {
 		panic("httpmw: page template: " + err.Error()) // the template is ours and fixed: a bug, found by the tests

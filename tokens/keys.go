@@ -353,6 +353,7 @@ func (s *Service) rotateLocked(ctx context.Context, now time.Time) error {
 			return fmt.Errorf("tokens: rotate: retire key %s: %w", r.ID, err)
 		}
 	}
+	s.audit.Record(ctx, "", authkit.AuditSigningKeyRotated, rec.ID, "the new key signs; the old ones verify until "+now.Add(s.maxTTL).Format(time.RFC3339))
 	return s.loadLocked(ctx)
 }
 

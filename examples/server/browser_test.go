@@ -443,6 +443,15 @@ func TestBrowser_LimitsAndUsageChart(t *testing.T) {
 	e.clock.Advance(time.Minute)
 	is.Equal(e.do(req{method: "GET", path: "/videos", auth: basic(key, "")}).status, 401)
 
+	// The activity list says what was done, by whom, from where, newest first.
+	b.do(t, chromedp.WaitVisible(chromedp.CSS(`#activity tr[data-action="key.disabled"]`)))
+	activity := runB(t, b, chromedp.Text(chromedp.ID("activity")))
+	is.True(strings.Contains(activity, "key disabled"))
+	is.True(strings.Contains(activity, "limits or name changed"))
+	is.True(strings.Contains(activity, "key created"))
+	is.True(strings.Contains(activity, "metered-key") && strings.Contains(activity, "you") && strings.Contains(activity, "127.0.0.1"))
+	is.Equal(eval[string](t, b, `document.querySelector("#activity tbody tr").dataset.action`), "key.disabled") // newest first
+
 	b.mu.Lock()
 	problems := append([]string(nil), b.problems...)
 	b.mu.Unlock()

@@ -204,6 +204,7 @@
       say("Key " + k.handle + " created.");
       await loadKeys();
       showSecret(k.handle, k.token);
+      loadActivity().catch(fail);
     } catch (e) { fail(e); }
   });
 
@@ -260,6 +261,7 @@
         await api("PATCH", cfg.keys + "/" + seg(handle), body);
         await loadKeys();
         say("Limits of " + handle + " saved.");
+        loadActivity().catch(fail);
         return;
       } catch (e) { fail(e); }
     }
@@ -396,7 +398,30 @@
     } catch (e) { fail(e); }
   }
 
+  // --- activity: the audit trail, newest first -----------------------------------
+  const actionNames = {
+    "key.created": "key created", "key.revealed": "key shown again", "key.updated": "limits or name changed",
+    "key.disabled": "key disabled", "key.enabled": "key enabled", "key.rotated": "key rotated", "key.deleted": "key deleted",
+    "session.revoked": "session revoked", "refresh.reuse_detected": "a used refresh token came back: its session was revoked",
+    "signing_key.revoked": "signing key revoked",
+  };
+  async function loadActivity() {
+    if (!cfg.audit) return;
+    const evs = (await all(cfg.audit, "events")).reverse();
+    const body = $("activity").tBodies[0];
+    $("activity-empty").hidden = evs.length > 0;
+    $("activity").hidden = evs.length === 0;
+    const handles = new Map(Array.from(keysByHandle.values(), (k) => [k.id, k.handle]));
+    body.replaceChildren(...evs.slice(0, 200).map((e) => el("tr", { "data-action": e.action },
+      el("th", { scope: "row", "data-label": "When" }, when(e.at)),
+      cell("What", actionNames[e.action] || e.action),
+      cell("Key or session", handles.get(e.target) || e.target),
+      cell("By", e.actor.kind === "user" ? "you" : e.actor.kind === "key" ? "a program" : "the service"),
+      cell("From", e.actor.addr || "—"))));
+  }
+
   Promise.all([loadKeys(), loadSessions()])
+    .then(loadActivity)
     .then(() => { document.body.dataset.ready = "true"; })
     .catch(fail);
 })();
