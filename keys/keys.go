@@ -1,7 +1,6 @@
 package keys
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/json"
@@ -653,7 +652,7 @@ func changed(was, now *authkit.Key) string {
 	}
 	a, _ := json.Marshal(&was.Policy)
 	b, _ := json.Marshal(&now.Policy)
-	if !bytes.Equal(a, b) {
+	if string(a) != string(b) { // not a secret: a policy
 		parts = append(parts, "policy")
 	}
 	return strings.Join(parts, ", ")
