@@ -13,6 +13,7 @@ import (
 	"github.com/go-jose/go-jose/v4"
 
 	"github.com/authkit/authkit"
+	"github.com/authkit/authkit/internal/atjwt"
 	"github.com/authkit/authkit/internal/audit"
 	"github.com/authkit/authkit/internal/seal"
 )
@@ -250,7 +251,11 @@ func orDefault(v, def string) string {
 }
 
 // The errors Verify returns without allocating. Each wraps a root sentinel.
+// Those of the header and the claims are package atjwt's, which a product
+// API's verifier returns alike.
 var (
+	errClaims       = atjwt.ErrClaims
+	errExpired      = atjwt.ErrExpired
 	errEmpty        = unauthenticated("no token")
 	errTooLong      = unauthenticated("token too long")
 	errMalformed    = unauthenticated("malformed token")
@@ -259,19 +264,9 @@ var (
 	errNoKid        = unauthenticated("no key id")
 	errUnknownKid   = unauthenticated("unknown signing key")
 	errKeyAlg       = unauthenticated("algorithm is not the key's")
-	errTyp          = unauthenticated("typ is not at+jwt")
-	errCrit         = unauthenticated("critical header not understood")
 	errSignature    = unauthenticated("bad signature")
-	errClaims       = unauthenticated("malformed claims")
-	errNoExp        = unauthenticated("no exp claim")
-	errNotYet       = unauthenticated("token not valid yet")
-	errIssuedLater  = unauthenticated("token issued in the future")
-	errIssuer       = unauthenticated("wrong issuer")
-	errAudience     = unauthenticated("wrong audience")
-	errSubject      = unauthenticated("no sub or sid claim")
 	errKeyRetired   = unauthenticated("signing key expired")
 	errUnbound      = unauthenticated("token does not match its session")
-	errExpired      = fmt.Errorf("tokens: token expired: %w", authkit.ErrExpired)
 	errKeyRevoked   = fmt.Errorf("tokens: key revoked: %w", authkit.ErrRevoked)
 	errKeyExpired   = fmt.Errorf("tokens: key expired: %w", authkit.ErrExpired)
 	errKeyDisabled  = fmt.Errorf("tokens: key disabled: %w", authkit.ErrDisabled)

@@ -45,7 +45,6 @@ package verifier
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"crypto"
 	"encoding/json"
@@ -64,6 +63,7 @@ import (
 
 	"github.com/authkit/authkit"
 	"github.com/authkit/authkit/feed"
+	"github.com/authkit/authkit/internal/atjwt"
 )
 
 // StalePolicy says what a [Verifier] does while its feed is stale.
@@ -318,9 +318,7 @@ func (v *Verifier) key(ctx context.Context, kid string) (jose.JSONWebKey, bool) 
 var (
 	errMalformed = fmt.Errorf("verifier: malformed token: %w", authkit.ErrUnauthenticated)
 	errSignature = fmt.Errorf("verifier: bad signature or unknown key: %w", authkit.ErrUnauthenticated)
-	errClaims    = fmt.Errorf("verifier: wrong type, issuer or audience: %w", authkit.ErrUnauthenticated)
-	errExpired   = fmt.Errorf("verifier: token expired: %w", authkit.ErrExpired)
-	errNotYet    = fmt.Errorf("verifier: token not valid yet: %w", authkit.ErrUnauthenticated)
+	errExpired   = atjwt.ErrExpired
 	errStale     = fmt.Errorf("verifier: the revocation feed is stale: %w", authkit.ErrUnavailable)
 	errSession   = fmt.Errorf("verifier: session revoked: %w", authkit.ErrRevoked)
 	errKey       = fmt.Errorf("verifier: key revoked: %w", authkit.ErrRevoked)
@@ -392,8 +390,8 @@ func (v *Verifier) verifySigned(ctx context.Context, token string, now time.Time
 		return nil, errMalformed
 	}
 	h := jws.Signatures[0].Protected
-	if typ, _ := h.ExtraHeaders[jose.HeaderType].(string); !strings.EqualFold(typ, "at+jwt") {
-		return nil, errClaims
+	if err := atjwt.Header(h); err != nil {
+		return nil, err
 	}
 	k, ok := v.key(ctx, h.KeyID)
 	if !ok || k.Algorithm != h.Algorithm {
@@ -403,26 +401,14 @@ func (v *Verifier) verifySigned(ctx context.Context, token string, now time.Time
 	if err != nil {
 		return nil, errSignature
 	}
-	var w struct {
-		authkit.Claims
-		NotBefore int64 `json:"nbf"`
-	}
-	dec := json.NewDecoder(bytes.NewReader(payload))
-	if err := dec.Decode(&w); err != nil {
+	var w atjwt.Wire // the token service's own checks, alike
+	if err := atjwt.Decode(payload, &w); err != nil {
 		return nil, errMalformed
+	}
+	if _, err := w.Check(v.cfg.Issuer, v.audience, now, v.cfg.Leeway); err != nil {
+		return nil, err
 	}
 	c := w.Claims
-	late := now.Add(v.cfg.Leeway).Unix()
-	switch {
-	case c.Issuer != v.cfg.Issuer || c.Audience != v.audience:
-		return nil, errClaims
-	case c.Expiry == 0:
-		return nil, errMalformed
-	case now.Add(-v.cfg.Leeway).Unix() >= c.Expiry:
-		return nil, errExpired
-	case w.NotBefore > late || c.IssuedAt > late:
-		return nil, errNotYet
-	}
 	return &cached{p: c.Principal(), claims: c, exp: c.Expiry}, nil
 }
 

@@ -1,4 +1,4 @@
-package tokens
+package atjwt
 
 import (
 	"encoding/json"
@@ -32,12 +32,12 @@ func TestDecodeClaims_ScannerAgreesWithEncodingJSON(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			is := is.New(t)
-			var fast wireClaims
+			var fast Wire
 			is.Equal(scanClaims(tc.payload, &fast), tc.fast)
-			var ref wireClaims
+			var ref Wire
 			refErr := json.Unmarshal([]byte(tc.payload), &ref)
-			var got wireClaims
-			err := decodeClaims([]byte(tc.payload), &got)
+			var got Wire
+			err := Decode([]byte(tc.payload), &got)
 			is.Equal(err == nil, refErr == nil)
 			if err == nil {
 				is.True(sameClaims(&got, &ref))
@@ -49,8 +49,8 @@ func TestDecodeClaims_ScannerAgreesWithEncodingJSON(t *testing.T) {
 func TestDecodeClaims_RejectsWhatEncodingJSONRejects(t *testing.T) {
 	for _, p := range []string{``, `[]`, `{`, `{"exp":}`, `{"exp":1,}`, `{"exp":01}`, `{"exp":"1"}`, `{"exp":1}x`, `{"aud":[1]}`, `{"sub":"a` + "\x01" + `"}`, `{"exp":99999999999999999999}`} {
 		is := is.New(t)
-		var w wireClaims
-		is.True(decodeClaims([]byte(p), &w) != nil) // must fail
+		var w Wire
+		is.True(Decode([]byte(p), &w) != nil) // must fail
 	}
 }
 
@@ -61,11 +61,11 @@ func FuzzDecodeClaims(f *testing.F) {
 	f.Add(`{"aud":["x","y"],"nbf":-1,"exp":0}`)
 	f.Add(`{}`)
 	f.Fuzz(func(t *testing.T, payload string) {
-		var fast wireClaims
+		var fast Wire
 		if !scanClaims(payload, &fast) {
 			return
 		}
-		var ref wireClaims
+		var ref Wire
 		if err := json.Unmarshal([]byte(payload), &ref); err != nil {
 			t.Fatalf("scanner accepted what encoding/json refuses: %v", err)
 		}
@@ -75,7 +75,7 @@ func FuzzDecodeClaims(f *testing.F) {
 	})
 }
 
-func sameClaims(a, b *wireClaims) bool {
+func sameClaims(a, b *Wire) bool {
 	return a.Claims == b.Claims && a.NotBefore == b.NotBefore &&
 		a.Aud.set == b.Aud.set && a.Aud.array == b.Aud.array && a.Aud.one == b.Aud.one && slices.Equal(a.Aud.many, b.Aud.many)
 }

@@ -1,4 +1,4 @@
-package tokens
+package atjwt
 
 import (
 	"encoding/json"
@@ -7,17 +7,17 @@ import (
 	"github.com/authkit/authkit"
 )
 
-// wireClaims is what a payload is decoded into: the claims, with aud as a
+// Wire is what a payload is decoded into: the claims, with aud as a
 // string or an array, and nbf, which authkit never writes but honours.
-type wireClaims struct {
+type Wire struct {
 	authkit.Claims
-	Aud       audience `json:"aud"` // shadows Claims.Audience
+	Aud       Audience `json:"aud"` // shadows Claims.Audience
 	NotBefore int64    `json:"nbf"`
 }
 
-// audience is the aud claim: a string or an array of strings (RFC 7519
+// Audience is the aud claim: a string or an array of strings (RFC 7519
 // §4.1.3).
-type audience struct {
+type Audience struct {
 	one   string
 	many  []string
 	array bool
@@ -25,8 +25,8 @@ type audience struct {
 }
 
 // UnmarshalJSON implements [json.Unmarshaler].
-func (a *audience) UnmarshalJSON(b []byte) error {
-	*a = audience{set: true}
+func (a *Audience) UnmarshalJSON(b []byte) error {
+	*a = Audience{set: true}
 	if len(b) > 0 && b[0] == '[' {
 		a.array = true
 		return json.Unmarshal(b, &a.many)
@@ -34,7 +34,7 @@ func (a *audience) UnmarshalJSON(b []byte) error {
 	return json.Unmarshal(b, &a.one)
 }
 
-func (a *audience) has(want string) bool {
+func (a *Audience) Has(want string) bool {
 	switch {
 	case !a.set:
 		return false
@@ -49,7 +49,7 @@ func (a *audience) has(want string) bool {
 	return false
 }
 
-// decodeClaims decodes a verified payload into w. The JSON authkit writes
+// Decode decodes a verified payload into w. The JSON authkit writes
 // (one object of known claims whose values are plain strings and integers)
 // is read by a small scanner without reflection; anything else (escapes,
 // unknown or repeated claims, floats, null, other spellings) goes to
@@ -58,11 +58,11 @@ func (a *audience) has(want string) bool {
 // b is the caller's to give away: the claims' strings are slices of it,
 // read in place, so it must never change afterwards (a payload just
 // decoded from base64 never does).
-func decodeClaims(b []byte, w *wireClaims) error {
+func Decode(b []byte, w *Wire) error {
 	if len(b) > 0 && scanClaims(unsafe.String(&b[0], len(b)), w) {
 		return nil
 	}
-	*w = wireClaims{}
+	*w = Wire{}
 	return json.Unmarshal(b, w)
 }
 
@@ -81,9 +81,9 @@ const (
 	seenEnv
 )
 
-// scanClaims reads b into w if b is in the simple form decodeClaims
+// scanClaims reads b into w if b is in the simple form Decode
 // describes, and reports whether it was. On false, w holds garbage.
-func scanClaims(src string, w *wireClaims) bool {
+func scanClaims(src string, w *Wire) bool {
 	// Every string claim is a slice of src: decoding allocates nothing.
 	i := skipSpace(src, 0)
 	if i >= len(src) || src[i] != '{' {
@@ -174,7 +174,7 @@ func scanClaims(src string, w *wireClaims) bool {
 }
 
 // scanAudience reads a plain string or an array of plain strings at i.
-func scanAudience(src string, i int, a *audience) (int, bool) {
+func scanAudience(src string, i int, a *Audience) (int, bool) {
 	a.set = true
 	if i >= len(src) || src[i] != '[' {
 		var ok bool
