@@ -172,6 +172,7 @@ func (s *Server) pollWhileDeaf(h authkit.NotifierHealth) {
 	t := time.NewTicker(deafPoll)
 	defer t.Stop()
 	heard := s.cfg.Clock.Now()
+	var sent map[authkit.Revocation]bool // what this deaf spell has sent already
 	for {
 		select {
 		case <-s.closed:
@@ -180,7 +181,7 @@ func (s *Server) pollWhileDeaf(h authkit.NotifierHealth) {
 		}
 		now := s.cfg.Clock.Now()
 		if h.Listening() {
-			heard = now
+			heard, sent = now, nil
 			continue
 		}
 		rs, err := s.cfg.Store.RevokedSince(context.Background(), heard.Add(-Margin))
@@ -188,7 +189,14 @@ func (s *Server) pollWhileDeaf(h authkit.NotifierHealth) {
 			s.logger.Error("authkit: feed: read revocations while the store is deaf", "err", err)
 			continue
 		}
+		if sent == nil {
+			sent = map[authkit.Revocation]bool{}
+		}
 		for _, r := range rs {
+			if sent[r] {
+				continue
+			}
+			sent[r] = true
 			select {
 			case s.in <- r:
 			case <-s.closed:
