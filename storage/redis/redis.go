@@ -16,6 +16,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	neturl "net/url"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
@@ -52,7 +53,11 @@ func New(rdb goredis.UniversalClient, cfg Config) *Counters {
 func Open(ctx context.Context, url string, cfg Config) (*Counters, error) {
 	opt, err := goredis.ParseURL(url)
 	if err != nil {
-		return nil, fmt.Errorf("redis: %w", err)
+		var ue *neturl.Error
+		if errors.As(err, &ue) {
+			err = ue.Err // without the URL, which may hold a password
+		}
+		return nil, fmt.Errorf("redis: the URL does not parse: %w", err)
 	}
 	rdb := goredis.NewClient(opt)
 	if err := rdb.Ping(ctx).Err(); err != nil {

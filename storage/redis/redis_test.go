@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -141,4 +142,13 @@ func BenchmarkCounters(b *testing.B) {
 	}
 	defer c.Close()
 	storagetest.BenchCounters(b, c)
+}
+
+// TestOpen_ABadURLsErrorHoldsNoPassword: a URL that does not parse is
+// refused without quoting it (it may hold a password).
+func TestOpen_ABadURLsErrorHoldsNoPassword(t *testing.T) {
+	is := is.New(t)
+	_, err := redis.Open(context.Background(), "redis://user:s3cret-pass@127.0.0.1:notaport/0", redis.Config{})
+	is.True(err != nil)
+	is.True(!strings.Contains(err.Error(), "s3cret-pass"))
 }
