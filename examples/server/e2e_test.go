@@ -22,6 +22,7 @@ import (
 	"golang.org/x/oauth2/clientcredentials"
 
 	"github.com/authkit/authkit"
+	"github.com/authkit/authkit/examples/internal/httplog"
 	"github.com/authkit/authkit/httpmw"
 	"github.com/authkit/authkit/internal/fakeclock"
 	"github.com/authkit/authkit/storage/sqlite"
@@ -101,7 +102,7 @@ func (e *env) start() {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.srv = httptest.NewServer(logRequests(logger, e.app))
+	e.srv = httptest.NewServer(httplog.Requests(logger, e.app))
 }
 
 func (e *env) stop() {

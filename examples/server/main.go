@@ -40,6 +40,7 @@ import (
 	"time"
 
 	"github.com/authkit/authkit"
+	"github.com/authkit/authkit/examples/internal/httplog"
 	"github.com/authkit/authkit/httpmw"
 	"github.com/authkit/authkit/storage/postgres"
 	"github.com/authkit/authkit/storage/redis"
@@ -160,7 +161,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	hs := &http.Server{
-		Handler:           logRequests(logger, app),
+		Handler:           httplog.Requests(logger, app),
 		ReadHeaderTimeout: min(5*time.Second, *readTimeout),
 		ReadTimeout:       *readTimeout,
 		WriteTimeout:      *writeTimeout,
@@ -220,34 +221,4 @@ func redactDSN(db string) string {
 		}
 	}
 	return db
-}
-
-type statusWriter struct {
-	http.ResponseWriter
-	status int
-}
-
-// Unwrap lets http.ResponseController reach the connection (Flush, write
-// deadlines): the revocation feed streams through it.
-func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
-
-func (w *statusWriter) WriteHeader(code int) {
-	if w.status == 0 {
-		w.status = code
-	}
-	w.ResponseWriter.WriteHeader(code)
-}
-
-// logRequests logs one line per request: method, path (never the query or
-// a header, where secrets travel), status and duration.
-func logRequests(logger *slog.Logger, next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		start := time.Now()
-		sw := &statusWriter{ResponseWriter: w}
-		next.ServeHTTP(sw, r)
-		if sw.status == 0 {
-			sw.status = http.StatusOK
-		}
-		logger.Info("request", "method", r.Method, "path", r.URL.Path, "status", sw.status, "dur", time.Since(start).Round(time.Microsecond))
-	})
 }
