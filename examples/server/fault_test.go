@@ -16,6 +16,8 @@ import (
 	"testing"
 
 	"github.com/matryer/is"
+
+	"github.com/authkit/authkit/httpmw"
 )
 
 // clientFrom returns an HTTP client whose connections leave from ip, a
@@ -31,9 +33,12 @@ func clientFrom(t *testing.T, ip string) *http.Client {
 func TestBruteForce_WrongKeysFromOneAddressAre429(t *testing.T) {
 	is := is.New(t)
 	e := newEnv(t)
-	// The same app with the default limiter, behind its own server.
+	// The same app with the default limits (10 a minute), behind its own
+	// server; on the env's clock, which stands still: the limiter's windows
+	// are fixed, and one run must not straddle two.
 	app, err := NewApp(context.Background(), Config{Store: e.store, Secret: e.secret, Users: e.app.cfg.Users, Issuer: "http://authkit.test",
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		Logger:  slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Limiter: &httpmw.Limiter{Clock: e.clock.Now}})
 	is.NoErr(err)
 	defer app.Close()
 	srv := httptest.NewServer(app)

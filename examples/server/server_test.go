@@ -19,6 +19,8 @@ import (
 	"time"
 
 	"github.com/matryer/is"
+
+	"github.com/authkit/authkit/httpmw"
 )
 
 // startRun runs the real main loop with args on a free address and returns
@@ -163,7 +165,8 @@ func TestSignIn_The11thWrongPasswordIs429(t *testing.T) {
 	is := is.New(t)
 	e := newEnv(t)
 	app, err := NewApp(context.Background(), Config{Store: e.store, Secret: e.secret, Users: e.app.cfg.Users, Issuer: "http://authkit.test",
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}) // the default limiter
+		Logger:  slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Limiter: &httpmw.Limiter{Clock: e.clock.Now}}) // the default limits, on a clock that stands still: one fixed window
 	is.NoErr(err)
 	defer app.Close()
 	srv := httptest.NewServer(app)
