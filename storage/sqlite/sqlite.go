@@ -13,8 +13,11 @@
 // not yet recorded in schema_migrations, in its own transaction, so that a
 // file made by an older version opens and migrates.
 //
-// One SQLite file serves one process. Apps on several machines use
-// storage/postgres.
+// Several processes on one machine may share a file (a server and the admin
+// command, say): each write that revokes also logs the revocation, and every
+// Store polls that log (every [RelayEvery]), so a key deleted or a signing
+// key revoked by one process is refused by the others within a fraction of
+// a second. Apps on several machines use storage/postgres.
 package sqlite
 
 import (
@@ -43,6 +46,7 @@ var migrations embed.FS
 // Store is an authkit.Store on one SQLite file. It is safe for concurrent use.
 type Store struct {
 	authkit.Broadcaster
+	relay *relay // other processes' revocations
 
 	w, r *sql.DB // one writer connection; a pool of readers
 
@@ -122,11 +126,16 @@ func Open(ctx context.Context, path string) (*Store, error) {
 			return nil, fmt.Errorf("sqlite: prepare: %w", err)
 		}
 	}
+	if err := s.startRelay(ctx); err != nil {
+		s.Close()
+		return nil, err
+	}
 	return s, nil
 }
 
 // Close closes the database.
 func (s *Store) Close() error {
+	s.stopRelay()
 	for _, st := range s.stmts() {
 		if st != nil {
 			st.Close()
@@ -395,7 +404,10 @@ func (s *Store) RotateKey(ctx context.Context, owner, id string, next *authkit.K
 		}
 		n := *next
 		n.ExpiresAt = time.Time{}
-		return insertSecret(ctx, tx, id, &n)
+		if err := insertSecret(ctx, tx, id, &n); err != nil {
+			return err
+		}
+		return s.logRevocations(ctx, tx, authkit.ChangedKey, id)
 	})
 	if err == nil {
 		s.Publish(authkit.Revocation{Kind: authkit.ChangedKey, ID: id})
@@ -422,7 +434,7 @@ func (s *Store) RevokeKey(ctx context.Context, owner, id string, at time.Time) e
 		if n, _ := res.RowsAffected(); n == 0 {
 			return notFound("key")
 		}
-		return nil
+		return s.logRevocations(ctx, tx, authkit.RevokedKey, id)
 	})
 	if err == nil {
 		s.Publish(authkit.Revocation{Kind: authkit.RevokedKey, ID: id})
@@ -442,7 +454,7 @@ func (s *Store) UpdateKey(ctx context.Context, k *authkit.Key) error {
 		if n, _ := res.RowsAffected(); n == 0 {
 			return notFound("key")
 		}
-		return nil
+		return s.logRevocations(ctx, tx, authkit.ChangedKey, id)
 	})
 	if err == nil {
 		s.Publish(authkit.Revocation{Kind: authkit.ChangedKey, ID: id})
@@ -594,8 +606,10 @@ func (s *Store) RevokeSession(ctx context.Context, owner, id string, at time.Tim
 		if err != nil {
 			return fmt.Errorf("sqlite: revoke session: %w", err)
 		}
-		_, err = tx.ExecContext(ctx, `UPDATE sessions SET revoked_at = ? WHERE id = ? AND revoked_at = 0`, micro(at), id)
-		return err
+		if _, err = tx.ExecContext(ctx, `UPDATE sessions SET revoked_at = ? WHERE id = ? AND revoked_at = 0`, micro(at), id); err != nil {
+			return err
+		}
+		return s.logRevocations(ctx, tx, authkit.RevokedSession, id)
 	})
 	if err == nil {
 		s.Publish(authkit.Revocation{Kind: authkit.RevokedSession, ID: id})
@@ -619,7 +633,10 @@ func (s *Store) EndOldestSessions(ctx context.Context, keyID string, max, keep i
 	err = s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		ended, err = ids(tx.QueryContext(ctx, `UPDATE sessions SET revoked_at = ? WHERE key_id = ? AND revoked_at = 0
 			AND id < (`+oldestKept+`) RETURNING id`, micro(at), keyID, keyID, keep-1))
-		return err
+		if err != nil {
+			return err
+		}
+		return s.logRevocations(ctx, tx, authkit.RevokedSession, ended...)
 	})
 	if err != nil {
 		return 0, fmt.Errorf("sqlite: end oldest sessions: %w", err)
@@ -648,7 +665,10 @@ func (s *Store) EndKeySessions(ctx context.Context, keyID string, upTo, at time.
 		ended, err = ids(tx.QueryContext(ctx, `UPDATE sessions SET revoked_at = ?, expires_at = MIN(expires_at, ?)
 			WHERE key_id = ? AND revoked_at = 0 AND created_at <= ? RETURNING id`, micro(at), micro(at), keyID, micro(upTo)))
 		n = len(ended)
-		return err
+		if err != nil {
+			return err
+		}
+		return s.logRevocations(ctx, tx, authkit.RevokedSession, ended...)
 	})
 	if err != nil {
 		return 0, fmt.Errorf("sqlite: end key sessions: %w", err)
@@ -789,7 +809,7 @@ func (s *Store) RevokeSigningKey(ctx context.Context, id string, at time.Time) e
 		if n, _ := res.RowsAffected(); n == 0 {
 			return notFound("signing key")
 		}
-		return nil
+		return s.logRevocations(ctx, tx, authkit.RevokedSigningKey, id)
 	})
 	if err == nil {
 		s.Publish(authkit.Revocation{Kind: authkit.RevokedSigningKey, ID: id})
@@ -825,6 +845,7 @@ func (s *Store) Cleanup(ctx context.Context, now time.Time) (int, error) {
 		`DELETE FROM key_secrets WHERE hash IN (SELECT hash FROM key_secrets WHERE expires_at <> 0 AND expires_at <= ? LIMIT ` + strconv.Itoa(cleanupBatch) + `)`,
 		`DELETE FROM sessions WHERE id IN (SELECT id FROM sessions WHERE expires_at <= ? LIMIT ` + strconv.Itoa(cleanupBatch) + `)`,
 		`DELETE FROM signing_keys WHERE id IN (SELECT id FROM signing_keys WHERE expires_at <> 0 AND expires_at <= ? LIMIT ` + strconv.Itoa(cleanupBatch) + `)`,
+		`DELETE FROM revocation_log WHERE id IN (SELECT id FROM revocation_log WHERE at <= ? - ` + strconv.FormatInt(relayKeep.Microseconds(), 10) + ` LIMIT ` + strconv.Itoa(cleanupBatch) + `)`,
 	} {
 		for {
 			var deleted int64

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/matryer/is"
 
@@ -59,7 +60,8 @@ func TestOpen_MigratesAFileFromAnOlderVersion(t *testing.T) {
 	defer db.Close()
 	var versions, idx int
 	is.NoErr(db.QueryRow(`SELECT COUNT(*) FROM schema_migrations`).Scan(&versions))
-	is.Equal(versions, 11)
+	files, _ := filepath.Glob("migrations/*.sql")
+	is.Equal(versions, len(files)) // every migration applied
 	is.NoErr(db.QueryRow(`SELECT COUNT(*) FROM sqlite_master WHERE name = 'key_secrets_expires'`).Scan(&idx))
 	is.Equal(idx, 1)
 }
@@ -120,4 +122,43 @@ func TestOpen_NewFilesAreForTheOwnerOnly(t *testing.T) {
 		is.NoErr(err)
 		is.Equal(fi.Mode().Perm(), os.FileMode(0o600))
 	}
+}
+
+// TestRelay_AnotherProcessRevocationIsHeard opens the file twice, as two
+// processes would (each Store is its own origin), and checks that what one
+// revokes reaches the other's subscribers, and not its own twice.
+func TestRelay_AnotherProcessRevocationIsHeard(t *testing.T) {
+	is := is.New(t)
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "shared.db")
+	a, err := sqlite.Open(ctx, path)
+	is.NoErr(err)
+	defer a.Close()
+	b, err := sqlite.Open(ctx, path)
+	is.NoErr(err)
+	defer b.Close()
+	is.True(b.Listening())
+
+	heardB := make(chan authkit.Revocation, 10)
+	defer b.Subscribe(func(r authkit.Revocation) { heardB <- r })()
+	var heardA []authkit.Revocation
+	defer a.Subscribe(func(r authkit.Revocation) { heardA = append(heardA, r) })()
+
+	now := time.Now().UTC()
+	k := &authkit.Key{ID: "k1", Owner: "alice", Handle: "h", Env: authkit.EnvLive, Scopes: []string{}, CreatedAt: now}
+	is.NoErr(a.CreateKey(ctx, k, &authkit.KeySecret{Hash: make([]byte, 32), KeyID: "k1", CreatedAt: now}))
+	is.NoErr(a.RevokeKey(ctx, "alice", "k1", now))
+	is.True(a.RevokeSigningKey(ctx, "nope", now) != nil) // not found: nothing logged
+
+	start := time.Now()
+	select {
+	case r := <-heardB:
+		is.Equal(r, authkit.Revocation{Kind: authkit.RevokedKey, ID: "k1"})
+		t.Logf("heard by the other store after %v", time.Since(start))
+	case <-time.After(2 * time.Second):
+		t.Fatal("the other store never heard the revocation")
+	}
+	time.Sleep(2 * sqlite.RelayEvery)
+	is.Equal(len(heardB), 0)                                                     // once
+	is.Equal(heardA, []authkit.Revocation{{Kind: authkit.RevokedKey, ID: "k1"}}) // its own, once, in process
 }
