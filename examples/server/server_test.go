@@ -93,7 +93,10 @@ send:
 	t.Logf("slow body cut off after %s (read timeout 1s)", held.Round(time.Millisecond))
 	is.True(held < 3*time.Second)
 
-	// An idle keep-alive connection after one request.
+	// An idle keep-alive connection after one request, on a server whose
+	// read timeout is longer than its idle timeout (Go falls back on the
+	// read timeout when there is no idle timeout: this tells them apart).
+	addr = startRun(t, "-read-timeout", "10s", "-idle-timeout", "1s")
 	c2, err := net.Dial("tcp", addr)
 	is.NoErr(err)
 	defer c2.Close()
@@ -282,9 +285,10 @@ func TestLogin_PasswordAndClientCredentialsReuseTheTokenPerSessionID(t *testing.
 // ErrorResponse and model_bad_request.go BadRequest): what its checkResponse
 // decodes an error body into and prints.
 type apiVideoErrorResponse struct {
-	Type  string `json:"type"`
-	Title string `json:"title"`
-	Name  string `json:"name"`
+	Type   string `json:"type"`
+	Title  string `json:"title"`
+	Name   string `json:"name"`
+	Detail string `json:"detail"` // not in the SDK's model: what a person reads
 }
 
 type apiVideoBadRequest struct {
@@ -321,7 +325,7 @@ func TestAPIVideo_ErrorsAreProblemDetailsItsSDKDecodes(t *testing.T) {
 		is.Equal(res.header.Get("Content-Type"), "application/problem+json")
 		var er apiVideoErrorResponse
 		is.NoErr(json.Unmarshal(res.body, &er))
-		if er.Type == "" || er.Title == "" || er.Name == "" {
+		if er.Type == "" || er.Title == "" || er.Name == "" || er.Detail == "" {
 			t.Errorf("%s %s: the SDK would print an empty field: %s", c.r.method, c.r.path, res.body)
 		}
 		var br apiVideoBadRequest
