@@ -2,6 +2,7 @@ package authkit
 
 import (
 	"crypto/hkdf"
+	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
@@ -9,37 +10,86 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"slices"
 	"strings"
 )
 
 // MinSecretLen is the shortest server secret authkit accepts, in bytes.
 const MinSecretLen = 32
 
-// Secret is the server secret: every hash and seal authkit makes derives its
-// key from it. It comes from config, an environment variable or a 0600 file,
-// never from code. Its String and GoString never show it.
+// Secret is the server secret: a keyring of the current secret and any
+// previous ones. Every value authkit seals (recoverable keys, login session
+// tokens, signing keys, refresh pairs within their grace) is sealed under
+// the current one and records which secret made it; the previous ones only
+// open what they made, until a rewrap (server.Server.Rewrap) has sealed it
+// again under the current one. The keys of the keyed hashes (of keys and
+// refresh tokens) are themselves sealed in the store, so that a hash never
+// has to change when the secret does.
+//
+// It comes from config, an environment variable or a 0600 file, never from
+// code. Its String and GoString never show it.
 type Secret struct {
-	b []byte
+	ring []secretKey // the current secret first
 }
 
-// NewSecret returns a Secret holding a copy of b. Returns an error wrapping
-// ErrInvalid if b is shorter than [MinSecretLen].
-func NewSecret(b []byte) (*Secret, error) {
-	if len(b) < MinSecretLen {
-		return nil, Invalid("secret", fmt.Sprintf("must be at least %d bytes", MinSecretLen))
-	}
-	return &Secret{b: append([]byte(nil), b...)}, nil
+type secretKey struct {
+	id string // a public fingerprint: SecretID
+	b  []byte
 }
+
+// NewSecret returns a Secret of current and the previous secrets, holding
+// copies of them. Returns an error wrapping ErrInvalid if one is shorter
+// than [MinSecretLen] or if a secret is given twice.
+func NewSecret(current []byte, previous ...[]byte) (*Secret, error) {
+	s := &Secret{}
+	for _, b := range append([][]byte{current}, previous...) {
+		if len(b) < MinSecretLen {
+			return nil, Invalid("secret", fmt.Sprintf("must be at least %d bytes", MinSecretLen))
+		}
+		k := secretKey{id: secretID(b), b: append([]byte(nil), b...)}
+		if slices.ContainsFunc(s.ring, func(o secretKey) bool { return o.id == k.id }) {
+			return nil, Invalid("secret", "a secret is given twice")
+		}
+		s.ring = append(s.ring, k)
+	}
+	return s, nil
+}
+
+// secretID is a secret's public fingerprint: 8 hex digits of a keyed hash.
+func secretID(b []byte) string {
+	m := hmac.New(sha256.New, b)
+	m.Write([]byte("authkit/secret-id"))
+	return hex.EncodeToString(m.Sum(nil)[:4])
+}
+
+// ID returns the current secret's fingerprint: 8 hex digits that tell the
+// secrets apart and say nothing about them.
+func (s *Secret) ID() string { return s.ring[0].id }
+
+// IDs returns the fingerprints of every secret of the keyring, the current
+// one first.
+func (s *Secret) IDs() []string {
+	ids := make([]string, len(s.ring))
+	for i, k := range s.ring {
+		ids[i] = k.id
+	}
+	return ids
+}
+
+// Current returns a Secret of the current secret alone: what a server
+// runs on once the previous secrets are no longer needed.
+func (s *Secret) Current() *Secret { return &Secret{ring: s.ring[:1]} }
 
 // LoadSecret reads the server secret from the environment variable env if
 // it is set and not empty, else from the file at path, which must not be
-// readable or writable by group or others (mode 0600 or stricter). Leading
-// and trailing white space is trimmed. If the variable is unset and the file
+// readable or writable by group or others (mode 0600 or stricter). The text
+// holds the current secret, then any previous ones, separated by white
+// space (one per line, in a file). If the variable is unset and the file
 // does not exist, it returns an error wrapping [fs.ErrNotExist].
 func LoadSecret(env, path string) (*Secret, error) {
 	if env != "" {
 		if v := strings.TrimSpace(os.Getenv(env)); v != "" {
-			return NewSecret([]byte(v))
+			return parseSecret(v)
 		}
 	}
 	fi, err := os.Stat(path)
@@ -53,7 +103,27 @@ func LoadSecret(env, path string) (*Secret, error) {
 	if err != nil {
 		return nil, fmt.Errorf("authkit: server secret: %w", err)
 	}
-	return NewSecret([]byte(strings.TrimSpace(string(b))))
+	return parseSecret(string(b))
+}
+
+func parseSecret(text string) (*Secret, error) {
+	f := strings.Fields(text)
+	if len(f) == 0 {
+		return nil, Invalid("secret", "empty")
+	}
+	prev := make([][]byte, len(f)-1)
+	for i, p := range f[1:] {
+		prev[i] = []byte(p)
+	}
+	return NewSecret([]byte(f[0]), prev...)
+}
+
+// NewSecretText returns a new random secret as text (32 bytes from
+// crypto/rand, in hex), for a secret file or variable.
+func NewSecretText() string {
+	raw := make([]byte, 32)
+	rand.Read(raw)
+	return hex.EncodeToString(raw)
 }
 
 // LoadOrCreateSecret is [LoadSecret], but if neither the variable nor the
@@ -64,9 +134,7 @@ func LoadOrCreateSecret(env, path string) (*Secret, error) {
 	if !errors.Is(err, fs.ErrNotExist) {
 		return s, err
 	}
-	raw := make([]byte, 32)
-	rand.Read(raw)
-	text := hex.EncodeToString(raw)
+	text := NewSecretText()
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("authkit: create server secret: %w", err)
@@ -81,11 +149,30 @@ func LoadOrCreateSecret(env, path string) (*Secret, error) {
 	return NewSecret([]byte(text))
 }
 
-// Derive returns a 32-byte key for one purpose (e.g. "authkit/keys/hash"),
-// derived from the secret with HKDF-SHA-256. Different purposes give
-// independent keys.
-func (s *Secret) Derive(purpose string) []byte {
-	k, err := hkdf.Key(sha256.New, s.b, nil, purpose, 32)
+// Derive returns a 32-byte key for one purpose (e.g. "authkit/keys/seal"),
+// derived from the current secret with HKDF-SHA-256. Different purposes
+// give independent keys.
+func (s *Secret) Derive(purpose string) []byte { return derive(s.ring[0].b, purpose) }
+
+// DerivedKey is a key derived from one secret of the keyring for one
+// purpose, with that secret's fingerprint.
+type DerivedKey struct {
+	SecretID string
+	Key      []byte
+}
+
+// DeriveAll returns Derive(purpose) under every secret of the keyring, the
+// current one first.
+func (s *Secret) DeriveAll(purpose string) []DerivedKey {
+	out := make([]DerivedKey, len(s.ring))
+	for i, k := range s.ring {
+		out[i] = DerivedKey{SecretID: k.id, Key: derive(k.b, purpose)}
+	}
+	return out
+}
+
+func derive(secret []byte, purpose string) []byte {
+	k, err := hkdf.Key(sha256.New, secret, nil, purpose, 32)
 	if err != nil { // only for lengths HKDF cannot give; 32 always works
 		panic("authkit: hkdf: " + err.Error())
 	}

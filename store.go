@@ -183,6 +183,45 @@ type SigningKeyStore interface {
 	RevokeSigningKey(ctx context.Context, id string, at time.Time) error
 }
 
+// SealedStore keeps what hangs on the server secret, so that it can be
+// rotated: the keys of the keyed hashes, sealed under it, and every other
+// sealed value, which a rewrap seals again under a new secret.
+// Implementations must be safe for concurrent use by multiple goroutines.
+type SealedStore interface {
+	// HashKey returns the sealed hash key named name. Returns ErrNotFound.
+	HashKey(ctx context.Context, name string) ([]byte, error)
+
+	// CreateHashKey stores sealed as the hash key named name. Returns
+	// ErrConflict, and writes nothing, if there is one.
+	CreateHashKey(ctx context.Context, name string, sealed []byte) error
+
+	// Reseal calls fn with every sealed value the store holds, a batch at a
+	// time, without holding a lock across the calls. Where fn returns a
+	// value, it replaces the old one, unless the record has changed since
+	// it was read (then it is left as it is: whoever changed it sealed it
+	// anew). An error from fn stops the walk and is returned.
+	Reseal(ctx context.Context, fn func(SealedValue) ([]byte, error)) error
+}
+
+// SealedKind says what a [SealedValue] is, and so which key sealed it.
+type SealedKind string
+
+// The kinds of sealed values, with what each is bound to ([SealedValue.AAD]).
+const (
+	SealedKeySecret    SealedKind = "key-secret"    // a recoverable key's secret; the key's ID
+	SealedSessionToken SealedKind = "session-token" // a login session's token; the session's ID
+	SealedRefreshPair  SealedKind = "refresh-pair"  // a spent refresh token's successor, within its grace; the spent token's hash
+	SealedSigningKey   SealedKind = "signing-key"   // a signing key's private key; its ID
+	SealedHashKey      SealedKind = "hash-key"      // a keyed hash's key; its name
+)
+
+// SealedValue is one sealed value of a store, for [SealedStore.Reseal].
+type SealedValue struct {
+	Kind   SealedKind
+	AAD    []byte // what the value is bound to
+	Sealed []byte
+}
+
 // Store is a complete storage backend: storage/memory, storage/sqlite, and
 // any other that passes storage/storagetest.
 type Store interface {
@@ -192,6 +231,7 @@ type Store interface {
 	SigningKeyStore
 	UsageStore
 	AuditStore
+	SealedStore
 	Notifier
 
 	// RevokedSince returns, for followers that catch up (the revocation

@@ -169,10 +169,7 @@ func (f *fixture) verifyKey(tb testing.TB) any {
 		if err != nil || len(recs) != 1 {
 			tb.Fatalf("signing keys: %v, %d", err, len(recs))
 		}
-		sealer, err := seal.NewSealer(f.secret.Derive("authkit/tokens/signing-key"))
-		if err != nil {
-			tb.Fatal(err)
-		}
+		sealer := seal.NewSealer(f.secret, seal.PurposeTokens)
 		raw, err := sealer.Open(recs[0].Sealed, []byte(recs[0].ID))
 		if err != nil {
 			tb.Fatal(err)

@@ -71,7 +71,7 @@ type Service struct {
 	store        authkit.KeyStore
 	audit        *audit.Recorder
 	health       authkit.NotifierHealth // the store's, if it has one
-	hasher       *seal.Hasher
+	hasher       *seal.StoredHasher
 	sealer       *seal.Sealer
 	prefix       string
 	live         string // "<prefix>_live_"
@@ -106,10 +106,6 @@ func New(cfg Config) (*Service, error) {
 	if !validPrefix(p) {
 		return nil, authkit.Invalid("prefix", "1 to 16 of [a-z0-9], starting with a letter")
 	}
-	sealer, err := seal.NewSealer(cfg.Secret.Derive("authkit/keys/seal"))
-	if err != nil { // cannot happen: Derive gives 32 bytes
-		return nil, fmt.Errorf("keys: sealer: %w", err)
-	}
 	size, ttl, every := cfg.CacheSize, cfg.CacheTTL, cfg.FlushEvery
 	if size <= 0 {
 		size = DefaultCacheSize
@@ -124,12 +120,14 @@ func New(cfg Config) (*Service, error) {
 		every = DefaultFlushEvery
 	}
 	s := &Service{
-		store: cfg.Store, hasher: seal.NewHasher(cfg.Secret.Derive("authkit/keys/hash")), sealer: sealer,
+		store: cfg.Store, sealer: seal.NewSealer(cfg.Secret, seal.PurposeKeys),
 		prefix: p, live: p + "_live_", test: p + "_test_", clock: cfg.Clock, keepSessions: cfg.KeepSessionsOnRotate,
 		cache: newKeyCache(size, ttl, staleFor(ttl)), stop: make(chan struct{}), done: make(chan struct{}),
 		refreshes: make(chan *entry, maxRefreshes),
 	}
 	s.health, _ = cfg.Store.(authkit.NotifierHealth)
+	sealed, _ := cfg.Store.(authkit.SealedStore)
+	s.hasher = seal.NewStoredHasher(sealed, cfg.Secret, "authkit/keys/hash")
 	s.audit = audit.New(cfg.Store, cfg.Logger, cfg.Clock)
 	if n, ok := cfg.Store.(authkit.Notifier); ok {
 		s.cancel = n.Subscribe(func(r authkit.Revocation) {
@@ -268,7 +266,11 @@ func (s *Service) Create(ctx context.Context, r authkit.KeyRequest) (*authkit.Ke
 		Scopes: scopes, Hint: s.hint(secret, env), Recoverable: r.Recoverable, CreatedAt: now, ExpiresAt: exp,
 		Policy: policy,
 	}
-	if err := s.store.CreateKey(ctx, k, s.secretRecord(k.ID, secret, r.Recoverable, now)); err != nil {
+	rec, err := s.secretRecord(ctx, k.ID, secret, r.Recoverable, now)
+	if err != nil {
+		return nil, "", err
+	}
+	if err := s.store.CreateKey(ctx, k, rec); err != nil {
 		return nil, "", fmt.Errorf("keys: create %q: %w", r.Handle, err)
 	}
 	s.audit.Record(ctx, k.Owner, authkit.AuditKeyCreated, k.ID, "handle "+k.Handle+", env "+string(k.Env))
@@ -287,12 +289,16 @@ func (s *Service) hint(secret string, env authkit.Env) string {
 	return secret[:len(p)+4]
 }
 
-func (s *Service) secretRecord(keyID, secret string, recoverable bool, now time.Time) *authkit.KeySecret {
-	ks := &authkit.KeySecret{Hash: s.hasher.Sum(secret), KeyID: keyID, CreatedAt: now}
+func (s *Service) secretRecord(ctx context.Context, keyID, secret string, recoverable bool, now time.Time) (*authkit.KeySecret, error) {
+	h, err := s.hasher.Get(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("keys: %w", err)
+	}
+	ks := &authkit.KeySecret{Hash: h.Sum(secret), KeyID: keyID, CreatedAt: now}
 	if recoverable {
 		ks.Sealed = s.sealer.Seal([]byte(secret), []byte(keyID))
 	}
-	return ks
+	return ks, nil
 }
 
 func checkAlias(a string) error {
@@ -372,8 +378,12 @@ func (s *Service) CachedKeyPrincipal(secret string) (authkit.Principal, bool) {
 	if _, err := s.Parse(secret); err != nil {
 		return authkit.Principal{}, false
 	}
+	hasher := s.hasher.Loaded()
+	if hasher == nil {
+		return authkit.Principal{}, false
+	}
 	var h [sha256.Size]byte
-	s.hasher.SumInto(&h, secret)
+	hasher.SumInto(&h, secret)
 	e, p, stale, expired := s.cache.get(&h, s.clock.Now().UnixNano())
 	if e == nil || stale || expired {
 		return authkit.Principal{}, false
@@ -385,8 +395,12 @@ func (s *Service) verify(ctx context.Context, secret string) (*entry, authkit.Pr
 	if _, err := s.Parse(secret); err != nil {
 		return nil, authkit.Principal{}, err
 	}
+	hasher, err := s.hasher.Get(ctx)
+	if err != nil {
+		return nil, authkit.Principal{}, fmt.Errorf("keys: %w", err)
+	}
 	var h [sha256.Size]byte
-	s.hasher.SumInto(&h, secret)
+	hasher.SumInto(&h, secret)
 	now := s.clock.Now()
 	ns := now.UnixNano()
 	if e, p, stale, expired := s.cache.get(&h, ns); e != nil && !s.deaf() {
@@ -576,7 +590,11 @@ func (s *Service) Rotate(ctx context.Context, owner, id string, grace time.Durat
 	now := s.clock.Now()
 	secret := opaque.New(s.envPrefix(k.Env))
 	hint := s.hint(secret, k.Env)
-	if err := s.store.RotateKey(ctx, owner, id, s.secretRecord(id, secret, k.Recoverable, now), hint, now.Add(grace)); err != nil {
+	rec, err := s.secretRecord(ctx, id, secret, k.Recoverable, now)
+	if err != nil {
+		return nil, "", err
+	}
+	if err := s.store.RotateKey(ctx, owner, id, rec, hint, now.Add(grace)); err != nil {
 		return nil, "", fmt.Errorf("keys: rotate: %w", err)
 	}
 	s.cache.forget(id)

@@ -368,14 +368,22 @@ func TestVerifyKey_UnknownDeletedExpired(t *testing.T) {
 	})
 }
 
-func TestVerifyKey_OtherServerSecretDoesNotKnowTheKey(t *testing.T) {
+// TestVerifyKey_OtherServerSecretIsAnError: a server started with a secret
+// that did not make the store's hash key cannot tell a key from a wrong
+// one; it says so (a 500, logged), rather than call every key unknown.
+func TestVerifyKey_OtherServerSecretIsAnError(t *testing.T) {
 	eachStore(t, func(t *testing.T, f fixture) {
 		is := is.New(t)
 		_, secret := mustCreate(t, f, authkit.KeyRequest{Owner: "a", Handle: "h"})
-		svc, err := keys.New(keys.Config{Store: f.store, Secret: secretFrom(t, "another-server-secret-0123456789abcdef")})
+		other := secretFrom(t, "another-server-secret-0123456789abcdef")
+		svc, err := keys.New(keys.Config{Store: f.store, Secret: other})
 		is.NoErr(err)
+		defer svc.Close()
 		_, err = svc.VerifyKey(ctx, secret)
-		is.True(errors.Is(err, authkit.ErrNotFound))
+		is.True(err != nil)
+		is.True(!errors.Is(err, authkit.ErrNotFound))
+		is.True(strings.Contains(err.Error(), "server secret"))
+		is.True(!strings.Contains(err.Error(), "another-server-secret"))
 	})
 }
 

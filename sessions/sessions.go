@@ -62,7 +62,7 @@ type Manager struct {
 	store        authkit.Store
 	audit        *audit.Recorder
 	tokens       authkit.TokenIssuer
-	hasher       *seal.Hasher
+	hasher       *seal.StoredHasher
 	sealer       *seal.Sealer
 	refreshTTL   time.Duration
 	refreshGrace time.Duration
@@ -88,13 +88,10 @@ func New(cfg Config) (*Manager, error) {
 	}
 	m := &Manager{
 		store: cfg.Store, tokens: cfg.Tokens, audit: audit.New(cfg.Store, cfg.Logger, cfg.Clock),
-		hasher:     seal.NewHasher(cfg.Secret.Derive("authkit/sessions/refresh-hash")),
+		hasher:     seal.NewStoredHasher(cfg.Store, cfg.Secret, "authkit/sessions/refresh-hash"),
+		sealer:     seal.NewSealer(cfg.Secret, seal.PurposeSessions),
 		refreshTTL: cfg.RefreshTTL, refreshGrace: cfg.RefreshGrace, prefix: cfg.RefreshPrefix,
 		loginTTL: cfg.LoginTTL, reuseMargin: cfg.ReuseMargin, clock: cfg.Clock,
-	}
-	var err error
-	if m.sealer, err = seal.NewSealer(cfg.Secret.Derive("authkit/sessions/seal")); err != nil {
-		return nil, err
 	}
 	if m.refreshTTL <= 0 {
 		m.refreshTTL = 30 * 24 * time.Hour
@@ -161,7 +158,11 @@ func (m *Manager) Exchange(ctx context.Context, r authkit.ExchangeRequest) (*aut
 		sess.ExpiresAt = c.ExpiresAt() // nothing renews it: it ends with its token
 	} else {
 		rt = opaque.New(m.prefix)
-		first = &authkit.RefreshToken{Hash: m.hasher.Sum(rt), SessionID: sess.ID, KeyID: key.ID, CreatedAt: now, ExpiresAt: rtExp}
+		h, err := m.hasher.Get(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("sessions: exchange: %w", err)
+		}
+		first = &authkit.RefreshToken{Hash: h.Sum(rt), SessionID: sess.ID, KeyID: key.ID, CreatedAt: now, ExpiresAt: rtExp}
 	}
 	// One write: the session and its family's first refresh token.
 	if err := m.store.CreateSession(ctx, sess, first); err != nil {
@@ -220,8 +221,12 @@ func (m *Manager) Refresh(ctx context.Context, refreshToken string, ttl time.Dur
 	if !m.LooksLikeRefreshToken(refreshToken) {
 		return nil, errMalformed
 	}
+	hasher, err := m.hasher.Get(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("sessions: refresh: %w", err)
+	}
 	var h [sha256.Size]byte
-	m.hasher.SumInto(&h, refreshToken)
+	hasher.SumInto(&h, refreshToken)
 	for attempt := 0; attempt < 2; attempt++ {
 		g, retry, err := m.refreshOnce(ctx, h[:], ttl)
 		if !retry {
@@ -322,7 +327,8 @@ func (m *Manager) refreshOnce(ctx context.Context, hash []byte, ttl time.Duratio
 		}
 		sealed = m.sealer.Seal(b, hash)
 	}
-	childRec := &authkit.RefreshToken{Hash: m.hasher.Sum(next), SessionID: sess.ID, KeyID: key.ID, CreatedAt: now, ExpiresAt: rt.ExpiresAt}
+	childRec := &authkit.RefreshToken{Hash: m.hasher.Loaded().Sum(next), // loaded by Refresh
+		SessionID: sess.ID, KeyID: key.ID, CreatedAt: now, ExpiresAt: rt.ExpiresAt}
 	if exp := now.Add(m.refreshTTL); exp.Before(childRec.ExpiresAt) || childRec.ExpiresAt.IsZero() {
 		childRec.ExpiresAt = exp
 	}
@@ -583,7 +589,11 @@ func (m *Manager) InspectRefreshToken(ctx context.Context, refreshToken string) 
 	if !m.LooksLikeRefreshToken(refreshToken) {
 		return nil, nil, errMalformed
 	}
-	rt, sess, err := m.lookup(ctx, m.hasher.Sum(refreshToken))
+	hasher, err := m.hasher.Get(ctx)
+	if err != nil {
+		return nil, nil, fmt.Errorf("sessions: inspect: %w", err)
+	}
+	rt, sess, err := m.lookup(ctx, hasher.Sum(refreshToken))
 	if err != nil {
 		return nil, nil, err
 	}

@@ -151,8 +151,7 @@ func (f *fixture) ownKey(t testing.TB) (kid string, alg jose.SignatureAlgorithm,
 		}
 	}
 	is.True(rec != nil)
-	sealer, err := seal.NewSealer(f.secret.Derive("authkit/tokens/signing-key"))
-	is.NoErr(err)
+	sealer := seal.NewSealer(f.secret, seal.PurposeTokens)
 	raw, err := sealer.Open(rec.Sealed, []byte(rec.ID))
 	is.NoErr(err)
 	if rec.Algorithm == tokens.HS256 {

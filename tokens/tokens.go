@@ -38,17 +38,14 @@ const (
 	DefaultLivenessTTL = 30 * time.Second
 )
 
-// sealPurpose names the key that seals signing keys.
-const sealPurpose = "authkit/tokens/signing-key"
-
 // Config configures a [Service]. Store and Secret are required; every other
 // field has a safe default.
 type Config struct {
 	// Store holds the signing keys, and answers whether a key or session is
 	// still alive. Required.
 	Store authkit.Store
-	// Secret is the server secret: signing keys are sealed under
-	// Secret.Derive("authkit/tokens/signing-key"). Required.
+	// Secret is the server secret, under whose keyring signing keys are
+	// sealed. Required.
 	Secret *authkit.Secret
 	// Issuer is the iss claim written and required. Default "authkit".
 	Issuer string
@@ -202,11 +199,7 @@ func newService(cfg Config) (*Service, error) {
 		s.cache = newTokenCache(size)
 	}
 	s.live = newLiveness(s.livenessTTL, s.maxTTL+s.leeway, s.clock)
-	sealer, err := seal.NewSealer(cfg.Secret.Derive(sealPurpose))
-	if err != nil {
-		return nil, fmt.Errorf("tokens: sealer: %w", err)
-	}
-	s.sealer = sealer
+	s.sealer = seal.NewSealer(cfg.Secret, seal.PurposeTokens)
 	return s, nil
 }
 

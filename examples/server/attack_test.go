@@ -63,7 +63,7 @@ func (e *env) ourSigningKey(t *testing.T) (string, ed25519.PrivateKey, []byte) {
 		t.Fatal("no signing key", err)
 	}
 	sk := recs[len(recs)-1]
-	sealer, _ := seal.NewSealer(e.secret.Derive("authkit/tokens/signing-key"))
+	sealer := seal.NewSealer(e.secret, seal.PurposeTokens)
 	der, err := sealer.Open(sk.Sealed, []byte(sk.ID))
 	if err != nil {
 		t.Fatal(err)

@@ -30,6 +30,7 @@ type Store struct {
 	signingKeys map[string]*authkit.SigningKey
 	usage       map[usageKey]int64
 	audit       []authkit.AuditEvent // in ID order
+	hashKeys    map[string][]byte    // sealed, by name
 }
 
 var _ authkit.Store = (*Store)(nil)
@@ -40,6 +41,7 @@ func New() *Store {
 		keys: map[string]*authkit.Key{}, secrets: map[string]*authkit.KeySecret{}, handles: map[[2]string]string{},
 		sessions: map[string]*authkit.Session{}, logins: map[[3]string]string{},
 		refresh: map[string]*authkit.RefreshToken{}, signingKeys: map[string]*authkit.SigningKey{},
+		hashKeys: map[string][]byte{},
 	}
 }
 

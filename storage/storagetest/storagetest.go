@@ -78,7 +78,7 @@ type test struct {
 // Run runs the conformance suite: one subtest per behaviour, each on a
 // fresh store.
 func Run(t *testing.T, newStore NewStore) {
-	for _, group := range [][]test{keyTests, sessionTests, refreshTests, signingTests, usageTests, feedTests, scopeTests, auditTests, otherTests} {
+	for _, group := range [][]test{keyTests, sessionTests, refreshTests, signingTests, usageTests, feedTests, scopeTests, auditTests, sealedTests, otherTests} {
 		for _, tc := range group {
 			t.Run(tc.name, func(t *testing.T) { tc.fn(t, newStore(t)) })
 		}
