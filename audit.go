@@ -23,6 +23,12 @@ const (
 	AuditRefreshReuse      AuditAction = "refresh.reuse_detected"
 	AuditSigningKeyRotated AuditAction = "signing_key.rotated"
 	AuditSigningKeyRevoked AuditAction = "signing_key.revoked"
+	// AuditSecretRotated: a new server secret took over (the admin
+	// command's secret rotate); its target is the new secret's ID.
+	AuditSecretRotated AuditAction = "secret.rotated"
+	// AuditSecretRewrapped: values sealed under previous server secrets
+	// were sealed again under the current one.
+	AuditSecretRewrapped AuditAction = "secret.rewrapped"
 )
 
 // ActorKind says who made a change.

@@ -1,7 +1,9 @@
 // Package server builds all of authkit from one [Config]: the key, token and
 // session services, the HTTP endpoints and middleware over them, and the
 // housekeeping that runs in the background until [Server.Close]: expired
-// records collected, signing keys rotated on a schedule.
+// records collected, signing keys rotated on a schedule, and, after a new
+// server secret took over, what the old one sealed sealed again
+// ([Server.Rewrap]).
 //
 //	ak, err := server.New(ctx, server.Config{Store: store, Secret: secret, Issuer: "https://api.example.com"})
 //	if err != nil {
@@ -25,6 +27,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"sync"
@@ -34,6 +37,8 @@ import (
 	"github.com/authkit/authkit/feed"
 	"github.com/authkit/authkit/handlers"
 	"github.com/authkit/authkit/httpmw"
+	"github.com/authkit/authkit/internal/audit"
+	"github.com/authkit/authkit/internal/seal"
 	"github.com/authkit/authkit/keys"
 	"github.com/authkit/authkit/limits"
 	"github.com/authkit/authkit/sessions"
@@ -49,6 +54,9 @@ const (
 	DefaultRefreshTTL   = 30 * 24 * time.Hour
 	DefaultCleanupEvery = 10 * time.Minute
 	DefaultRotateEvery  = 30 * 24 * time.Hour
+	// DefaultRewrapEvery is how often, while the server secret has previous
+	// secrets, what they sealed is sealed again under the current one.
+	DefaultRewrapEvery = 10 * time.Minute
 	// DefaultUsageRetention is how long usage analytics are kept.
 	DefaultUsageRetention = 30 * 24 * time.Hour
 	// DefaultAuditRetention is how long the audit trail is kept.
@@ -119,6 +127,13 @@ type Config struct {
 	// negative turns scheduled rotation off. Replicas sharing a store rotate
 	// once between them.
 	RotateEvery time.Duration
+	// RewrapEvery is how often, while Secret holds previous secrets, the
+	// values they sealed are sealed again under the current one
+	// ([Server.Rewrap]); default 10 minutes, the first run one period after
+	// start, so that a rolling restart onto a new secret ends before any
+	// value is moved out of the old servers' reach; negative turns it off
+	// (the admin command rewraps on demand).
+	RewrapEvery time.Duration
 
 	// Realm is the realm of WWW-Authenticate challenges; default "authkit".
 	Realm string
@@ -161,6 +176,7 @@ type Server struct {
 
 	cfg    Config
 	logger *slog.Logger
+	audit  *audit.Recorder
 	stop   context.CancelFunc
 	done   chan struct{}
 	once   sync.Once
@@ -224,7 +240,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 			Keys: ks, Tokens: ts, Sessions: sm, Gate: gate, Audit: cfg.Store, Clients: cfg.Clients, Limiter: cfg.Limiter, MaxBody: cfg.MaxBody,
 			Realm: cfg.Realm, Logger: cfg.Logger, Clock: cfg.Clock, MaxTTL: cfg.MaxAccessTTL,
 		},
-		cfg: cfg, logger: cfg.Logger, done: make(chan struct{}),
+		cfg: cfg, logger: cfg.Logger, audit: audit.New(cfg.Store, cfg.Logger, cfg.Clock), done: make(chan struct{}),
 	}
 	hctx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	s.stop = stop
@@ -257,6 +273,7 @@ func (c *Config) fill() error {
 	def(&c.RefreshTTL, DefaultRefreshTTL)
 	def(&c.CleanupEvery, DefaultCleanupEvery)
 	def(&c.RotateEvery, DefaultRotateEvery)
+	def(&c.RewrapEvery, DefaultRewrapEvery)
 	def(&c.UsageRetention, DefaultUsageRetention)
 	def(&c.AuditRetention, DefaultAuditRetention)
 	for _, d := range []struct {
@@ -283,6 +300,8 @@ func (c *Config) fill() error {
 		return authkit.Invalid("CleanupEvery", "must be at least 1s, or negative for off")
 	case c.RotateEvery > 0 && c.RotateEvery < time.Minute:
 		return authkit.Invalid("RotateEvery", "must be at least 1m, or negative for off")
+	case c.RewrapEvery > 0 && c.RewrapEvery < time.Second:
+		return authkit.Invalid("RewrapEvery", "must be at least 1s, or negative for off")
 	case c.UsageRetention < authkit.UsageBucket:
 		return authkit.Invalid("UsageRetention", "must be at least 1h")
 	}
@@ -329,13 +348,17 @@ var pollEvery = time.Minute
 func (s *Server) housekeep(ctx context.Context) {
 	defer close(s.done)
 	poll := pollEvery
-	if c := s.cfg.CleanupEvery; c > 0 && c < poll {
-		poll = c
+	for _, c := range []time.Duration{s.cfg.CleanupEvery, s.cfg.RewrapEvery} {
+		if c > 0 && c < poll {
+			poll = c
+		}
 	}
+	rewrap := s.cfg.RewrapEvery > 0 && len(s.cfg.Secret.IDs()) > 1
 	t := time.NewTicker(poll)
 	defer t.Stop()
 	now := s.cfg.Clock.Now()
 	nextCleanup := now.Add(s.cfg.CleanupEvery)
+	nextRewrap := now.Add(s.cfg.RewrapEvery)
 	var nextRotate time.Time // at once
 	for {
 		select {
@@ -352,7 +375,51 @@ func (s *Server) housekeep(ctx context.Context) {
 			s.rotate(ctx)
 			nextRotate = now.Add(min(s.cfg.RotateEvery/10, time.Hour))
 		}
+		if rewrap && !now.Before(nextRewrap) {
+			_, stuck, err := s.Rewrap(ctx)
+			if err == nil && stuck == 0 {
+				rewrap = false // done: nothing new is sealed under an old secret
+			}
+			nextRewrap = now.Add(s.cfg.RewrapEvery)
+		}
 	}
+}
+
+// Rewrap seals again under the current server secret every value of the
+// store that a previous secret of the keyring sealed (recoverable keys'
+// secrets, login session tokens, signing keys, refresh pairs within their
+// grace, and the keys of the keyed hashes), a batch at a time, while the
+// servers go on serving. It returns how many values it moved and how many
+// it could not open (sealed under a secret the keyring does not hold): the
+// previous secrets can be dropped once [Server.SealedBy] names the current
+// one alone. It logs and audits what it did. The housekeeping runs it every
+// Config.RewrapEvery while the keyring has previous secrets.
+func (s *Server) Rewrap(ctx context.Context) (moved, stuck int, err error) {
+	start := time.Now()
+	moved, stuck, err = seal.Rewrap(ctx, s.cfg.Store, s.cfg.Secret)
+	if err != nil {
+		if !errors.Is(err, context.Canceled) {
+			s.logger.ErrorContext(ctx, "authkit: rewrap failed", "moved", moved, "err", err)
+		}
+		return moved, stuck, fmt.Errorf("server: rewrap: %w", err)
+	}
+	s.logger.InfoContext(ctx, "authkit: rewrap", "secret", s.cfg.Secret.ID(), "moved", moved, "not_opened", stuck, "took", time.Since(start).Round(time.Millisecond))
+	if moved > 0 {
+		s.audit.Record(ctx, "", authkit.AuditSecretRewrapped, s.cfg.Secret.ID(), fmt.Sprintf("%d sealed values moved to secret %s; %d not opened", moved, s.cfg.Secret.ID(), stuck))
+	}
+	return moved, stuck, nil
+}
+
+// SealedBy counts the store's sealed values by the ID of the secret that
+// sealed them (authkit.Secret.IDs; "" for values sealed before secrets
+// were recorded in them, which the current secret may have made): a
+// previous secret is needed for as long as it has a count.
+func (s *Server) SealedBy(ctx context.Context) (map[string]int, error) {
+	n, err := seal.Count(ctx, s.cfg.Store)
+	if err != nil {
+		return nil, fmt.Errorf("server: %w", err)
+	}
+	return n, nil
 }
 
 func (s *Server) cleanup(ctx context.Context, now time.Time) {
@@ -384,6 +451,18 @@ func (s *Server) rotate(ctx context.Context) {
 	case rotated:
 		s.logger.InfoContext(ctx, "authkit: signing key rotated", "older_than", s.cfg.RotateEvery, "old_key_verifies_for", s.cfg.MaxAccessTTL)
 	}
+}
+
+// Live returns the liveness handler (`GET /livez`, say): 200
+// {"status":"live"} while the process serves HTTP, whatever the store
+// does, so that an orchestrator restarts a process that hangs, not one
+// whose database is down (that is [Server.Ready]'s business).
+func (s *Server) Live() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Cache-Control", "no-store")
+		io.WriteString(w, `{"status":"live"}`+"\n")
+	})
 }
 
 // Ready returns the readiness handler (`GET /readyz`, say): 200

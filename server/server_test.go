@@ -400,23 +400,28 @@ func postForm(t *testing.T, url, id, secret, form string) (int, map[string]any) 
 }
 
 // TestReady_UntilTheStoreStopsAnswering: the readiness handler says ready
-// over a live store, and 503 with the reason once the store is closed.
+// over a live store, and 503 with the reason once the store is closed;
+// the liveness handler says live throughout.
 func TestReady_UntilTheStoreStopsAnswering(t *testing.T) {
 	is := is.New(t)
 	store := openSQLite(t, filepath.Join(t.TempDir(), "a.db"))
 	ak, err := server.New(ctx, server.Config{Store: store, Secret: secret(t), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	is.NoErr(err)
 	defer ak.Close()
-	srv := httptest.NewServer(ak.Ready())
+	mux := http.NewServeMux()
+	mux.Handle("GET /readyz", ak.Ready())
+	mux.Handle("GET /livez", ak.Live())
+	srv := httptest.NewServer(mux)
 	defer srv.Close()
-	get := func() (int, map[string]string) {
-		res, err := http.Get(srv.URL)
+	getAt := func(path string) (int, map[string]string) {
+		res, err := http.Get(srv.URL + path)
 		is.NoErr(err)
 		defer res.Body.Close()
 		var m map[string]string
 		is.NoErr(json.NewDecoder(res.Body).Decode(&m))
 		return res.StatusCode, m
 	}
+	get := func() (int, map[string]string) { return getAt("/readyz") }
 	st, m := get()
 	is.Equal(st, 200)
 	is.Equal(m["status"], "ready")
@@ -424,4 +429,7 @@ func TestReady_UntilTheStoreStopsAnswering(t *testing.T) {
 	st, m = get()
 	is.Equal(st, 503)
 	is.Equal(m["reason"], "the store does not answer")
+	st, m = getAt("/livez")
+	is.Equal(st, 200) // the process is alive: restarting it would not bring the store back
+	is.Equal(m["status"], "live")
 }

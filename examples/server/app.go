@@ -212,6 +212,7 @@ func (a *App) mount() {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	}))
 	a.handle("GET /readyz", a.ak.Ready()) // ready: the store answers, the listener listens
+	a.handle("GET /livez", a.ak.Live())   // live: the process serves
 }
 
 func (a *App) getUser(w http.ResponseWriter, r *http.Request) {
