@@ -29,6 +29,10 @@ const (
 	// AuditSecretRewrapped: values sealed under previous server secrets
 	// were sealed again under the current one.
 	AuditSecretRewrapped AuditAction = "secret.rewrapped"
+	// AuditAddressBlocked: a client address failed credentials too often
+	// and is refused until its window ends; its target is the address (an
+	// IPv6 address's /64). Its owner is "": it concerns no one owner.
+	AuditAddressBlocked AuditAction = "limiter.address_blocked"
 )
 
 // ActorKind says who made a change.

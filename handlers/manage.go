@@ -2,13 +2,10 @@ package handlers
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"net/http"
 	"slices"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/authkit/authkit"
@@ -106,7 +103,7 @@ func (e *Endpoints) owned(rs httpmw.Responder, fn func(w http.ResponseWriter, r 
 // withActor returns r with the actor of its changes in its context: the
 // principal (a user, or a key), the client's address and the request id.
 func (e *Endpoints) withActor(r *http.Request, p authkit.Principal) *http.Request {
-	a := authkit.Actor{Kind: authkit.ActorUser, ID: p.Owner(), Addr: e.Clients.Of(r).String(), RequestID: requestID(r)}
+	a := authkit.Actor{Kind: authkit.ActorUser, ID: p.Owner(), Addr: e.Clients.Of(r).String(), RequestID: httpmw.RequestID(r)}
 	if p.KeyID() != "" {
 		a.Kind, a.ID = authkit.ActorKey, p.KeyID()
 	}
@@ -117,19 +114,8 @@ func (e *Endpoints) withActor(r *http.Request, p authkit.Principal) *http.Reques
 // in its context, for the token endpoints: what they change (a refresh
 // family revoked on reuse) is recorded with the client's address.
 func (e *Endpoints) programActor(r *http.Request) *http.Request {
-	a := authkit.Actor{Kind: authkit.ActorKey, Addr: e.Clients.Of(r).String(), RequestID: requestID(r)}
+	a := authkit.Actor{Kind: authkit.ActorKey, Addr: e.Clients.Of(r).String(), RequestID: httpmw.RequestID(r)}
 	return r.WithContext(authkit.WithActor(r.Context(), a))
-}
-
-// requestID is the request's X-Request-Id (at most 64 printable
-// characters), or a new random one.
-func requestID(r *http.Request) string {
-	if id := r.Header.Get("X-Request-Id"); id != "" && len(id) <= 64 && !strings.ContainsFunc(id, func(c rune) bool { return c < 0x21 || c > 0x7e }) {
-		return id
-	}
-	var b [8]byte
-	rand.Read(b[:])
-	return hex.EncodeToString(b[:])
 }
 
 // CreateKey returns the handler that creates a key from

@@ -2,11 +2,14 @@ package httpmw
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"net/http"
 	"net/netip"
+	"strings"
 	"sync"
 	"time"
 
@@ -48,6 +51,11 @@ type Limiter struct {
 	// MaxClients bounds the memory of the in-process counts (Counters
 	// nil); default 100 000. When full, the oldest windows are dropped.
 	MaxClients int
+	// OnBlock, if set, is called with the request whose failure blocked
+	// its client's address (the Limit-th failure of the window), and the
+	// address as counted (an IPv6 address's /64): server.New records it in
+	// the audit trail. It must be quick.
+	OnBlock func(r *http.Request, addr string)
 
 	mu    sync.Mutex
 	local map[string]*window
@@ -101,7 +109,10 @@ func (l *Limiter) Fail(r *http.Request, name string, err error) {
 	}
 	ctx := r.Context()
 	n, nn, win := l.limits()
-	l.count(ctx, addrKey(l.Clients.Of(r)), n, win)
+	addr := addrKey(l.Clients.Of(r))
+	if l.count(ctx, addr, n, win) && l.OnBlock != nil {
+		l.OnBlock(r, addr[len("fail:a:"):])
+	}
 	if name != "" {
 		l.count(ctx, nameKey(name), nn, win)
 	}
@@ -141,11 +152,13 @@ func (l *Limiter) blocked(ctx context.Context, key string, n int64, win time.Dur
 	return tooMany(w.start.Add(win).Sub(now))
 }
 
-func (l *Limiter) count(ctx context.Context, key string, n int64, win time.Duration) {
+// count counts a failure against key, and reports whether it was the one
+// that reached the limit.
+func (l *Limiter) count(ctx context.Context, key string, n int64, win time.Duration) (reached bool) {
 	now := l.Clock.Now()
 	if l.Counters != nil {
-		l.Counters.Limit(ctx, key, 1, n, win, now) // a failure is dropped if the counters fail
-		return
+		q, err := l.Counters.Limit(ctx, key, 1, n, win, now) // a failure is dropped if the counters fail
+		return err == nil && q.Allowed && q.Remaining == 0
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -173,6 +186,7 @@ func (l *Limiter) count(ctx context.Context, key string, n int64, win time.Durat
 		l.local[key] = w
 	}
 	w.failures++
+	return int64(w.failures) == n
 }
 
 // tooMany is the 429 answer for a client blocked for d.
@@ -182,4 +196,16 @@ func tooMany(d time.Duration) *Error {
 		secs = 1
 	}
 	return &Error{Status: http.StatusTooManyRequests, Code: "too_many_requests", Description: "too many failed attempts; retry later", RetryAfter: secs}
+}
+
+// RequestID returns r's X-Request-Id if it is at most 64 printable ASCII
+// characters, or else a new random one: the request id the audit trail
+// records.
+func RequestID(r *http.Request) string {
+	if id := r.Header.Get("X-Request-Id"); id != "" && len(id) <= 64 && !strings.ContainsFunc(id, func(c rune) bool { return c < 0x21 || c > 0x7e }) {
+		return id
+	}
+	var b [8]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
 }

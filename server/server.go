@@ -220,6 +220,13 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if cfg.Limiter.Clients == nil {
 		cfg.Limiter.Clients = cfg.Clients
 	}
+	rec := audit.New(cfg.Store, cfg.Logger, cfg.Clock)
+	if cfg.Limiter.OnBlock == nil {
+		cfg.Limiter.OnBlock = func(r *http.Request, addr string) {
+			ctx := authkit.WithActor(r.Context(), authkit.Actor{Kind: authkit.ActorSystem, Addr: addr, RequestID: httpmw.RequestID(r)})
+			rec.Record(ctx, "", authkit.AuditAddressBlocked, addr, "too many failed credentials")
+		}
+	}
 	gate, err := limits.New(limits.Config{
 		Keys: cfg.Store, Counters: counters, OwnerLimits: cfg.OwnerLimits, FailOpen: cfg.FailOpen,
 		Usage: cfg.Store, Clock: cfg.Clock, Logger: cfg.Logger,
@@ -240,7 +247,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 			Keys: ks, Tokens: ts, Sessions: sm, Gate: gate, Audit: cfg.Store, Clients: cfg.Clients, Limiter: cfg.Limiter, MaxBody: cfg.MaxBody,
 			Realm: cfg.Realm, Logger: cfg.Logger, Clock: cfg.Clock, MaxTTL: cfg.MaxAccessTTL,
 		},
-		cfg: cfg, logger: cfg.Logger, audit: audit.New(cfg.Store, cfg.Logger, cfg.Clock), done: make(chan struct{}),
+		cfg: cfg, logger: cfg.Logger, audit: rec, done: make(chan struct{}),
 	}
 	hctx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	s.stop = stop

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -25,6 +26,7 @@ import (
 	"github.com/authkit/authkit/handlers"
 	"github.com/authkit/authkit/httpmw"
 	"github.com/authkit/authkit/internal/fakeclock"
+	"github.com/authkit/authkit/internal/opaque"
 	"github.com/authkit/authkit/server"
 	"github.com/authkit/authkit/storage/sqlite"
 )
@@ -432,4 +434,42 @@ func TestReady_UntilTheStoreStopsAnswering(t *testing.T) {
 	st, m = getAt("/livez")
 	is.Equal(st, 200) // the process is alive: restarting it would not bring the store back
 	is.Equal(m["status"], "live")
+}
+
+// TestLimiter_ABlockedAddressIsAudited: the failure that blocks an address
+// is in the audit trail, once, with the address and the request id.
+func TestLimiter_ABlockedAddressIsAudited(t *testing.T) {
+	is := is.New(t)
+	store := openSQLite(t, filepath.Join(t.TempDir(), "a.db"))
+	ak, err := server.New(ctx, server.Config{Store: store, Secret: secret(t), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	is.NoErr(err)
+	defer ak.Close()
+	auth := ak.Auth(httpmw.AcceptBasicKey)
+	srv := httptest.NewServer(auth.Verify(auth.Require()(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))))
+	defer srv.Close()
+	statuses := []int{}
+	for i := range 12 {
+		req, _ := http.NewRequest("GET", srv.URL, nil)
+		req.SetBasicAuth(opaque.New("ak_live_"), "") // well formed, unknown: looked up
+
+		req.Header.Set("X-Request-Id", fmt.Sprintf("req-%d", i))
+		res, err := http.DefaultClient.Do(req)
+		is.NoErr(err)
+		res.Body.Close()
+		statuses = append(statuses, res.StatusCode)
+	}
+	is.Equal(statuses[9], 401)  // the 10th failure, which blocks
+	is.Equal(statuses[10], 429) // then refused unchecked
+	events, err := store.AuditLog(ctx, "", authkit.Page{})
+	is.NoErr(err)
+	var blocked []authkit.AuditEvent
+	for _, e := range events {
+		if e.Action == authkit.AuditAddressBlocked {
+			blocked = append(blocked, e)
+		}
+	}
+	is.Equal(len(blocked), 1)
+	is.Equal(blocked[0].Target, "127.0.0.1")
+	is.Equal(blocked[0].Actor.Addr, "127.0.0.1")
+	is.Equal(blocked[0].Actor.RequestID, "req-9")
 }
