@@ -58,10 +58,12 @@
 //
 // Key secrets, refresh tokens and the access tokens kept for session reuse
 // are never stored as they are: keys and refresh tokens are stored as
-// HMAC-SHA-256 under a key derived from the server [Secret]; what must be
-// given back later (a recoverable key, a session's current token, a signing
-// key) is sealed with AES-256-GCM under another derived key. A reader of the
-// database without the server secret can use none of it. Secrets are never
+// HMAC-SHA-256 under a hash key that the store keeps sealed under the
+// server [Secret]; what must be given back later (a recoverable key, a
+// session's current token, a signing key) is sealed with AES-256-GCM under
+// a key of its own, derived from the secret, that names the secret it came
+// from. A reader of the database without the server secret can use none of
+// it. The Secret is a keyring, so that it can be rotated ([SealedStore]). Secrets are never
 // logged: [Key] and [Session] carry no secret in their String or JSON forms,
 // and errors never quote one.
 package authkit
