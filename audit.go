@@ -43,6 +43,7 @@ const (
 	ActorUser   ActorKind = "user"   // one of the app's users, signed in
 	ActorKey    ActorKind = "key"    // a program, with its key or its tokens
 	ActorSystem ActorKind = "system" // authkit itself, or code that set no actor
+	ActorAdmin  ActorKind = "admin"  // the admin command (cmd/authkit) or an operator's code
 )
 
 // Actor is who made a change, from where: what the HTTP layer knows of the

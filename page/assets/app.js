@@ -416,7 +416,7 @@
       el("th", { scope: "row", "data-label": "When" }, when(e.at)),
       cell("What", actionNames[e.action] || e.action),
       cell("Key or session", handles.get(e.target) || e.target),
-      cell("By", e.actor.kind === "user" ? "you" : e.actor.kind === "key" ? "a program" : "the service"),
+      cell("By", e.actor.kind === "user" ? "you" : e.actor.kind === "key" ? "a program" : e.actor.kind === "admin" ? "an administrator" : "the service"),
       cell("From", e.actor.addr || "—"))));
   }
 
