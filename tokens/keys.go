@@ -220,11 +220,20 @@ func (s *Service) signingKey(ctx context.Context, now time.Time) (*signingKey, e
 		ring = s.ring.Load()
 		s.loadMu.Unlock()
 	}
-	if ring.active == nil { // revoked under us: another replica has rotated
-		if err := s.reload(ctx, now); err != nil {
-			return nil, err
+	if ring.active == nil { // revoked under us: another process has rotated, then revoked
+		// Read the keys now, unthrottled (reload may have run within the
+		// second, for a JWKS request): the new key is in the store before
+		// the revocation is heard.
+		s.loadMu.Lock()
+		if s.ring.Load().active == nil {
+			if err := s.loadLocked(ctx); err != nil {
+				s.loadMu.Unlock()
+				return nil, err
+			}
 		}
-		if ring = s.ring.Load(); ring.active == nil {
+		ring = s.ring.Load()
+		s.loadMu.Unlock()
+		if ring.active == nil {
 			return nil, errNoSigningKey
 		}
 	}

@@ -627,3 +627,26 @@ func TestRevokeSigningKey_ItsTokensRefusedAtOnceEverywhere(t *testing.T) {
 		is.True(errors.Is(f.svc.RevokeSigningKey(ctx, "no-such-kid"), authkit.ErrNotFound))
 	})
 }
+
+// TestRevokeSigningKey_AnotherServiceSignsWithTheNewKeyAtOnce: the signing
+// key revoked by another Service (another process: the admin command, a
+// replica) leaves this one with no key to sign with until it reads the
+// new one; it reads it at the next Issue, even within a second of another
+// reload (a JWKS request, an unknown kid), rather than failing.
+func TestRevokeSigningKey_AnotherServiceSignsWithTheNewKeyAtOnce(t *testing.T) {
+	eachBackend(t, func(t *testing.T, b backend) {
+		is := is.New(t)
+		f := newFixture(t, b.open(t), tokens.Config{})
+		ctx := context.Background()
+		replica := f.service(t, f.cfg)
+		before, _ := f.issue(t)
+		kid := kidOf(t, before)
+		is.True(slices.Contains(jwksKids(t, replica), kid)) // a reload, just now
+		is.NoErr(f.svc.RevokeSigningKey(ctx, kid))
+		tok, _, err := replica.Issue(ctx, authkit.TokenRequest{Key: f.key, SessionID: f.sess.ID})
+		is.NoErr(err)
+		is.True(kidOf(t, tok) != kid)
+		_, err = f.svc.Verify(ctx, tok)
+		is.NoErr(err)
+	})
+}
