@@ -1,0 +1,167 @@
+package main
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/matryer/is"
+)
+
+// The tests of the admin command (cmd/authkit) against the example server
+// running on the same database, in another process: what the command does
+// reaches the running server as its own changes do.
+
+// buildCommand builds the admin command, from the library's module in
+// the workspace.
+func buildCommand(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "authkit")
+	build := exec.Command("go", "build", "-o", bin, "github.com/authkit/authkit/cmd/authkit")
+	build.Stderr = os.Stderr
+	if err := build.Run(); err != nil {
+		t.Fatal(err)
+	}
+	return bin
+}
+
+// command runs the admin command with the servers' secret (startBinary's)
+// and returns its standard output; the test fails unless it exits 0.
+func command(t *testing.T, bin string, args ...string) string {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	cmd.Env = append(os.Environ(), "AUTHKIT_SECRET=crash-test-secret-0123456789abcdefghijkl")
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("authkit %s: %v: %s", strings.Join(args, " "), err, errb.String())
+	}
+	return out.String()
+}
+
+// TestCommand_KeyCreatedWorksAtOnce: a key made by `authkit keys create`
+// for a signed-in user of the running example server (its owner is the
+// user's ID, as GET /user shows it) works over HTTP at once, is listed as
+// the user's, and the user's audit trail says the admin command made it.
+func TestCommand_KeyCreatedWorksAtOnce(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the example server and the admin command")
+	}
+	is := is.New(t)
+	db := filepath.Join(t.TempDir(), "authkit.db")
+	p := startBinary(t, buildServer(t), db)
+	defer func() { p.cmd.Process.Signal(syscall.SIGTERM); p.cmd.Wait() }()
+	ak := buildCommand(t)
+	user := basic("crash", "crash-password")
+	st, me := p.getJSON("/user", user)
+	is.Equal(st, 200)
+	owner := me["id"].(string)
+
+	var k struct {
+		ID     string `json:"id"`
+		Secret string `json:"secret"`
+	}
+	is.NoErr(json.Unmarshal([]byte(command(t, ak, "keys", "create", "-db", db, "-owner", owner, "-handle", "from-cli", "-scopes", "videos:read,videos:write", "-json")), &k))
+	is.True(strings.HasPrefix(k.Secret, "ak_live_"))
+	is.Equal(p.get("/videos", basic(k.Secret, "")), 200) // at once
+	st, m := p.post("/auth/login", "", `{"api_key":"`+k.Secret+`","session_id":"s"}`)
+	is.Equal(st, 200)
+	is.Equal(p.get("/videos", bearer(m["access_token"].(string))), 200)
+
+	st, keys := p.getJSON("/user/keys", user)
+	is.Equal(st, 200)
+	is.Equal(keys["keys"].([]any)[0].(map[string]any)["handle"], "from-cli")
+	st, audit := p.getJSON("/user/audit", user) // the contract (openapi.json) knows the admin actor
+	is.Equal(st, 200)
+	ev := audit["events"].([]any)[0].(map[string]any)
+	is.Equal(ev["action"], "key.created")
+	is.Equal(ev["actor"].(map[string]any)["kind"], "admin")
+
+	// And what the command lists of the user's is what the server made.
+	is.True(strings.Contains(command(t, ak, "sessions", "list", "-db", db, "-owner", owner), "login"))
+}
+
+// TestCommand_SigningKeyRevokeReachesServer_PostgreSQL: `authkit
+// signing-keys revoke` of the current signing key, run while the example
+// server runs on the same PostgreSQL schema, makes the key's tokens 401 on
+// the server within 1 s and drops it from the JWKS (LISTEN/NOTIFY).
+func TestCommand_SigningKeyRevokeReachesServer_PostgreSQL(t *testing.T) {
+	dsn := os.Getenv("AUTHKIT_TEST_POSTGRES")
+	if dsn == "" {
+		t.Skip("AUTHKIT_TEST_POSTGRES is not set: no PostgreSQL to run the server on")
+	}
+	if testing.Short() {
+		t.Skip("builds and runs the example server and the admin command")
+	}
+	signingKeyRevokeReachesServer(t, pgSchema(t, dsn))
+}
+
+// TestCommand_SigningKeyRevokeReachesServer_SQLite is the same on an SQLite
+// file: it needs the store to relay revocations between the processes
+// sharing the file (the SQLite cross-process notifier).
+func TestCommand_SigningKeyRevokeReachesServer_SQLite(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the example server and the admin command")
+	}
+	signingKeyRevokeReachesServer(t, filepath.Join(t.TempDir(), "authkit.db"))
+}
+
+func signingKeyRevokeReachesServer(t *testing.T, db string) {
+	is := is.New(t)
+	p := startBinary(t, buildServer(t), db)
+	defer func() { p.cmd.Process.Signal(syscall.SIGTERM); p.cmd.Wait() }()
+	ak := buildCommand(t)
+	user := basic("crash", "crash-password")
+	st, m := p.post("/user/keys", user, `{"handle":"leak"}`)
+	is.Equal(st, 201)
+	key := m["token"].(string)
+	st, m = p.post("/auth/login", "", `{"api_key":"`+key+`","session_id":"s"}`)
+	is.Equal(st, 200)
+	tok := m["access_token"].(string)
+	is.Equal(p.get("/videos", bearer(tok)), 200) // verified, and cached
+	var hdr struct {
+		Kid string `json:"kid"`
+	}
+	h, err := base64.RawURLEncoding.DecodeString(strings.Split(tok, ".")[0])
+	is.NoErr(err)
+	is.NoErr(json.Unmarshal(h, &hdr))
+	is.True(jwksHas(t, p, hdr.Kid))
+
+	command(t, ak, "signing-keys", "revoke", "-db", db, hdr.Kid)
+	deadline := time.Now().Add(time.Second)
+	for p.get("/videos", bearer(tok)) != 401 || jwksHas(t, p, hdr.Kid) {
+		if time.Now().After(deadline) {
+			t.Logf("GET /videos with the token: %d; the JWKS holds the key: %v", p.get("/videos", bearer(tok)), jwksHas(t, p, hdr.Kid))
+			t.Fatal("after 1 s, the server still accepts a token of the signing key the command revoked, or publishes the key")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	// A new signing key took over: a new login's token works.
+	st, m = p.post("/auth/login", "", `{"api_key":"`+key+`","session_id":"s2"}`)
+	is.Equal(st, 200)
+	is.Equal(p.get("/videos", bearer(m["access_token"].(string))), 200)
+	out := command(t, ak, "token", "inspect", "-db", db, "-json", tok)
+	is.True(strings.Contains(out, `"reason": "signing_key_revoked"`))
+}
+
+// jwksHas reports whether the server's JWKS holds kid.
+func jwksHas(t *testing.T, p *process, kid string) bool {
+	t.Helper()
+	st, set := p.getJSON("/.well-known/jwks.json", "")
+	if st != 200 {
+		t.Fatalf("JWKS: %d", st)
+	}
+	for _, k := range set["keys"].([]any) {
+		if k.(map[string]any)["kid"] == kid {
+			return true
+		}
+	}
+	return false
+}
