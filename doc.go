@@ -41,6 +41,9 @@
 //     tokens locally and follows that stream (verifier).
 //   - client: the calling side, for an API's customers: exchange a key for
 //     tokens and keep them fresh.
+//   - cmd/authkit: the admin command, for operators: keys, sessions and
+//     signing keys managed from a shell, the audit trail read, tokens
+//     inspected, on the store the servers run on.
 //
 // # Errors
 //
