@@ -24,6 +24,10 @@
 //	signing-keys list            the signing keys and their states
 //	signing-keys rotate          a new signing key signs; the old ones verify on
 //	signing-keys revoke KID      a leaked signing key: its tokens are refused at once
+//	secret status                which server secrets the store's sealed values need
+//	secret rotate                put a new server secret first in the secret file
+//	secret rewrap                seal again under the current secret what previous ones sealed
+//	secret drop                  remove the previous secrets, once nothing needs them
 //	audit list [-owner O]        the audit trail, newest last
 //	cleanup                      delete what has expired (what the server's housekeeping does)
 //	token inspect [TOKEN|-]      decode an access token, verify it, and say whether it is alive and why not
@@ -42,7 +46,7 @@
 // exactly as over HTTP: each lands in the audit trail with the actor kind
 // "admin" and the operating-system user's name, and reaches running servers
 // as their own revocations do (the store's notifications: on PostgreSQL,
-// LISTEN/NOTIFY).
+// LISTEN/NOTIFY; on SQLite, the revocation log every process polls).
 //
 // # Exit codes
 //
@@ -106,6 +110,7 @@ func init() {
 		keysCreateCmd, keysListCmd, keysShowCmd, keysPolicyCmd, keysDisableCmd, keysEnableCmd, keysRotateCmd, keysDeleteCmd,
 		sessionsListCmd, sessionsRevokeCmd,
 		signingListCmd, signingRotateCmd, signingRevokeCmd,
+		secretStatusCmd, secretRotateCmd, secretRewrapCmd, secretDropCmd,
 		auditListCmd, cleanupCmd, tokenInspectCmd,
 	}
 }

@@ -229,7 +229,7 @@ func TestHelp_EveryCommandHasHelp(t *testing.T) {
 		is.True(strings.Contains(r.stdout, "Exit codes"))               // and the exit codes
 		is.True(len(cmd.about) > 40)
 	}
-	for _, group := range []string{"keys", "sessions", "signing-keys", "audit", "token"} {
+	for _, group := range []string{"keys", "sessions", "signing-keys", "secret", "audit", "token"} {
 		r := runBin(t, "", "", group, "-h")
 		is.Equal(r.code, 0)
 		is.True(strings.Contains(r.stdout, "authkit "+group))
