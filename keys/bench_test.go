@@ -93,17 +93,28 @@ func BenchmarkVerifyKey(b *testing.B) {
 					if err != nil {
 						b.Fatal(err)
 					}
-					if _, err := svc.KeyPrincipal(ctx, secret); err != nil { // seen once
-						b.Fatal(err)
-					}
 					secrets = append(secrets, secret)
 				}
 				rand.New(rand.NewPCG(1, 2)).Shuffle(n, func(i, j int) { secrets[i], secrets[j] = secrets[j], secrets[i] })
+				// Seen by a service of their own, just before they are
+				// measured: making 100 000 keys takes longer than an entry
+				// stays fresh, and a stale entry is read again in the
+				// background, which is not what "seen before" measures.
+				seen, err := keys.New(keys.Config{Store: store, Secret: testSecret(b)}) // the default size: 100 000
+				if err != nil {
+					b.Fatal(err)
+				}
+				b.Cleanup(func() { seen.Close() })
+				for _, secret := range secrets {
+					if _, err := seen.KeyPrincipal(ctx, secret); err != nil {
+						b.Fatal(err)
+					}
+				}
 				all, size := []byte(strings.Join(secrets, "")), len(secrets[0])
 				for _, c := range []struct {
 					name string
 					svc  *keys.Service
-				}{{"random-of-", svc}, {"uncached/random-of-", uncached}} {
+				}{{"random-of-", seen}, {"uncached/random-of-", uncached}} {
 					b.Run(fmt.Sprint(c.name, n), func(b *testing.B) {
 						b.ReportAllocs()
 						i := 0
