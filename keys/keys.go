@@ -16,9 +16,11 @@ import (
 
 	"github.com/authkit/authkit"
 	"github.com/authkit/authkit/internal/audit"
+	"github.com/authkit/authkit/internal/metrics"
 	"github.com/authkit/authkit/internal/opaque"
 	"github.com/authkit/authkit/internal/seal"
 	"github.com/google/uuid"
+	"go.opentelemetry.io/otel/metric"
 )
 
 // Defaults of [Config].
@@ -63,6 +65,11 @@ type Config struct {
 	// Logger receives the audit events of key changes (which the store
 	// keeps too, if it is an authkit.AuditStore); nil: slog.Default().
 	Logger *slog.Logger
+	// MeterProvider, when set, receives the Service's metrics:
+	// authkit.verifications and authkit.cache.lookups of keys, and the
+	// duration of the store reads that verify them (see the root README's
+	// Operations). nil: none, at no cost.
+	MeterProvider metric.MeterProvider
 }
 
 // Service manages application keys. It is safe for concurrent use. Call
@@ -78,6 +85,7 @@ type Service struct {
 	test         string // "<prefix>_test_"
 	clock        authkit.Clock
 	keepSessions bool // Config.KeepSessionsOnRotate
+	metrics      *metrics.Metrics
 
 	cache     *keyCache
 	refreshes chan *entry // stale entries for the refreshers to read again
@@ -125,6 +133,9 @@ func New(cfg Config) (*Service, error) {
 		cache: newKeyCache(size, ttl, staleFor(ttl)), stop: make(chan struct{}), done: make(chan struct{}),
 		refreshes: make(chan *entry, maxRefreshes),
 	}
+	if s.metrics, err = metrics.New(cfg.MeterProvider); err != nil {
+		return nil, fmt.Errorf("keys: metrics: %w", err)
+	}
 	s.health, _ = cfg.Store.(authkit.NotifierHealth)
 	sealed, _ := cfg.Store.(authkit.SealedStore)
 	s.hasher = seal.NewStoredHasher(sealed, cfg.Secret, "authkit/keys/hash")
@@ -144,7 +155,8 @@ func New(cfg Config) (*Service, error) {
 }
 
 // Close stops the flusher, writes the last uses recorded since the last
-// flush, and stops listening for revocations. The Service still verifies
+// flush, stops listening for revocations and stops reporting its
+// verifications to the MeterProvider. The Service still verifies
 // afterwards, but records no use. Close may be called more than once.
 func (s *Service) Close() error {
 	var err error
@@ -154,6 +166,7 @@ func (s *Service) Close() error {
 		if s.cancel != nil {
 			s.cancel()
 		}
+		s.metrics.Close()
 		err = s.Flush(context.Background())
 	})
 	return err
@@ -386,13 +399,15 @@ func (s *Service) CachedKeyPrincipal(secret string) (authkit.Principal, bool) {
 	hasher.SumInto(&h, secret)
 	e, p, stale, expired := s.cache.get(&h, s.clock.Now().UnixNano())
 	if e == nil || stale || expired {
-		return authkit.Principal{}, false
+		return authkit.Principal{}, false // the verification that follows counts
 	}
+	s.metrics.Verified(metrics.Key, metrics.Hit, nil)
 	return p, true
 }
 
 func (s *Service) verify(ctx context.Context, secret string) (*entry, authkit.Principal, error) {
 	if _, err := s.Parse(secret); err != nil {
+		s.metrics.Verified(metrics.Key, metrics.NoLookup, err)
 		return nil, authkit.Principal{}, err
 	}
 	hasher, err := s.hasher.Get(ctx)
@@ -405,14 +420,18 @@ func (s *Service) verify(ctx context.Context, secret string) (*entry, authkit.Pr
 	ns := now.UnixNano()
 	if e, p, stale, expired := s.cache.get(&h, ns); e != nil && !s.deaf() {
 		if expired {
-			return nil, authkit.Principal{}, &authkit.KeyRefusal{KeyID: e.key.ID, Err: e.check(ns)}
+			err := &authkit.KeyRefusal{KeyID: e.key.ID, Err: e.check(ns)}
+			s.metrics.Verified(metrics.Key, metrics.Hit, err)
+			return nil, authkit.Principal{}, err
 		}
 		if stale && e.refreshing.CompareAndSwap(false, true) {
 			s.refresh(e)
 		}
+		s.metrics.Verified(metrics.Key, metrics.Hit, nil)
 		return e, p, nil
 	}
 	e, err := s.load(ctx, h, now)
+	s.metrics.Verified(metrics.Key, metrics.Miss, err)
 	if err != nil {
 		return nil, authkit.Principal{}, err
 	}
@@ -430,7 +449,9 @@ func (s *Service) load(ctx context.Context, h [32]byte, now time.Time) (*entry, 
 	ep := s.cache.epoch.Load()
 	hs := make([]byte, len(h)) // the store may keep it: h stays on the stack for the cached path
 	copy(hs, h[:])
+	start := s.metrics.Start()
 	k, ks, err := s.store.KeyBySecret(ctx, hs)
+	s.metrics.Stored(ctx, metrics.KeyBySecret, start)
 	if err != nil {
 		return nil, fmt.Errorf("keys: verify: %w", err)
 	}
