@@ -11,10 +11,12 @@ import (
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
+	"go.opentelemetry.io/otel/metric"
 
 	"github.com/authkit/authkit"
 	"github.com/authkit/authkit/internal/atjwt"
 	"github.com/authkit/authkit/internal/audit"
+	"github.com/authkit/authkit/internal/metrics"
 	"github.com/authkit/authkit/internal/seal"
 )
 
@@ -82,6 +84,11 @@ type Config struct {
 	// Logger receives the audit event of a revoked signing key (which the
 	// store keeps too); nil: slog.Default().
 	Logger *slog.Logger
+	// MeterProvider, when set, receives the Service's metrics:
+	// authkit.verifications and authkit.cache.lookups of tokens, and the
+	// duration of the store reads that check a token's key and session
+	// (see the root README's Operations). nil: none, at no cost.
+	MeterProvider metric.MeterProvider
 }
 
 // Service issues and verifies access tokens and publishes the signing keys.
@@ -107,6 +114,7 @@ type Service struct {
 	lastMiss time.Time  // when an unknown kid or a JWKS call last reloaded the keys; guarded by loadMu
 
 	cache   *tokenCache // nil when disabled
+	metrics *metrics.Metrics
 	live    *liveness
 	headers headerCache
 
@@ -132,6 +140,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	s.cancel = cfg.Store.Subscribe(s.revoked)
 	if err := s.start(ctx); err != nil {
 		s.cancel()
+		s.metrics.Close()
 		return nil, err
 	}
 	return s, nil
@@ -200,6 +209,10 @@ func newService(cfg Config) (*Service, error) {
 	}
 	s.live = newLiveness(s.livenessTTL, s.maxTTL+s.leeway, s.clock)
 	s.sealer = seal.NewSealer(cfg.Secret, seal.PurposeTokens)
+	var err error
+	if s.metrics, err = metrics.New(cfg.MeterProvider); err != nil {
+		return nil, fmt.Errorf("tokens: metrics: %w", err)
+	}
 	return s, nil
 }
 
@@ -223,7 +236,8 @@ func (s *Service) start(ctx context.Context) error {
 	return s.loadLocked(ctx)
 }
 
-// Close unsubscribes from the store's revocations. The Service keeps
+// Close unsubscribes from the store's revocations and stops reporting its
+// verifications to the MeterProvider. The Service keeps
 // working, but revocations made after Close reach it only through the store,
 // once a cached liveness lapses. Close may be called more than once.
 func (s *Service) Close() {
@@ -231,6 +245,7 @@ func (s *Service) Close() {
 		if s.cancel != nil {
 			s.cancel()
 		}
+		s.metrics.Close()
 	})
 }
 

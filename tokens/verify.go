@@ -12,6 +12,7 @@ import (
 	"github.com/authkit/authkit"
 	"github.com/authkit/authkit/internal/atjwt"
 	"github.com/authkit/authkit/internal/jws"
+	"github.com/authkit/authkit/internal/metrics"
 )
 
 // Verify checks token and returns the request's principal, with the
@@ -31,45 +32,54 @@ import (
 // cached, so pass such a token through strings.Clone first. A header value
 // is fine as it is.
 func (s *Service) Verify(ctx context.Context, token string) (authkit.Principal, error) {
+	p, l, err := s.verify(ctx, token)
+	s.metrics.Verified(metrics.Token, l, err)
+	return p, err
+}
+
+// verify is Verify, also telling what the cache said.
+func (s *Service) verify(ctx context.Context, token string) (authkit.Principal, metrics.Lookup, error) {
 	if token == "" {
-		return authkit.Principal{}, errEmpty
+		return authkit.Principal{}, metrics.NoLookup, errEmpty
 	}
 	if len(token) > MaxTokenLen {
-		return authkit.Principal{}, errTooLong
+		return authkit.Principal{}, metrics.NoLookup, errTooLong
 	}
 	now := s.clock.Now()
 	var h uint64
+	lookup := metrics.NoLookup
 	if s.cache != nil {
 		h = s.cache.hash(token)
 		if p, c, deadline, ok := s.cache.get(h, token); ok {
 			if now.UnixNano() >= deadline {
 				s.cache.remove(h)
-				return authkit.Principal{}, refusal(c, errExpired)
+				return authkit.Principal{}, metrics.Hit, refusal(c, errExpired)
 			}
 			if err := s.alive(ctx, c, now); err != nil {
-				return authkit.Principal{}, refusal(c, err)
+				return authkit.Principal{}, metrics.Hit, refusal(c, err)
 			}
-			return p, nil
+			return p, metrics.Hit, nil
 		}
+		lookup = metrics.Miss
 	}
 	c, deadline, err := s.verifySigned(ctx, token, now)
 	if err != nil {
 		if c != nil {
 			err = refusal(c, err)
 		}
-		return authkit.Principal{}, err
+		return authkit.Principal{}, lookup, err
 	}
 	if err := s.alive(ctx, c, now); err != nil {
-		return authkit.Principal{}, refusal(c, err)
+		return authkit.Principal{}, lookup, refusal(c, err)
 	}
 	if err := s.bound(ctx, c, now); err != nil {
-		return authkit.Principal{}, err
+		return authkit.Principal{}, lookup, err
 	}
 	p := c.Principal()
 	if s.cache != nil {
 		s.cache.put(h, token, p, c, deadline)
 	}
-	return p, nil
+	return p, lookup, nil
 }
 
 // refusal names the key of c in err, a refusal of the token for its key's
@@ -189,7 +199,9 @@ func (s *Service) alive(ctx context.Context, c *authkit.Claims, now time.Time) e
 func (s *Service) keyAlive(ctx context.Context, id string, now time.Time) error {
 	return s.checkAlive(ctx, liveKey{kind: authkit.RevokedKey, id: id}, now, errKeyRevoked, errKeyExpired, "key",
 		func(ctx context.Context, id string) (time.Time, binding, error) {
+			start := s.metrics.Start()
 			k, err := s.store.KeyByID(ctx, id)
+			s.metrics.Stored(ctx, metrics.KeyByID, start)
 			if err != nil {
 				return time.Time{}, binding{}, err
 			}
@@ -200,7 +212,9 @@ func (s *Service) keyAlive(ctx context.Context, id string, now time.Time) error 
 func (s *Service) sessionAlive(ctx context.Context, id string, now time.Time) error {
 	return s.checkAlive(ctx, liveKey{kind: authkit.RevokedSession, id: id}, now, errSessRevoked, errSessExpired, "session",
 		func(ctx context.Context, id string) (time.Time, binding, error) {
+			start := s.metrics.Start()
 			sess, err := s.store.Session(ctx, id)
+			s.metrics.Stored(ctx, metrics.Session, start)
 			if err != nil {
 				return time.Time{}, binding{}, err
 			}
@@ -253,7 +267,9 @@ func (s *Service) checkAlive(ctx context.Context, lk liveKey, now time.Time, rev
 func (s *Service) bound(ctx context.Context, c *authkit.Claims, now time.Time) error {
 	st, b := s.live.lookup(liveKey{kind: authkit.RevokedSession, id: c.SessionID}, now)
 	if st != stateAlive { // the liveness cache is off: read the session itself
+		start := s.metrics.Start()
 		sess, err := s.store.Session(ctx, c.SessionID)
+		s.metrics.Stored(ctx, metrics.Session, start)
 		switch {
 		case errors.Is(err, authkit.ErrNotFound):
 			return errSessRevoked
