@@ -14,9 +14,11 @@ import (
 
 	"github.com/authkit/authkit"
 	"github.com/authkit/authkit/internal/audit"
+	"github.com/authkit/authkit/internal/metrics"
 	"github.com/authkit/authkit/internal/opaque"
 	"github.com/authkit/authkit/internal/seal"
 	"github.com/google/uuid"
+	"go.opentelemetry.io/otel/metric"
 )
 
 // Config configures a [Manager].
@@ -50,6 +52,11 @@ type Config struct {
 	// detections (which the store keeps too, if it is an
 	// authkit.AuditStore); nil: slog.Default().
 	Logger *slog.Logger
+	// MeterProvider, when set, receives the Manager's metrics:
+	// authkit.tokens.issued, authkit.sessions.opened,
+	// authkit.refresh.reuse_detected, and the duration of its store calls
+	// (see the root README's Operations). nil: none.
+	MeterProvider metric.MeterProvider
 }
 
 // DefaultMaxSessionsPerKey is Config.MaxSessionsPerKey's default: room for
@@ -71,6 +78,7 @@ type Manager struct {
 	reuseMargin  time.Duration
 	maxPerKey    int // 0: no cap
 	clock        authkit.Clock
+	metrics      *metrics.Metrics
 }
 
 // New returns a Manager. Returns an error wrapping authkit.ErrInvalid for a
@@ -92,6 +100,10 @@ func New(cfg Config) (*Manager, error) {
 		sealer:     seal.NewSealer(cfg.Secret, seal.PurposeSessions),
 		refreshTTL: cfg.RefreshTTL, refreshGrace: cfg.RefreshGrace, prefix: cfg.RefreshPrefix,
 		loginTTL: cfg.LoginTTL, reuseMargin: cfg.ReuseMargin, clock: cfg.Clock,
+	}
+	var err error
+	if m.metrics, err = metrics.New(cfg.MeterProvider); err != nil {
+		return nil, fmt.Errorf("sessions: metrics: %w", err)
 	}
 	if m.refreshTTL <= 0 {
 		m.refreshTTL = 30 * 24 * time.Hour
@@ -165,13 +177,23 @@ func (m *Manager) Exchange(ctx context.Context, r authkit.ExchangeRequest) (*aut
 		first = &authkit.RefreshToken{Hash: h.Sum(rt), SessionID: sess.ID, KeyID: key.ID, CreatedAt: now, ExpiresAt: rtExp}
 	}
 	// One write: the session and its family's first refresh token.
-	if err := m.store.CreateSession(ctx, sess, first); err != nil {
+	if err := m.createSession(ctx, sess, first); err != nil {
 		return nil, fmt.Errorf("sessions: exchange: %w", err)
 	}
+	m.metrics.Opened(ctx, metrics.GrantSession)
+	m.metrics.Issued(ctx, metrics.Exchange)
 	if err := m.capSessions(ctx, key.ID, now); err != nil {
 		return nil, fmt.Errorf("sessions: exchange: %w", err)
 	}
 	return grant(tok, c, rt, sess), nil
+}
+
+// createSession is the store's CreateSession, timed.
+func (m *Manager) createSession(ctx context.Context, sess *authkit.Session, first *authkit.RefreshToken) error {
+	start := m.metrics.Start()
+	err := m.store.CreateSession(ctx, sess, first)
+	m.metrics.Stored(ctx, metrics.CreateSession, start)
+	return err
 }
 
 func grant(tok string, c *authkit.Claims, rt string, sess *authkit.Session) *authkit.Grant {
@@ -241,7 +263,9 @@ func (m *Manager) Refresh(ctx context.Context, refreshToken string, ttl time.Dur
 // ErrUnauthenticated, a token whose session is gone ErrRevoked; any other
 // failure is returned wrapped.
 func (m *Manager) lookup(ctx context.Context, hash []byte) (*authkit.RefreshToken, *authkit.Session, error) {
+	start := m.metrics.Start()
 	rt, err := m.store.RefreshToken(ctx, hash)
+	m.metrics.Stored(ctx, metrics.RefreshToken, start)
 	switch {
 	case errors.Is(err, authkit.ErrNotFound):
 		return nil, nil, fmt.Errorf("sessions: unknown refresh token: %w", authkit.ErrUnauthenticated)
@@ -250,7 +274,9 @@ func (m *Manager) lookup(ctx context.Context, hash []byte) (*authkit.RefreshToke
 	case !seal.Equal(rt.Hash, hash):
 		return nil, nil, fmt.Errorf("sessions: unknown refresh token: %w", authkit.ErrUnauthenticated)
 	}
+	start = m.metrics.Start()
 	sess, err := m.store.Session(ctx, rt.SessionID)
+	m.metrics.Stored(ctx, metrics.Session, start)
 	switch {
 	case errors.Is(err, authkit.ErrNotFound):
 		return nil, nil, fmt.Errorf("sessions: refresh token of a collected session: %w", authkit.ErrRevoked)
@@ -282,7 +308,9 @@ func (m *Manager) alive(ctx context.Context, rt *authkit.RefreshToken, sess *aut
 // expired key (or one collected) is a dead credential, ErrRevoked or
 // ErrExpired; any other failure is returned as it is.
 func (m *Manager) keyAlive(ctx context.Context, id string, now time.Time) (*authkit.Key, error) {
+	start := m.metrics.Start()
 	key, err := m.store.KeyByID(ctx, id)
+	m.metrics.Stored(ctx, metrics.KeyByID, start)
 	switch {
 	case errors.Is(err, authkit.ErrNotFound):
 		return nil, fmt.Errorf("key: %w", authkit.ErrRevoked)
@@ -333,13 +361,16 @@ func (m *Manager) refreshOnce(ctx context.Context, hash []byte, ttl time.Duratio
 		childRec.ExpiresAt = exp
 	}
 	// The family keeps its original end: refresh does not extend the grant.
+	start := m.metrics.Start()
 	err = m.store.SpendRefreshToken(ctx, hash, now, sealed, childRec)
+	m.metrics.Stored(ctx, metrics.SpendRefreshToken, start)
 	if errors.Is(err, authkit.ErrConflict) {
 		return nil, true, nil // another spender won: reload and treat as a replay
 	}
 	if err != nil {
 		return nil, false, fmt.Errorf("sessions: refresh: %w", err)
 	}
+	m.metrics.Issued(ctx, metrics.Refresh)
 	return grant(tok, c, next, sess), false, nil
 }
 
@@ -359,6 +390,7 @@ func (m *Manager) replay(ctx context.Context, rt *authkit.RefreshToken, sess *au
 	if err := m.store.RevokeSession(ctx, sess.Owner, sess.ID, now); err != nil && !errors.Is(err, authkit.ErrNotFound) {
 		return nil, false, fmt.Errorf("sessions: refresh: revoking a replayed family: %w", err)
 	}
+	m.metrics.ReuseDetected(ctx)
 	m.audit.Record(ctx, sess.Owner, authkit.AuditRefreshReuse, sess.ID, "a spent refresh token presented again: its family revoked")
 	return nil, false, fmt.Errorf("sessions: refresh: token reused, family revoked: %w", authkit.ErrRevoked)
 }
@@ -396,6 +428,14 @@ type loginSubject struct {
 	scopes []string
 }
 
+// flow is the login's flow, for authkit.tokens.issued.
+func (ls loginSubject) flow() metrics.Flow {
+	if ls.key == nil {
+		return metrics.UserLogin
+	}
+	return metrics.Login
+}
+
 func (ls loginSubject) keyID() string {
 	if ls.key == nil {
 		return ""
@@ -409,7 +449,9 @@ func (m *Manager) login(ctx context.Context, who loginSubject, name string) (*au
 		return nil, authkit.Invalid("session_id", "at most 128 characters")
 	}
 	for attempt := 0; attempt < 4; attempt++ {
+		start := m.metrics.Start()
 		sess, err := m.store.LoginSession(ctx, who.owner, who.keyID(), name)
+		m.metrics.Stored(ctx, metrics.LoginSessionOp, start)
 		switch {
 		case errors.Is(err, authkit.ErrNotFound):
 			g, err := m.openLogin(ctx, who, name, now)
@@ -455,9 +497,11 @@ func (m *Manager) openLogin(ctx context.Context, who loginSubject, name string, 
 		return nil, err
 	}
 	sess.TokenSealed, sess.TokenID, sess.TokenExpiresAt, sess.ExpiresAt = sealed, c.ID, c.ExpiresAt(), c.ExpiresAt()
-	if err := m.store.CreateSession(ctx, sess, nil); err != nil {
+	if err := m.createSession(ctx, sess, nil); err != nil {
 		return nil, fmt.Errorf("sessions: login: %w", err)
 	}
+	m.metrics.Opened(ctx, metrics.LoginSession)
+	m.metrics.Issued(ctx, who.flow())
 	if err := m.capSessions(ctx, sess.KeyID, now); err != nil {
 		return nil, fmt.Errorf("sessions: login: %w", err)
 	}
@@ -472,7 +516,9 @@ func (m *Manager) capSessions(ctx context.Context, keyID string, now time.Time) 
 	if m.maxPerKey == 0 || keyID == "" {
 		return nil
 	}
+	start := m.metrics.Start()
 	_, err := m.store.EndOldestSessions(ctx, keyID, m.maxPerKey, m.maxPerKey-m.maxPerKey/10, now)
+	m.metrics.Stored(ctx, metrics.EndOldestSessions, start)
 	return err
 }
 
@@ -481,9 +527,13 @@ func (m *Manager) renewLogin(ctx context.Context, who loginSubject, sess *authki
 	if err != nil {
 		return nil, err
 	}
-	if err := m.store.ReplaceSessionToken(ctx, sess.ID, sess.TokenID, sealed, c.ID, c.ExpiresAt(), c.ExpiresAt()); err != nil {
+	start := m.metrics.Start()
+	err = m.store.ReplaceSessionToken(ctx, sess.ID, sess.TokenID, sealed, c.ID, c.ExpiresAt(), c.ExpiresAt())
+	m.metrics.Stored(ctx, metrics.ReplaceSessionToken, start)
+	if err != nil {
 		return nil, fmt.Errorf("sessions: login: %w", err)
 	}
+	m.metrics.Issued(ctx, who.flow())
 	sess.TokenSealed, sess.TokenID, sess.TokenExpiresAt, sess.ExpiresAt = sealed, c.ID, c.ExpiresAt(), c.ExpiresAt()
 	return grant(tok, c, "", sess), nil
 }
