@@ -42,7 +42,10 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.opentelemetry.io/otel/metric"
+
 	"github.com/authkit/authkit"
+	"github.com/authkit/authkit/internal/metrics"
 )
 
 // Defaults of [Config].
@@ -83,14 +86,19 @@ type Config struct {
 	FlushEvery time.Duration
 	Clock      authkit.Clock // nil: the system clock
 	Logger     *slog.Logger  // nil: slog.Default()
+	// MeterProvider, when set, receives the Gate's metrics: its refusals
+	// (authkit.limiter.refusals, by reason) and the duration of the store
+	// reads of policies (see the root README's Operations). nil: none.
+	MeterProvider metric.MeterProvider
 }
 
 // Gate enforces key policies; it implements [authkit.Gate]. It is safe for
 // concurrent use. Call Close when done with it.
 type Gate struct {
-	cfg    Config
-	logger *slog.Logger
-	ttl    int64 // ns
+	cfg     Config
+	logger  *slog.Logger
+	ttl     int64 // ns
+	metrics *metrics.Metrics
 
 	mu      sync.RWMutex
 	entries map[string]*entry // by key ID
@@ -156,6 +164,10 @@ func New(cfg Config) (*Gate, error) {
 		pending: map[usageKey]int64{}, stop: make(chan struct{}), done: make(chan struct{})}
 	if g.logger == nil {
 		g.logger = slog.Default()
+	}
+	var err error
+	if g.metrics, err = metrics.New(cfg.MeterProvider); err != nil {
+		return nil, fmt.Errorf("limits: metrics: %w", err)
 	}
 	if cfg.Usage != nil {
 		go g.flushEvery()
@@ -306,6 +318,11 @@ func (g *Gate) Admit(ctx context.Context, keyID string, addr netip.Addr) (authki
 	if o, ok := authkit.OutcomeOf(err); ok {
 		g.record(keyID, o, now)
 	}
+	if err != nil {
+		if r, ok := metrics.ReasonOf(err); ok {
+			g.metrics.Refused(ctx, r)
+		}
+	}
 	return a, err
 }
 
@@ -379,7 +396,9 @@ func (g *Gate) entry(ctx context.Context, id string, now time.Time) (*entry, err
 		return e, nil
 	}
 	ep := g.epoch.Load()
+	start := g.metrics.Start()
 	k, err := g.cfg.Keys.KeyByID(ctx, id)
+	g.metrics.Stored(ctx, metrics.KeyByID, start)
 	switch {
 	case errors.Is(err, authkit.ErrNotFound):
 		return nil, fmt.Errorf("limits: key %s: %w", id, authkit.ErrRevoked)
