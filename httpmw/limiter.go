@@ -56,6 +56,11 @@ type Limiter struct {
 	// address as counted (an IPv6 address's /64): server.New records it in
 	// the audit trail. It must be quick.
 	OnBlock func(r *http.Request, addr string)
+	// OnRefuse, when set, is called with each request Check refuses: a
+	// hook for metrics (server.New sets it, when its Config has a
+	// MeterProvider, to count authkit.limiter.refusals with reason
+	// failed_credentials). It must be safe for concurrent use.
+	OnRefuse func(r *http.Request)
 
 	mu    sync.Mutex
 	local map[string]*window
@@ -90,10 +95,14 @@ func (l *Limiter) Check(r *http.Request, name string) error {
 	}
 	ctx := r.Context()
 	n, nn, win := l.limits()
-	if err := l.blocked(ctx, addrKey(l.Clients.Of(r)), n, win); err != nil || name == "" {
-		return err
+	err := l.blocked(ctx, addrKey(l.Clients.Of(r)), n, win)
+	if err == nil && name != "" {
+		err = l.blocked(ctx, nameKey(name), nn, win)
 	}
-	return l.blocked(ctx, nameKey(name), nn, win)
+	if err != nil && l.OnRefuse != nil {
+		l.OnRefuse(r)
+	}
+	return err
 }
 
 // Fail records, against r's client and the credential name ("" for
