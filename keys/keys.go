@@ -133,6 +133,7 @@ func New(cfg Config) (*Service, error) {
 		cache: newKeyCache(size, ttl, staleFor(ttl)), stop: make(chan struct{}), done: make(chan struct{}),
 		refreshes: make(chan *entry, maxRefreshes),
 	}
+	var err error
 	if s.metrics, err = metrics.New(cfg.MeterProvider); err != nil {
 		return nil, fmt.Errorf("keys: metrics: %w", err)
 	}

@@ -38,12 +38,14 @@ import (
 	"github.com/authkit/authkit/handlers"
 	"github.com/authkit/authkit/httpmw"
 	"github.com/authkit/authkit/internal/audit"
+	"github.com/authkit/authkit/internal/metrics"
 	"github.com/authkit/authkit/internal/seal"
 	"github.com/authkit/authkit/keys"
 	"github.com/authkit/authkit/limits"
 	"github.com/authkit/authkit/sessions"
 	"github.com/authkit/authkit/storage/memory"
 	"github.com/authkit/authkit/tokens"
+	"go.opentelemetry.io/otel/metric"
 )
 
 // Defaults of [Config].
@@ -158,6 +160,15 @@ type Config struct {
 	// Clients tells a request's client address (behind reverse proxies,
 	// list them as trusted); nil: RemoteAddr.
 	Clients *httpmw.ClientAddr
+
+	// MeterProvider receives authkit's metrics through OpenTelemetry's
+	// API: verifications by credential and outcome, tokens issued by flow,
+	// sessions opened, refresh-token reuse detected, limiter refusals by
+	// reason, cache lookups, store latency (the README's Operations lists
+	// them). The app chooses the SDK and the exporter (the example server
+	// serves them at GET /metrics through the Prometheus exporter). nil:
+	// no metrics, at no cost on the request path.
+	MeterProvider metric.MeterProvider
 }
 
 // Server is authkit built from a [Config]: the services, the endpoints, and
@@ -174,12 +185,13 @@ type Server struct {
 	Feed      *feed.Server
 	Endpoints *handlers.Endpoints
 
-	cfg    Config
-	logger *slog.Logger
-	audit  *audit.Recorder
-	stop   context.CancelFunc
-	done   chan struct{}
-	once   sync.Once
+	cfg     Config
+	logger  *slog.Logger
+	audit   *audit.Recorder
+	metrics *metrics.Metrics // the Limiter's refusals
+	stop    context.CancelFunc
+	done    chan struct{}
+	once    sync.Once
 }
 
 // New builds a Server from cfg and starts its housekeeping. It loads the
@@ -191,20 +203,25 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if err := cfg.fill(); err != nil {
 		return nil, err
 	}
-	ks, err := keys.New(keys.Config{Store: cfg.Store, Secret: cfg.Secret, Prefix: cfg.KeyPrefix, Clock: cfg.Clock, Logger: cfg.Logger})
+	m, err := metrics.New(cfg.MeterProvider)
+	if err != nil {
+		return nil, fmt.Errorf("server: metrics: %w", err)
+	}
+	mp := cfg.MeterProvider
+	ks, err := keys.New(keys.Config{Store: cfg.Store, Secret: cfg.Secret, Prefix: cfg.KeyPrefix, Clock: cfg.Clock, Logger: cfg.Logger, MeterProvider: mp})
 	if err != nil {
 		return nil, fmt.Errorf("server: %w", err)
 	}
 	ts, err := tokens.New(ctx, tokens.Config{
 		Store: cfg.Store, Secret: cfg.Secret, Issuer: cfg.Issuer, Audience: cfg.Audience, Algorithm: cfg.Algorithm,
-		DefaultTTL: cfg.AccessTTL, MaxTTL: cfg.MaxAccessTTL, Clock: cfg.Clock, Logger: cfg.Logger,
+		DefaultTTL: cfg.AccessTTL, MaxTTL: cfg.MaxAccessTTL, Clock: cfg.Clock, Logger: cfg.Logger, MeterProvider: mp,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("server: %w", err)
 	}
 	sm, err := sessions.New(sessions.Config{
 		Store: cfg.Store, Tokens: ts, Secret: cfg.Secret, RefreshTTL: cfg.RefreshTTL, RefreshGrace: cfg.RefreshGrace,
-		LoginTTL: cfg.LoginTTL, MaxSessionsPerKey: cfg.MaxSessionsPerKey, Clock: cfg.Clock, Logger: cfg.Logger,
+		LoginTTL: cfg.LoginTTL, MaxSessionsPerKey: cfg.MaxSessionsPerKey, Clock: cfg.Clock, Logger: cfg.Logger, MeterProvider: mp,
 	})
 	if err != nil {
 		ts.Close()
@@ -227,9 +244,12 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 			rec.Record(ctx, "", authkit.AuditAddressBlocked, addr, "too many failed credentials")
 		}
 	}
+	if cfg.Limiter.OnRefuse == nil && m != nil {
+		cfg.Limiter.OnRefuse = func(r *http.Request) { m.Refused(r.Context(), metrics.FailedCredentials) }
+	}
 	gate, err := limits.New(limits.Config{
 		Keys: cfg.Store, Counters: counters, OwnerLimits: cfg.OwnerLimits, FailOpen: cfg.FailOpen,
-		Usage: cfg.Store, Clock: cfg.Clock, Logger: cfg.Logger,
+		Usage: cfg.Store, Clock: cfg.Clock, Logger: cfg.Logger, MeterProvider: mp,
 	})
 	if err != nil {
 		ts.Close()
@@ -247,7 +267,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 			Keys: ks, Tokens: ts, Sessions: sm, Gate: gate, Audit: cfg.Store, Clients: cfg.Clients, Limiter: cfg.Limiter, MaxBody: cfg.MaxBody,
 			Realm: cfg.Realm, Logger: cfg.Logger, Clock: cfg.Clock, MaxTTL: cfg.MaxAccessTTL,
 		},
-		cfg: cfg, logger: cfg.Logger, audit: rec, done: make(chan struct{}),
+		cfg: cfg, logger: cfg.Logger, audit: rec, metrics: m, done: make(chan struct{}),
 	}
 	hctx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	s.stop = stop
@@ -339,6 +359,7 @@ func (s *Server) Close() error {
 		<-s.done
 		s.Feed.Close()
 		s.Tokens.Close()
+		s.metrics.Close()
 		err = errors.Join(s.Gate.Close(), s.Keys.Close()) // both write what they counted // writes the last uses it recorded
 	})
 	return err
