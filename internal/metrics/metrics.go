@@ -23,6 +23,7 @@ import (
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/metric/noop"
 
 	"github.com/authkit/authkit"
 )
@@ -185,12 +186,13 @@ type paddedInt64 struct {
 	_ [56]byte
 }
 
-// New makes the instruments from mp's meter for authkit; nil mp gives a
-// nil *Metrics, which records nothing. The instruments of several services
+// New makes the instruments from mp's meter for authkit; a nil mp, or
+// OpenTelemetry's noop provider, gives a nil *Metrics, which records
+// nothing. The instruments of several services
 // on one provider are the same instruments: their counts add up. Call
 // Close to stop reporting.
 func New(mp metric.MeterProvider) (*Metrics, error) {
-	if mp == nil {
+	if _, ok := mp.(noop.MeterProvider); ok || mp == nil {
 		return nil, nil
 	}
 	mt := mp.Meter(ScopeName)

@@ -32,12 +32,25 @@ func TestNew_NilProviderRecordsNothing(t *testing.T) {
 	m.Close()
 }
 
-func TestNew_NoopProvider(t *testing.T) {
+func TestNew_NoopProviderIsNone(t *testing.T) {
 	is := is.New(t)
 	m, err := New(noop.NewMeterProvider())
 	is.NoErr(err)
+	is.True(m == nil)
+}
+
+// meterProvider is a MeterProvider that is not the noop one: its
+// instruments do nothing, but New makes them.
+type meterProvider struct{ noop.MeterProvider }
+
+func TestNew_CountsInMemory(t *testing.T) {
+	is := is.New(t)
+	m, err := New(meterProvider{})
+	is.NoErr(err)
 	m.Verified(Key, Hit, nil)
+	m.Verified(Key, Miss, authkit.ErrRevoked)
 	is.Equal(m.counts[Key][Hit][OK].Load(), int64(1))
+	is.Equal(m.counts[Key][Miss][Revoked].Load(), int64(1))
 	m.Close()
 }
 
@@ -76,7 +89,7 @@ func TestReasonOf(t *testing.T) {
 
 func TestVerified_AllocatesNothing(t *testing.T) {
 	is := is.New(t)
-	m, err := New(noop.NewMeterProvider())
+	m, err := New(meterProvider{})
 	is.NoErr(err)
 	is.Equal(testing.AllocsPerRun(100, func() { m.Verified(Token, Hit, nil) }), 0.0)
 }
