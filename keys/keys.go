@@ -367,7 +367,7 @@ var errMalformed = authkit.Invalid("key", "not a well-formed key")
 // failure wrapped as it is. A key verified within Config.CacheTTL is
 // answered from memory; its use is recorded for the next flush.
 func (s *Service) VerifyKey(ctx context.Context, secret string) (*authkit.Key, error) {
-	e, _, err := s.verify(ctx, secret)
+	e, _, err := s.verify(ctx, secret, s.metrics.Uncounted(ctx))
 	if err != nil {
 		return nil, err
 	}
@@ -381,7 +381,7 @@ func (s *Service) VerifyKey(ctx context.Context, secret string) (*authkit.Key, e
 // principal of a request that presents the key. A key seen before is
 // answered without allocating.
 func (s *Service) KeyPrincipal(ctx context.Context, secret string) (authkit.Principal, error) {
-	_, p, err := s.verify(ctx, secret)
+	_, p, err := s.verify(ctx, secret, s.metrics)
 	return p, err
 }
 
@@ -406,9 +406,10 @@ func (s *Service) CachedKeyPrincipal(secret string) (authkit.Principal, bool) {
 	return p, true
 }
 
-func (s *Service) verify(ctx context.Context, secret string) (*entry, authkit.Principal, error) {
+// verify verifies secret, and counts the verification in m (nil: not).
+func (s *Service) verify(ctx context.Context, secret string, m *metrics.Metrics) (*entry, authkit.Principal, error) {
 	if _, err := s.Parse(secret); err != nil {
-		s.metrics.Verified(metrics.Key, metrics.NoLookup, err)
+		m.Verified(metrics.Key, metrics.NoLookup, err)
 		return nil, authkit.Principal{}, err
 	}
 	hasher, err := s.hasher.Get(ctx)
@@ -422,17 +423,17 @@ func (s *Service) verify(ctx context.Context, secret string) (*entry, authkit.Pr
 	if e, p, stale, expired := s.cache.get(&h, ns); e != nil && !s.deaf() {
 		if expired {
 			err := &authkit.KeyRefusal{KeyID: e.key.ID, Err: e.check(ns)}
-			s.metrics.Verified(metrics.Key, metrics.Hit, err)
+			m.Verified(metrics.Key, metrics.Hit, err)
 			return nil, authkit.Principal{}, err
 		}
 		if stale && e.refreshing.CompareAndSwap(false, true) {
 			s.refresh(e)
 		}
-		s.metrics.Verified(metrics.Key, metrics.Hit, nil)
+		m.Verified(metrics.Key, metrics.Hit, nil)
 		return e, p, nil
 	}
 	e, err := s.load(ctx, h, now)
-	s.metrics.Verified(metrics.Key, metrics.Miss, err)
+	m.Verified(metrics.Key, metrics.Miss, err)
 	if err != nil {
 		return nil, authkit.Principal{}, err
 	}
