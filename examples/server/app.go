@@ -19,6 +19,10 @@ import (
 	"github.com/authkit/authkit/sessions"
 	"github.com/authkit/authkit/tokens"
 	"github.com/google/uuid"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	otelprom "go.opentelemetry.io/otel/exporters/prometheus"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 )
 
 // Config is what the example app is built from.
@@ -47,6 +51,8 @@ type Config struct {
 type App struct {
 	cfg      Config
 	ak       *server.Server
+	meters   *sdkmetric.MeterProvider // authkit's metrics, served at GET /metrics
+	metrics  http.Handler
 	Keys     *keys.Service
 	Tokens   *tokens.Service
 	Sessions *sessions.Manager
@@ -71,22 +77,37 @@ func NewApp(ctx context.Context, cfg Config) (*App, error) {
 	if cfg.Limiter == nil {
 		cfg.Limiter = &httpmw.Limiter{} // 10 failures a minute per address
 	}
-	ak, err := server.New(ctx, server.Config{
-		Store: cfg.Store, Secret: cfg.Secret, Issuer: cfg.Issuer, Clock: cfg.Clock, Logger: cfg.Logger,
-		Limiter: cfg.Limiter, LoginTTL: 2 * time.Hour, // the login guide's 7200 s
-		Counters: cfg.Counters, FailOpen: cfg.FailOpen, Clients: cfg.Clients,
-	})
+	// authkit speaks OpenTelemetry's metrics API; the app picks the SDK
+	// and the exporter: here Prometheus's, on a registry of the app's own,
+	// scraped at GET /metrics.
+	reg := prometheus.NewRegistry()
+	exporter, err := otelprom.New(otelprom.WithRegisterer(reg))
 	if err != nil {
 		return nil, err
 	}
-	a := &App{cfg: cfg, ak: ak, Keys: ak.Keys, Tokens: ak.Tokens, Sessions: ak.Sessions, mux: http.NewServeMux(),
+	meters := sdkmetric.NewMeterProvider(sdkmetric.WithReader(exporter))
+	ak, err := server.New(ctx, server.Config{
+		Store: cfg.Store, Secret: cfg.Secret, Issuer: cfg.Issuer, Clock: cfg.Clock, Logger: cfg.Logger,
+		Limiter: cfg.Limiter, LoginTTL: 2 * time.Hour, // the login guide's 7200 s
+		Counters: cfg.Counters, FailOpen: cfg.FailOpen, Clients: cfg.Clients, MeterProvider: meters,
+	})
+	if err != nil {
+		meters.Shutdown(ctx)
+		return nil, err
+	}
+	a := &App{cfg: cfg, ak: ak, meters: meters, metrics: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
+		Keys: ak.Keys, Tokens: ak.Tokens, Sessions: ak.Sessions, mux: http.NewServeMux(),
 		rooms: map[string]room{}, videos: map[string][]video{}}
 	a.mount()
 	return a, nil
 }
 
-// Close stops authkit's housekeeping (not the store, which the caller owns).
-func (a *App) Close() { a.ak.Close() }
+// Close stops authkit's housekeeping and its metrics (not the store, which
+// the caller owns).
+func (a *App) Close() {
+	a.ak.Close()
+	a.meters.Shutdown(context.Background())
+}
 
 // ServeHTTP serves the app's routes. Every response is nosniff.
 func (a *App) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -213,6 +234,10 @@ func (a *App) mount() {
 	}))
 	a.handle("GET /readyz", a.ak.Ready()) // ready: the store answers, the listener listens
 	a.handle("GET /livez", a.ak.Live())   // live: the process serves
+	// authkit's metrics in Prometheus's text format. A real deployment
+	// serves them on an address of its own, or behind its proxy's
+	// allow-list: they tell how a server is used.
+	a.handle("GET /metrics", a.metrics)
 }
 
 func (a *App) getUser(w http.ResponseWriter, r *http.Request) {
