@@ -15,7 +15,8 @@
 //   - server: start here. server.New builds everything below from one
 //     Config, checks the settings against each other, and runs the
 //     housekeeping (expired records deleted, signing keys rotated) until
-//     Close.
+//     Close. Its Config.MeterProvider takes OpenTelemetry metrics
+//     (verifications, tokens issued, refusals, store latency…).
 //   - keys: create, verify, list, rotate, reveal and delete application keys
 //     (`ak_live_…`).
 //   - tokens: sign access tokens (JWT, EdDSA by default) and verify them;
