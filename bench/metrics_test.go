@@ -170,10 +170,10 @@ func TestMetrics_EveryInstrumentMoves(t *testing.T) {
 }
 
 // BenchmarkMetrics measures what metrics add to the warm verification
-// paths: each path without metrics ("off": no MeterProvider) and then with
-// them into the OpenTelemetry SDK ("on": a MeterProvider with a
-// ManualReader, which collects only when asked, as an exporter scraped
-// every few seconds does), one after the other in the same run:
+// paths, and that they allocate nothing: each path without metrics ("off":
+// no MeterProvider) and then with them into the OpenTelemetry SDK ("on": a
+// MeterProvider with a ManualReader, which collects only when asked, as an
+// exporter scraped every few seconds does), one after the other:
 //
 //   - key: Keys.KeyPrincipal of a key verified before;
 //   - token: Tokens.Verify of a token verified before;
@@ -183,14 +183,68 @@ func TestMetrics_EveryInstrumentMoves(t *testing.T) {
 // The overhead is the difference between an "on" row and the "off" row
 // before it. bench/README.md has the method and the figures.
 func BenchmarkMetrics(b *testing.B) {
-	ctx := context.Background()
-	type fix struct {
-		ak     *server.Server
-		secret string
-		token  string
+	runs := warmPaths(b)
+	for _, path := range paths {
+		for _, mode := range []string{"off", "on"} {
+			run := runs[mode][path]
+			b.Run(path+"/"+mode, func(b *testing.B) {
+				b.ReportAllocs()
+				for b.Loop() {
+					run()
+				}
+			})
+		}
 	}
-	mk := func(on bool) fix {
-		ak, _ := metricsServer(b, on, nil)
+}
+
+// BenchmarkMetricsOverhead runs each warm path of BenchmarkMetrics off
+// and on in alternating blocks of 256 iterations inside one benchmark (the
+// order swapped every block), so that the shared VM's drift falls on both
+// alike, and reports off-ns/op, on-ns/op and their difference, delta-ns/op
+// (its ns/op is off and on together).
+func BenchmarkMetricsOverhead(b *testing.B) {
+	runs := warmPaths(b)
+	for _, path := range paths {
+		off, on := runs["off"][path], runs["on"][path]
+		b.Run(path, func(b *testing.B) {
+			const block = 256
+			var tOff, tOn time.Duration
+			timed := func(run func(), t *time.Duration) {
+				start := time.Now()
+				for range block {
+					run()
+				}
+				*t += time.Since(start)
+			}
+			n := 0
+			for i := 0; n < b.N; i++ {
+				if i%2 == 0 {
+					timed(off, &tOff)
+					timed(on, &tOn)
+				} else {
+					timed(on, &tOn)
+					timed(off, &tOff)
+				}
+				n += block
+			}
+			per := func(t time.Duration) float64 { return float64(t.Nanoseconds()) / float64(n) }
+			b.ReportMetric(per(tOff), "off-ns/op")
+			b.ReportMetric(per(tOn), "on-ns/op")
+			b.ReportMetric(per(tOn)-per(tOff), "delta-ns/op")
+		})
+	}
+}
+
+var paths = []string{"key", "token", "middleware"}
+
+// warmPaths returns, for "off" (no MeterProvider) and "on" (the SDK's),
+// each warm path as a function of one verification, verified once
+// already. A verification that fails stops the benchmark.
+func warmPaths(b *testing.B) map[string]map[string]func() {
+	ctx := context.Background()
+	out := map[string]map[string]func(){}
+	for _, mode := range []string{"off", "on"} {
+		ak, _ := metricsServer(b, mode == "on", nil)
 		k, secret, err := ak.Keys.Create(ctx, authkit.KeyRequest{Owner: "o", Handle: "k", Scopes: []string{"videos:read"}})
 		if err != nil {
 			b.Fatal(err)
@@ -199,43 +253,32 @@ func BenchmarkMetrics(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		return fix{ak, secret, g.AccessToken}
-	}
-	fixes := map[string]fix{"off": mk(false), "on": mk(true)}
-	for _, path := range []string{"key", "token", "middleware"} {
-		for _, mode := range []string{"off", "on"} {
-			f := fixes[mode]
-			var run func() error
-			switch path {
-			case "key":
-				run = func() error { _, err := f.ak.Keys.KeyPrincipal(ctx, f.secret); return err }
-			case "token":
-				run = func() error { _, err := f.ak.Tokens.Verify(ctx, f.token); return err }
-			case "middleware":
-				h := f.ak.Auth(httpmw.AcceptBearerToken).Authenticate(ok)
-				r := httptest.NewRequest(http.MethodGet, "/videos", nil)
-				r.Header.Set("Authorization", "Bearer "+f.token)
-				w := &writer{h: http.Header{}}
-				run = func() error {
-					w.code = 0
-					h.ServeHTTP(w, r)
-					if w.code != http.StatusOK {
-						b.Fatalf("status %d", w.code)
-					}
-					return nil
+		h := ak.Auth(httpmw.AcceptBearerToken).Authenticate(ok)
+		r := httptest.NewRequest(http.MethodGet, "/videos", nil)
+		r.Header.Set("Authorization", "Bearer "+g.AccessToken)
+		w := &writer{h: http.Header{}}
+		out[mode] = map[string]func(){
+			"key": func() {
+				if _, err := ak.Keys.KeyPrincipal(ctx, secret); err != nil {
+					b.Fatal(err)
 				}
-			}
-			if err := run(); err != nil { // warm
-				b.Fatal(err)
-			}
-			b.Run(path+"/"+mode, func(b *testing.B) {
-				b.ReportAllocs()
-				for b.Loop() {
-					if err := run(); err != nil {
-						b.Fatal(err)
-					}
+			},
+			"token": func() {
+				if _, err := ak.Tokens.Verify(ctx, g.AccessToken); err != nil {
+					b.Fatal(err)
 				}
-			})
+			},
+			"middleware": func() {
+				w.code = 0
+				h.ServeHTTP(w, r)
+				if w.code != http.StatusOK {
+					b.Fatalf("status %d", w.code)
+				}
+			},
+		}
+		for _, run := range out[mode] {
+			run() // warm
 		}
 	}
+	return out
 }

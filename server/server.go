@@ -203,10 +203,6 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if err := cfg.fill(); err != nil {
 		return nil, err
 	}
-	m, err := metrics.New(cfg.MeterProvider)
-	if err != nil {
-		return nil, fmt.Errorf("server: metrics: %w", err)
-	}
 	mp := cfg.MeterProvider
 	ks, err := keys.New(keys.Config{Store: cfg.Store, Secret: cfg.Secret, Prefix: cfg.KeyPrefix, Clock: cfg.Clock, Logger: cfg.Logger, MeterProvider: mp})
 	if err != nil {
@@ -244,9 +240,6 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 			rec.Record(ctx, "", authkit.AuditAddressBlocked, addr, "too many failed credentials")
 		}
 	}
-	if cfg.Limiter.OnRefuse == nil && m != nil {
-		cfg.Limiter.OnRefuse = func(r *http.Request) { m.Refused(r.Context(), metrics.FailedCredentials) }
-	}
 	gate, err := limits.New(limits.Config{
 		Keys: cfg.Store, Counters: counters, OwnerLimits: cfg.OwnerLimits, FailOpen: cfg.FailOpen,
 		Usage: cfg.Store, Clock: cfg.Clock, Logger: cfg.Logger, MeterProvider: mp,
@@ -260,6 +253,16 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		ts.Close()
 		gate.Close()
 		return nil, fmt.Errorf("server: %w", err)
+	}
+	m, err := metrics.New(mp) // the Limiter's refusals
+	if err != nil {
+		ts.Close()
+		gate.Close()
+		fs.Close()
+		return nil, fmt.Errorf("server: metrics: %w", err)
+	}
+	if cfg.Limiter.OnRefuse == nil && m != nil {
+		cfg.Limiter.OnRefuse = func(r *http.Request) { m.Refused(r.Context(), metrics.FailedCredentials) }
 	}
 	s := &Server{
 		Keys: ks, Tokens: ts, Sessions: sm, Gate: gate, Feed: fs,
