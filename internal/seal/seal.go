@@ -71,9 +71,9 @@ func Equal(a, b []byte) bool { return hmac.Equal(a, b) }
 // Sealer seals under the current secret of a keyring and opens what any
 // secret of it sealed. It is safe for concurrent use.
 //
-// Each sealed value has a key of its own, derived with HKDF-SHA-256 from
-// the secret's key for the Sealer's purpose and 16 random bytes kept with
-// it, so no key ever seals more than one value and AES-GCM's limit of 2^32
+// Each sealed value has a key of its own, derived with HKDF-SHA-256
+// (Expand) from the secret's key for the Sealer's purpose and 16 random
+// bytes kept with it, so no key ever seals more than one value and AES-GCM's limit of 2^32
 // random nonces per key does not apply. The layout is
 //
 //	0xAC 0x02 | secret ID (4) | salt (16) | nonce (12) | ciphertext | tag (16)
@@ -123,8 +123,10 @@ func newGCM(key []byte) cipher.AEAD {
 	return a
 }
 
+// valueKey is the AEAD of one value: HKDF-Expand of the purpose's key (a
+// uniformly random key already, the output of HKDF) with its salt.
 func valueKey(key, salt []byte) cipher.AEAD {
-	k, err := hkdf.Key(sha256.New, key, salt, "authkit/seal/v2", 32)
+	k, err := hkdf.Expand(sha256.New, key, "authkit/seal/v2 "+string(salt), 32)
 	if err != nil {
 		panic("seal: hkdf: " + err.Error())
 	}
