@@ -10,22 +10,27 @@ import (
 	"github.com/authkit/authkit"
 )
 
-// AppendAudit implements authkit.AuditStore.
+// AppendAudit implements authkit.AuditStore. The trail is kept in ID order,
+// so finding a duplicate and the place of each event is a binary search:
+// appending stays cheap however long the trail grows.
 func (s *Store) AppendAudit(ctx context.Context, events []authkit.AuditEvent) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for _, e := range events {
-		if slices.ContainsFunc(s.audit, func(x authkit.AuditEvent) bool { return x.ID == e.ID }) {
+	for i, e := range events {
+		_, found := slices.BinarySearchFunc(s.audit, e.ID, compareAuditID)
+		if found || slices.ContainsFunc(events[:i], func(x authkit.AuditEvent) bool { return x.ID == e.ID }) {
 			return fmt.Errorf("memory: audit event %s: %w", e.ID, authkit.ErrConflict)
 		}
 	}
 	for _, e := range events {
 		e.At = utc(e.At)
-		i, _ := slices.BinarySearchFunc(s.audit, e.ID, func(x authkit.AuditEvent, id string) int { return strings.Compare(x.ID, id) })
+		i, _ := slices.BinarySearchFunc(s.audit, e.ID, compareAuditID)
 		s.audit = slices.Insert(s.audit, i, e)
 	}
 	return nil
 }
+
+func compareAuditID(x authkit.AuditEvent, id string) int { return strings.Compare(x.ID, id) }
 
 // AuditLog implements authkit.AuditStore.
 func (s *Store) AuditLog(ctx context.Context, owner string, p authkit.Page) ([]authkit.AuditEvent, error) {

@@ -880,6 +880,8 @@ var auditTests = []test{
 		is.NoErr(s.AppendAudit(ctx, evs[1:]))
 		is.NoErr(s.AppendAudit(ctx, []authkit.AuditEvent{{ID: id(), At: T0, Owner: "bob", Action: authkit.AuditKeyCreated, Target: "k2", Actor: authkit.Actor{Kind: authkit.ActorSystem}}}))
 		is.True(errors.Is(s.AppendAudit(ctx, evs[:1]), authkit.ErrConflict)) // append-only: no rewrite
+		twice := authkit.AuditEvent{ID: id(), At: T0, Owner: "alice", Action: authkit.AuditKeyCreated, Target: "k3", Actor: actor}
+		is.True(errors.Is(s.AppendAudit(ctx, []authkit.AuditEvent{twice, twice}), authkit.ErrConflict)) // one ID twice in one batch
 		got, err := s.AuditLog(ctx, "alice", authkit.Page{})
 		is.NoErr(err)
 		is.Equal(got, evs) // in order, whole
