@@ -3,6 +3,7 @@ package keys_test
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"runtime"
 	"testing"
 	"time"
@@ -31,7 +32,8 @@ func TestCache_BoundedAfterAMillionKeys(t *testing.T) {
 	ctx := context.Background()
 	clock := fakeclock.New(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
 	store := memory.New()
-	svc, err := keys.New(keys.Config{Store: store, Secret: testSecret(t), Clock: clock.Now, FlushEvery: -1})
+	quiet := slog.New(slog.DiscardHandler) // not a million audit lines in the test's output
+	svc, err := keys.New(keys.Config{Store: store, Secret: testSecret(t), Clock: clock.Now, FlushEvery: -1, Logger: quiet})
 	is.NoErr(err)
 	defer svc.Close()
 	most, mostWaiting := 0, 0
