@@ -140,7 +140,7 @@ type Verifier struct {
 	stateMu  sync.RWMutex
 	sessions map[string]int64 // revoked session → Unix s of when it can be forgotten
 	revoked  map[string]int64 // revoked key → the same
-	disabled map[string]bool  // disabled keys
+	disabled map[string]bool  // disabled keys, until enabled or revoked
 
 	keyMu    sync.RWMutex
 	keyCache map[[32]byte]*keyEntry // by SHA-256 of the secret
@@ -558,8 +558,11 @@ func (v *Verifier) handle(event, data string) {
 			v.sessions[ev.ID] = forget
 		case feed.KeyRevoked:
 			v.revoked[ev.ID] = forget
+			delete(v.disabled, ev.ID) // it will never be enabled: revoked says enough
 		case feed.KeyDisabled:
-			v.disabled[ev.ID] = true
+			if _, dead := v.revoked[ev.ID]; !dead {
+				v.disabled[ev.ID] = true
+			}
 		case feed.KeyEnabled:
 			delete(v.disabled, ev.ID)
 		}

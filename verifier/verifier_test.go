@@ -315,3 +315,29 @@ func kidOf(t *testing.T, tok string) string {
 	}
 	return h.Kid
 }
+
+// TestVerify_ADisabledThenDeletedKeyIsForgotten disables a key, then
+// deletes it: its tokens are refused as revoked, and the verifier no longer
+// holds it as disabled (no key that will never be enabled again stays
+// there for ever).
+func TestVerify_ADisabledThenDeletedKeyIsForgotten(t *testing.T) {
+	is := is.New(t)
+	s := newService(t)
+	v := newVerifier(t, s, verifier.Config{})
+	g := s.grant(t)
+	eventually(t, "never caught up", func() bool { _, err := v.Verify(ctx, g.AccessToken); return err == nil })
+	yes := true
+	_, err := s.ak.Keys.Update(ctx, "alice", s.key.ID, authkit.KeyUpdate{Disabled: &yes})
+	is.NoErr(err)
+	eventually(t, "a disabled key's token still verifies", func() bool {
+		_, err := v.Verify(ctx, g.AccessToken)
+		return errors.Is(err, authkit.ErrDisabled)
+	})
+	is.Equal(verifier.DisabledLen(v), 1)
+	is.NoErr(s.ak.Keys.Delete(ctx, "alice", s.key.ID))
+	eventually(t, "a deleted key's token is not refused as revoked", func() bool {
+		_, err := v.Verify(ctx, g.AccessToken)
+		return errors.Is(err, authkit.ErrRevoked)
+	})
+	is.Equal(verifier.DisabledLen(v), 0) // forgotten: it is revoked
+}
