@@ -257,7 +257,7 @@ func (v *Verifier) getJSON(ctx context.Context, url string, into any) error {
 func (v *Verifier) fetchKeys(ctx context.Context, force bool) error {
 	v.keysMu.Lock()
 	defer v.keysMu.Unlock()
-	now := time.Now()
+	now := v.cfg.Clock.Now()
 	if !force && now.Sub(v.lastFetch) < v.cfg.MinRefetch {
 		return nil
 	}
@@ -306,7 +306,7 @@ func maxAge(cc string, min time.Duration) time.Duration {
 func (v *Verifier) key(ctx context.Context, kid string) (jose.JSONWebKey, bool) {
 	ks := v.keys.Load()
 	k, ok := ks.byID[kid]
-	if !ok || time.Now().After(ks.expires) {
+	if !ok || v.cfg.Clock.Now().After(ks.expires) {
 		if err := v.fetchKeys(ctx, false); err != nil {
 			v.logger.WarnContext(ctx, "authkit: verifier: JWKS fetch failed; keeping the keys held", "err", err)
 		}
@@ -537,7 +537,7 @@ func (v *Verifier) read(ctx context.Context, lastID *string) (bool, error) {
 
 // handle applies one event of the feed.
 func (v *Verifier) handle(event, data string) {
-	now := time.Now()
+	now := v.cfg.Clock.Now()
 	switch event {
 	case "ready":
 		var rd feed.Ready

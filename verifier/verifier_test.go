@@ -15,6 +15,7 @@ import (
 
 	"github.com/authkit/authkit"
 	"github.com/authkit/authkit/handlers"
+	"github.com/authkit/authkit/internal/fakeclock"
 	"github.com/authkit/authkit/server"
 	"github.com/authkit/authkit/storage/memory"
 	"github.com/authkit/authkit/verifier"
@@ -33,13 +34,16 @@ type service struct {
 	feedOff atomic.Bool  // the feed answers nothing (a stalled stream)
 }
 
-func newService(t testing.TB) *service {
+func newService(t testing.TB) *service { t.Helper(); return newServiceAt(t, nil) }
+
+// newServiceAt is newService on clock (nil: the system clock).
+func newServiceAt(t testing.TB, clock authkit.Clock) *service {
 	t.Helper()
 	s := &service{srv: httptest.NewUnstartedServer(nil)}
 	issuer := "http://" + s.srv.Listener.Addr().String()
 	secret, _ := authkit.NewSecret([]byte("verifier-test-secret-0123456789abcdef"))
 	var err error
-	s.ak, err = server.New(ctx, server.Config{Store: memory.New(), Secret: secret, Issuer: issuer, CleanupEvery: -1, RotateEvery: -1})
+	s.ak, err = server.New(ctx, server.Config{Store: memory.New(), Secret: secret, Issuer: issuer, CleanupEvery: -1, RotateEvery: -1, Clock: clock})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -340,4 +344,22 @@ func TestVerify_ADisabledThenDeletedKeyIsForgotten(t *testing.T) {
 		return errors.Is(err, authkit.ErrRevoked)
 	})
 	is.Equal(verifier.DisabledLen(v), 0) // forgotten: it is revoked
+}
+
+// TestVerify_RefetchesKeysByItsClock runs the token service and the
+// verifier on one fake clock: the JWKS is fetched again once MinRefetch has
+// passed on that clock, not on the system's.
+func TestVerify_RefetchesKeysByItsClock(t *testing.T) {
+	is := is.New(t)
+	clock := fakeclock.New(time.Now())
+	s := newServiceAt(t, clock.Now)
+	v := newVerifier(t, s, verifier.Config{MinRefetch: 10 * time.Minute, MaxStale: time.Hour, Clock: clock.Now})
+	g := s.grant(t)
+	eventually(t, "never caught up", func() bool { _, err := v.Verify(ctx, g.AccessToken); return err == nil })
+	is.NoErr(s.ak.Tokens.Rotate(ctx))
+	_, err := v.Verify(ctx, s.grant(t).AccessToken)
+	is.True(errors.Is(err, authkit.ErrUnauthenticated)) // a new key, but fetched less than MinRefetch ago
+	clock.Advance(11 * time.Minute)
+	_, err = v.Verify(ctx, s.grant(t).AccessToken)
+	is.NoErr(err) // MinRefetch passed on the verifier's clock: fetched again
 }
