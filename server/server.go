@@ -363,7 +363,9 @@ func (s *Server) Close() error {
 		s.Feed.Close()
 		s.Tokens.Close()
 		s.metrics.Close()
-		err = errors.Join(s.Gate.Close(), s.Keys.Close()) // both write what they counted // writes the last uses it recorded
+		// Both write what they counted: the gate its usage, the keys the last
+		// uses they recorded.
+		err = errors.Join(s.Gate.Close(), s.Keys.Close())
 	})
 	return err
 }
