@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"iter"
 	"slices"
 	"strings"
 	"time"
@@ -61,16 +62,28 @@ func (k *Key) Check(now time.Time) error {
 func (k *Key) HasScope(scope string) bool { return slices.Contains(k.Scopes, scope) }
 
 // Allows returns nil if the key was granted every one of scopes, else an
-// error wrapping [ErrForbidden] that names the first it was not. This is the
-// one scope-subset rule: a token, a session or an OAuth grant never holds a
-// scope its key lacks.
+// error wrapping [ErrForbidden] that names the first it was not. This is
+// [MissingScope] applied to a key: a token, a session or an OAuth grant
+// never holds a scope its key lacks.
 func (k *Key) Allows(scopes []string) error {
-	for _, s := range scopes {
-		if !slices.Contains(k.Scopes, s) {
-			return fmt.Errorf("authkit: the key does not hold scope %q: %w", s, ErrForbidden)
-		}
+	if s, ok := MissingScope(slices.Values(scopes), k.Scopes); ok {
+		return fmt.Errorf("authkit: the key does not hold scope %q: %w", s, ErrForbidden)
 	}
 	return nil
+}
+
+// MissingScope returns the first scope of want that held lacks, and true;
+// or "", false when held has every one of them. It is the one scope-subset
+// rule: [Key.Allows] applies it to a key's scopes, the token service to an
+// access token's scopes (strings.FieldsSeq of its scope claim) against its
+// session's. It does not allocate.
+func MissingScope(want iter.Seq[string], held []string) (string, bool) {
+	for s := range want {
+		if !slices.Contains(held, s) {
+			return s, true
+		}
+	}
+	return "", false
 }
 
 // Principal returns the principal of a request that presented the key

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -194,6 +195,35 @@ func TestKeyAllows_IsTheScopeSubsetRule(t *testing.T) {
 	err := k.Allows([]string{"a", "c"})
 	is.True(errors.Is(err, authkit.ErrForbidden))
 	is.True(strings.Contains(err.Error(), `"c"`))
+}
+
+func TestMissingScope_IsTheScopeSubsetRule(t *testing.T) {
+	is := is.New(t)
+	held := []string{"a", "b"}
+	for _, c := range []struct {
+		want, missing string
+	}{
+		{"", ""}, {"a", ""}, {"b a", ""}, {"a  b ", ""}, {"a c", "c"}, {"c", "c"}, {"ab", "ab"},
+	} {
+		got, ok := authkit.MissingScope(strings.FieldsSeq(c.want), held)
+		is.Equal(got, c.missing)      // c.want
+		is.Equal(ok, c.missing != "") // c.want
+		got, ok = authkit.MissingScope(slices.Values(strings.Fields(c.want)), held)
+		is.Equal(got, c.missing) // the same from a slice
+		is.Equal(ok, c.missing != "")
+	}
+	_, ok := authkit.MissingScope(slices.Values([]string{"a"}), nil)
+	is.True(ok) // nothing held: nothing allowed
+	if raceEnabled {
+		t.Skip("allocations are counted without the race detector")
+	}
+	want := []string{"b", "a"}
+	allocs := testing.AllocsPerRun(100, func() {
+		authkit.MissingScope(strings.FieldsSeq("a b"), held)
+		authkit.MissingScope(slices.Values(want), held)
+		_ = (&authkit.Key{Scopes: held}).Allows(want)
+	})
+	is.Equal(allocs, 0.0) // allocation-free
 }
 
 func TestGrantExpiresIn_RoundsUpAndNeverExceedsTTL(t *testing.T) {

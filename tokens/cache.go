@@ -118,7 +118,8 @@ type aliveEntry struct {
 // binding is what a session's tokens must agree with: its key, its owner,
 // and the scopes it was granted.
 type binding struct {
-	keyID, owner, scope string
+	keyID, owner string
+	scopes       []string
 }
 
 // maxAlive bounds the alive map, maxDead the set of revocations.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -223,7 +224,7 @@ func (s *Service) sessionAlive(ctx context.Context, id string, now time.Time) er
 }
 
 func bindingOf(sess *authkit.Session) binding {
-	return binding{keyID: sess.KeyID, owner: sess.Owner, scope: strings.Join(sess.Scopes, " ")}
+	return binding{keyID: sess.KeyID, owner: sess.Owner, scopes: slices.Clone(sess.Scopes)}
 }
 
 // deaf reports whether the store's Notifier says it is not hearing other
@@ -278,27 +279,9 @@ func (s *Service) bound(ctx context.Context, c *authkit.Claims, now time.Time) e
 		}
 		b = bindingOf(sess)
 	}
-	if b.keyID != c.ClientID || b.owner != c.Subject || !scopesWithin(c.Scope, b.scope) {
+	_, wider := authkit.MissingScope(strings.FieldsSeq(c.Scope), b.scopes)
+	if b.keyID != c.ClientID || b.owner != c.Subject || wider {
 		return errUnbound
 	}
 	return nil
-}
-
-// scopesWithin reports whether every scope of the space-separated list
-// scope is in the space-separated list of.
-func scopesWithin(scope, of string) bool {
-	for scope != "" {
-		var sc string
-		sc, scope, _ = strings.Cut(scope, " ")
-		found := false
-		for rest := of; rest != "" && !found; {
-			var o string
-			o, rest, _ = strings.Cut(rest, " ")
-			found = o == sc
-		}
-		if sc != "" && !found {
-			return false
-		}
-	}
-	return true
 }

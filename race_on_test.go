@@ -1,0 +1,5 @@
+//go:build race
+
+package authkit_test
+
+const raceEnabled = true
