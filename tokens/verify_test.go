@@ -253,3 +253,24 @@ func TestVerify_KnownHeaderPathAgreesWithAFreshService(t *testing.T) {
 		})
 	}
 }
+
+// TestVerify_WarmTokenAllocatesNothing: a token verified before is
+// verified again without allocating (the common case: a client reuses its
+// token until it expires).
+func TestVerify_WarmTokenAllocatesNothing(t *testing.T) {
+	if raceEnabled {
+		t.Skip("allocations are counted without the race detector")
+	}
+	is := is.New(t)
+	f := newFixture(t, backends[0].open(t), tokens.Config{})
+	ctx := context.Background()
+	tok, _ := f.issue(t)
+	_, err := f.svc.Verify(ctx, tok) // now warm
+	is.NoErr(err)
+	allocs := testing.AllocsPerRun(1000, func() {
+		if _, err := f.svc.Verify(ctx, tok); err != nil {
+			t.Fatal(err)
+		}
+	})
+	is.Equal(allocs, 0.0) // allocations per warm Verify
+}
