@@ -2,6 +2,7 @@ package authkit_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -185,6 +186,18 @@ func TestPrincipal_CopiesCannotChangeIt(t *testing.T) {
 	is.Equal(kp.Scopes(), []string{"a", "b"})
 	is.Equal(kp.Method(), authkit.MethodKey)
 	is.Equal(kp.Env(), authkit.EnvTest)
+
+	md := json.RawMessage(`{"plan":"free"}`)
+	mp := kp.WithMetadata(md)
+	got := mp.Metadata()
+	copy(got, `{"plan":"paid"}`) // the same length: written in place if shared
+	_ = append(got[:1], `"x":1}`...)
+	is.Equal(string(mp.Metadata()), `{"plan":"free"}`)
+	is.Equal(string(md), `{"plan":"free"}`)
+	is.Equal(kp.Metadata(), nil) // WithMetadata returned a copy
+	if !raceEnabled {
+		is.Equal(testing.AllocsPerRun(100, func() { _ = kp.Metadata() }), 0.0) // none: nothing to copy
+	}
 }
 
 func TestKeyAllows_IsTheScopeSubsetRule(t *testing.T) {

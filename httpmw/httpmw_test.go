@@ -175,15 +175,20 @@ func TestAuth_AcceptingWhatItCannotVerifyPanicsAtMount(t *testing.T) {
 func TestPrincipal_HandlerCannotChangeWhatTheNextRequestSees(t *testing.T) {
 	is := is.New(t)
 	f := newFx(t, nil)
+	_, err := f.ak.Keys.Update(context.Background(), "o", f.key.ID, authkit.KeyUpdate{Policy: &authkit.Policy{Metadata: json.RawMessage(`{"plan":"free"}`)}})
+	is.NoErr(err)
 	at := f.exchange(t)
 	auth := f.ak.Auth(0)
 	var seen []string
 	h := auth.Authenticate(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p, _ := authkit.FromContext(r.Context())
-		seen = append(seen, p.Owner()+"|"+strings.Join(p.Scopes(), ",")+"|"+fmt.Sprint(p.HasScope("admin")))
+		seen = append(seen, p.Owner()+"|"+strings.Join(p.Scopes(), ",")+"|"+fmt.Sprint(p.HasScope("admin"))+"|"+string(p.Metadata()))
 		sc := p.Scopes()
 		sc[0] = "admin"
 		_ = append(sc, "admin")
+		md := p.Metadata()
+		copy(md, `{"plan":"paid"}`) // the same length: written in place if shared
+		_ = append(md[:1], `"x":1}`...)
 		c, _ := p.Claims()
 		c.Subject, c.Scope = "mallory", "admin"
 		p = authkit.UserPrincipal("mallory") // only this handler's copy
@@ -195,7 +200,7 @@ func TestPrincipal_HandlerCannotChangeWhatTheNextRequestSees(t *testing.T) {
 		req.Header.Set("Authorization", "Bearer "+at)
 		h.ServeHTTP(httptest.NewRecorder(), req)
 	}
-	is.Equal(seen, []string{"o|read|false", "o|read|false", "o|read|false"})
+	is.Equal(seen, []string{`o|read|false|{"plan":"free"}`, `o|read|false|{"plan":"free"}`, `o|read|false|{"plan":"free"}`})
 }
 
 // TestMiddleware_LinksNoTemplateNoHandlers: a program that only
