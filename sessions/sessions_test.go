@@ -322,6 +322,35 @@ func TestRevokeRefreshToken_RevokesFamilyAndIgnoresUnknown(t *testing.T) {
 	})
 }
 
+// TestInspectRefreshToken_DeadKeyIsADeadToken: introspecting a refresh
+// token whose key was deleted answers ErrRevoked, and one whose key expired
+// ErrExpired, as the package documents (inactive, never a store failure);
+// revoking either is no error.
+func TestInspectRefreshToken_DeadKeyIsADeadToken(t *testing.T) {
+	forStores(t, func(t *testing.T, f *fx) {
+		is := is.New(t)
+		g, err := f.m.Exchange(ctx, authkit.ExchangeRequest{Key: f.key})
+		is.NoErr(err)
+		is.NoErr(f.keys.Delete(ctx, "alice", f.key.ID))
+		rt, sess, err := f.m.InspectRefreshToken(ctx, g.RefreshToken)
+		is.True(errors.Is(err, authkit.ErrRevoked)) // the key was deleted
+		is.True(rt == nil && sess == nil)
+		is.NoErr(f.m.RevokeRefreshToken(ctx, g.RefreshToken))
+
+		short, _, err := f.keys.Create(ctx, authkit.KeyRequest{Owner: "alice", Handle: "short", ExpiresAt: f.clock.Now().Add(time.Hour)})
+		is.NoErr(err)
+		g, err = f.m.Exchange(ctx, authkit.ExchangeRequest{Key: short})
+		is.NoErr(err)
+		_, _, err = f.m.InspectRefreshToken(ctx, g.RefreshToken)
+		is.NoErr(err)                  // alive while the key is
+		f.clock.Advance(2 * time.Hour) // the key expired; the refresh token would not have yet
+		rt, sess, err = f.m.InspectRefreshToken(ctx, g.RefreshToken)
+		is.True(errors.Is(err, authkit.ErrExpired)) // the key expired
+		is.True(rt == nil && sess == nil)
+		is.NoErr(f.m.RevokeRefreshToken(ctx, g.RefreshToken))
+	})
+}
+
 // TestLoginUser_AUserWithoutAKeyGetsTheSameTokenPerSessionID: one of the
 // app's own users, signed in with the app's credentials, logs in like a
 // key: the same token per session id, a new one for a new id; the token
