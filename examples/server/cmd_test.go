@@ -40,17 +40,24 @@ func command(t *testing.T, bin string, args ...string) string {
 	cmd.Env = append(os.Environ(), "AUTHKIT_SECRET=crash-test-secret-0123456789abcdefghijkl")
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
-	if err := cmd.Run(); err != nil {
+	err := cmd.Run()
+	cmdLogs.Write(errb.Bytes())
+	if err != nil {
 		t.Fatalf("authkit %s: %v: %s", strings.Join(args, " "), err, errb.String())
 	}
 	return out.String()
 }
 
-// TestCommand_KeyCreatedWorksAtOnce: a key made by `authkit keys create`
-// for a signed-in user of the running example server (its owner is the
-// user's ID, as GET /user shows it) works over HTTP at once, is listed as
-// the user's, and the user's audit trail says the admin command made it.
-func TestCommand_KeyCreatedWorksAtOnce(t *testing.T) {
+// cmdLogs collects what the command wrote to stderr (its log, with -v).
+var cmdLogs syncBuffer
+
+// TestCommand_KeyLife: a key made by `authkit keys create` for a signed-in
+// user of the running example server (its owner is the user's ID, as GET
+// /user shows it) works over HTTP at once and is listed as the user's; the
+// command then rotates, disables, enables and deletes it, and the server
+// follows each at once; the user's audit trail holds each change, in order,
+// as the admin command's; no secret is in the database or any log.
+func TestCommand_KeyLife(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the example server and the admin command")
 	}
@@ -86,6 +93,61 @@ func TestCommand_KeyCreatedWorksAtOnce(t *testing.T) {
 
 	// And what the command lists of the user's is what the server made.
 	is.True(strings.Contains(command(t, ak, "sessions", "list", "-db", db, "-owner", owner), "login"))
+
+	// The rest of the key's life by the command, while the server runs: each
+	// change is in the user's trail, in order, as the admin command's, and
+	// the server follows at once.
+	var rot struct {
+		Secret string `json:"secret"`
+	}
+	is.NoErr(json.Unmarshal([]byte(command(t, ak, "keys", "rotate", "-db", db, "-owner", owner, "from-cli", "-json", "-v")), &rot))
+	is.Equal(p.get("/videos", basic(rot.Secret, "")), 200)
+	command(t, ak, "keys", "disable", "-db", db, "-owner", owner, "from-cli", "-v")
+	eventually(t, func() bool { return p.get("/videos", basic(rot.Secret, "")) == 401 })
+	command(t, ak, "keys", "enable", "-db", db, "-owner", owner, "from-cli", "-v")
+	eventually(t, func() bool { return p.get("/videos", basic(rot.Secret, "")) == 200 })
+	command(t, ak, "keys", "delete", "-db", db, "-owner", owner, "from-cli", "-v")
+	eventually(t, func() bool { return p.get("/videos", basic(rot.Secret, "")) == 401 })
+	st, audit = p.getJSON("/user/audit", user)
+	is.Equal(st, 200)
+	var actions []string
+	for _, x := range audit["events"].([]any) {
+		ev := x.(map[string]any)
+		actor := ev["actor"].(map[string]any)
+		is.Equal(actor["kind"], "admin")
+		is.True(actor["id"] != "")                                       // the operating-system user
+		is.True(strings.HasPrefix(actor["request_id"].(string), "cli-")) // one per run of the command
+		is.Equal(ev["target"], k.ID)
+		actions = append(actions, ev["action"].(string))
+	}
+	is.Equal(actions, []string{"key.created", "key.rotated", "key.disabled", "key.enabled", "key.deleted"})
+
+	// No secret in the database files, the server's log or the command's.
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	p.cmd.Wait()
+	p.mu.Lock()
+	logs := p.logs.String() + cmdLogs.String()
+	p.mu.Unlock()
+	for _, secret := range []string{k.Secret, rot.Secret} {
+		is.True(!strings.Contains(logs, secret))
+		for _, f := range []string{db, db + "-wal"} {
+			b, _ := os.ReadFile(f)
+			is.True(!strings.Contains(string(b), secret))
+		}
+	}
+	is.True(strings.Contains(cmdLogs.String(), "authkit: audit")) // -v: the command logs its audit records
+}
+
+// eventually waits up to 2 s for cond.
+func eventually(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(2 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("not within 2 s")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 // TestCommand_SigningKeyRevokeReachesServer_PostgreSQL: `authkit
@@ -135,7 +197,8 @@ func signingKeyRevokeReachesServer(t *testing.T, db string) {
 	is.True(jwksHas(t, p, hdr.Kid))
 
 	command(t, ak, "signing-keys", "revoke", "-db", db, hdr.Kid)
-	deadline := time.Now().Add(time.Second)
+	start := time.Now()
+	deadline := start.Add(time.Second)
 	for p.get("/videos", bearer(tok)) != 401 || jwksHas(t, p, hdr.Kid) {
 		if time.Now().After(deadline) {
 			t.Logf("GET /videos with the token: %d; the JWKS holds the key: %v", p.get("/videos", bearer(tok)), jwksHas(t, p, hdr.Kid))
@@ -143,6 +206,7 @@ func signingKeyRevokeReachesServer(t *testing.T, db string) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+	t.Logf("the token 401 and its key out of the JWKS %v after the command returned", time.Since(start).Round(time.Millisecond))
 	// A new signing key took over: a new login's token works.
 	st, m = p.post("/auth/login", "", `{"api_key":"`+key+`","session_id":"s2"}`)
 	is.Equal(st, 200)
