@@ -2,9 +2,11 @@ package keys_test
 
 import (
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"strings"
 	"testing"
+	"time"
 	"unsafe"
 
 	"github.com/authkit/authkit"
@@ -131,4 +133,80 @@ func BenchmarkVerifyKey(b *testing.B) {
 			}
 		})
 	}
+}
+
+// BenchmarkVerifyKeyAtScale compares, in one run, the verification of keys
+// seen before out of 1,000 and out of 100,000 (each set verified once by a
+// service of its own, on the memory store: a seen key never reaches the
+// store), in alternating blocks of 256 verifications, the order swapped
+// every block, so that the machine's drift falls on both alike. It reports
+// the time of each and their ratio (ns of 1,000 / ns of 100,000: the rate at
+// 100,000 keys as a share of the rate at 1,000).
+//
+//	go test -run '^$' -bench VerifyKeyAtScale -count 5 ./keys
+func BenchmarkVerifyKeyAtScale(b *testing.B) {
+	store := memory.New()
+	maker, err := keys.New(keys.Config{Store: store, Secret: testSecret(b), CacheTTL: -1, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { maker.Close() })
+	type set struct {
+		svc  *keys.Service
+		all  []byte
+		size int
+		n, i int
+	}
+	build := func(n int) *set {
+		secrets := make([]string, 0, n)
+		for i := range n {
+			_, secret, err := maker.Create(ctx, authkit.KeyRequest{Owner: fmt.Sprint("o", i%100), Handle: fmt.Sprint("s", n, "-", i)})
+			if err != nil {
+				b.Fatal(err)
+			}
+			secrets = append(secrets, secret)
+		}
+		rand.New(rand.NewPCG(1, 2)).Shuffle(n, func(i, j int) { secrets[i], secrets[j] = secrets[j], secrets[i] })
+		svc, err := keys.New(keys.Config{Store: store, Secret: testSecret(b)})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { svc.Close() })
+		for _, s := range secrets {
+			if _, err := svc.KeyPrincipal(ctx, s); err != nil {
+				b.Fatal(err)
+			}
+		}
+		return &set{svc: svc, all: []byte(strings.Join(secrets, "")), size: len(secrets[0]), n: n}
+	}
+	small, large := build(1_000), build(100_000)
+	const block = 256
+	run := func(s *set) time.Duration {
+		start := time.Now()
+		for range block {
+			if _, err := s.svc.KeyPrincipal(ctx, unsafe.String(&s.all[s.i*s.size], s.size)); err != nil {
+				b.Fatal(err)
+			}
+			if s.i++; s.i == s.n {
+				s.i = 0
+			}
+		}
+		return time.Since(start)
+	}
+	var tSmall, tLarge time.Duration
+	n := 0
+	b.ResetTimer()
+	for i := 0; n < b.N; i++ {
+		if i%2 == 0 {
+			tSmall += run(small)
+			tLarge += run(large)
+		} else {
+			tLarge += run(large)
+			tSmall += run(small)
+		}
+		n += block
+	}
+	b.ReportMetric(float64(tSmall.Nanoseconds())/float64(n), "ns/op-of-1000")
+	b.ReportMetric(float64(tLarge.Nanoseconds())/float64(n), "ns/op-of-100000")
+	b.ReportMetric(float64(tSmall)/float64(tLarge), "ratio")
 }
