@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"sync"
@@ -44,7 +45,9 @@ type Config struct {
 	Clock  authkit.Clock // nil: the system clock
 	// CacheSize bounds the cache of verified keys; default 100 000.
 	CacheSize int
-	// CacheTTL is how long a verified key is trusted before the store is
+	// CacheTTL is how long (at most: each entry is fresh for between four
+	// fifths of it and all of it, so that keys seen together are not read
+	// again together) a verified key is trusted before the store is
 	// asked again: it bounds how long a change the store did not publish
 	// (a lost notification) goes unseen; deletions and rotations the store
 	// publishes take effect at once regardless. For ten minutes more, a key
@@ -467,8 +470,15 @@ func (s *Service) load(ctx context.Context, h [32]byte, now time.Time) (*entry, 
 		return nil, &authkit.KeyRefusal{KeyID: k.ID, Err: fmt.Errorf("keys: verify: %w", err)}
 	}
 	ns := now.UnixNano()
+	// Fresh for the TTL less up to a fifth of it, at random: keys first
+	// seen together (a deploy, a burst of clients) are read again spread
+	// over that fifth, not all in the same second.
+	fresh := s.cache.ttl
+	if fresh > 0 {
+		fresh -= rand.Int64N(fresh/5 + 1)
+	}
 	e := &entry{hash: h, key: k, principal: k.Principal(), keyExp: unixNano(k.ExpiresAt), secretExp: unixNano(ks.ExpiresAt),
-		stale: ns + s.cache.ttl + s.cache.stale}
+		stale: ns + fresh + s.cache.stale}
 	if !ks.ExpiresAt.IsZero() && (k.ExpiresAt.IsZero() || ks.ExpiresAt.Before(k.ExpiresAt)) {
 		// A secret rotated away, in its grace: the key, as this secret
 		// presents it (VerifyKey's copy), ends with the grace, and so do
