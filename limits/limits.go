@@ -36,6 +36,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"net/netip"
 	"slices"
 	"sync"
@@ -52,7 +53,7 @@ import (
 const (
 	DefaultCacheTTL   = 30 * time.Second
 	DefaultCacheSize  = 100_000
-	DefaultFlushEvery = 10 * time.Second
+	DefaultFlushEvery = time.Minute
 )
 
 // Config configures a [Gate]. Keys and Counters are required.
@@ -74,13 +75,17 @@ type Config struct {
 	FailOpen bool
 	// CacheTTL is how long a policy read from the store is used before it
 	// is read again (changes the store publishes apply at once); default
-	// 30 s.
+	// 30 s, less up to a fifth at random so that keys seen together are not
+	// read again together. For ten minutes more, a policy past it is still
+	// used while one background read refreshes it, so that no request
+	// waits for the store for a key it has seen.
 	CacheTTL time.Duration
 	// CacheSize bounds the policies kept in memory; default 100 000.
 	CacheSize int
 	// Usage, when set, receives usage analytics: every request's outcome
 	// per key, counted in memory and written in one batch every
-	// FlushEvery (default 10 s), off the request path. A crash loses at
+	// FlushEvery (default 1 minute: the counts are hourly, and each flush
+	// writes a row per key used), off the request path. A crash loses at
 	// most that much of the counts.
 	Usage      authkit.UsageStore
 	FlushEvery time.Duration
@@ -107,6 +112,8 @@ type Gate struct {
 
 	lastLog atomic.Int64 // Unix ns of the last logged counters failure
 
+	refreshes chan *entry // stale entries for the refreshers to read again
+
 	usageMu sync.Mutex
 	pending map[usageKey]int64 // counted since the last flush
 	flushMu sync.Mutex         // one flush at a time
@@ -131,7 +138,9 @@ var _ authkit.Gate = (*Gate)(nil)
 // once.
 type entry struct {
 	key      *authkit.Key
-	loaded   int64 // Unix ns
+	loaded   int64 // Unix ns, less the jitter of its freshness
+	id       string
+	reading  atomic.Bool // a background read is under way
 	limits   []limit
 	credits  string // the balance's name; "" when the key is not metered
 	enforced bool   // anything to count or check beyond the key's state
@@ -161,7 +170,11 @@ func New(cfg Config) (*Gate, error) {
 		cfg.FlushEvery = DefaultFlushEvery
 	}
 	g := &Gate{cfg: cfg, logger: cfg.Logger, ttl: int64(cfg.CacheTTL), entries: map[string]*entry{},
-		pending: map[usageKey]int64{}, stop: make(chan struct{}), done: make(chan struct{})}
+		pending: map[usageKey]int64{}, stop: make(chan struct{}), done: make(chan struct{}),
+		refreshes: make(chan *entry, maxRefreshes)}
+	for range refreshers {
+		go g.refresher()
+	}
 	if g.logger == nil {
 		g.logger = slog.Default()
 	}
@@ -386,15 +399,44 @@ func (g *Gate) failed(ctx context.Context, a authkit.Admission, err error) (auth
 	return authkit.Admission{}, fmt.Errorf("limits: counters: %w: %w", authkit.ErrUnavailable, err)
 }
 
-// entry returns the policy of key id, from memory or the store.
+// Stale entries are read again by refresher goroutines from a queue of
+// maxRefreshes; an entry is answered while stale for staleFor.
+const (
+	refreshers   = 2
+	maxRefreshes = 1024
+	staleFor     = int64(10 * time.Minute)
+)
+
+// entry returns the policy of key id, from memory or the store. A policy
+// past its freshness is answered while a refresher reads it again; one
+// past its stale window too is read before answering.
 func (g *Gate) entry(ctx context.Context, id string, now time.Time) (*entry, error) {
 	ns := now.UnixNano()
 	g.mu.RLock()
 	e := g.entries[id]
 	g.mu.RUnlock()
-	if e != nil && ns-e.loaded < g.ttl {
-		return e, nil
+	if e != nil {
+		age := ns - e.loaded
+		if age < g.ttl {
+			return e, nil
+		}
+		if age < g.ttl+staleFor {
+			if e.reading.CompareAndSwap(false, true) {
+				select {
+				case g.refreshes <- e:
+				default:
+					e.reading.Store(false) // the queue is full: a later use tries again
+				}
+			}
+			return e, nil
+		}
 	}
+	return g.load(ctx, id, now)
+}
+
+// load reads the policy of key id from the store and caches it, unless a
+// change was heard since the read began.
+func (g *Gate) load(ctx context.Context, id string, now time.Time) (*entry, error) {
 	ep := g.epoch.Load()
 	start := g.metrics.Start()
 	k, err := g.cfg.Keys.KeyByID(ctx, id)
@@ -405,7 +447,9 @@ func (g *Gate) entry(ctx context.Context, id string, now time.Time) (*entry, err
 	case err != nil:
 		return nil, fmt.Errorf("limits: %w", err)
 	}
-	e = g.compile(k, ns)
+	ns := now.UnixNano()
+	e := g.compile(k, ns-rand.Int64N(g.ttl/5+1))
+	e.id = id
 	g.mu.Lock()
 	if g.epoch.Load() == ep {
 		if len(g.entries) >= g.cfg.CacheSize {
@@ -420,6 +464,24 @@ func (g *Gate) entry(ctx context.Context, id string, now time.Time) (*entry, err
 	}
 	g.mu.Unlock()
 	return e, nil
+}
+
+// refresher reads queued entries' policies again, until Close.
+func (g *Gate) refresher() {
+	for {
+		select {
+		case <-g.stop:
+			return
+		case e := <-g.refreshes:
+			if _, err := g.load(context.Background(), e.id, g.cfg.Clock.Now()); err != nil {
+				if errors.Is(err, authkit.ErrRevoked) {
+					g.forget(e.id) // gone: the next use reads it and is refused
+				} else {
+					e.reading.Store(false) // the store failed: answer on, try again later
+				}
+			}
+		}
+	}
 }
 
 // compile builds the entry of k.

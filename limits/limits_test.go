@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -33,6 +34,7 @@ type fixture struct {
 	clock *fakeclock.Clock
 	keys  *keys.Service
 	gate  *limits.Gate
+	store authkit.Store
 }
 
 func newFixture(t *testing.T, cfg limits.Config) *fixture {
@@ -61,7 +63,7 @@ func newFixture(t *testing.T, cfg limits.Config) *fixture {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { g.Close() })
-	return &fixture{clock: clock, keys: ks, gate: g}
+	return &fixture{clock: clock, keys: ks, gate: g, store: store}
 }
 
 func (f *fixture) key(t *testing.T, owner string, p authkit.Policy) *authkit.Key {
@@ -322,4 +324,62 @@ func TestUsage_CountedInMemoryWrittenInBatches(t *testing.T) {
 	stored, err = store.Usage(ctx, "k1", h0.Add(time.Hour), h0.Add(2*time.Hour))
 	is.NoErr(err)
 	is.Equal(stored, []authkit.UsageCount{{KeyID: "k1", Start: h0.Add(time.Hour), Outcome: authkit.OutcomeValid, Count: 1}})
+}
+
+// silentKeys is a store's keys without its notifications, and counts its
+// reads: only the Gate's freshness bounds what it serves.
+type silentKeys struct {
+	authkit.KeyStore
+	reads atomic.Int64
+}
+
+func (s *silentKeys) KeyByID(ctx context.Context, id string) (*authkit.Key, error) {
+	s.reads.Add(1)
+	return s.KeyStore.KeyByID(ctx, id)
+}
+
+// TestAdmit_AStalePolicyIsAnsweredWhileItIsReadAgain: past its freshness,
+// a policy is still used, at once, while a background read refreshes it;
+// no request waits for the store for a key the Gate has seen, until the
+// stale window too is past.
+func TestAdmit_AStalePolicyIsAnsweredWhileItIsReadAgain(t *testing.T) {
+	is := is.New(t)
+	f := newFixture(t, limits.Config{})
+	k := f.key(t, "alice", authkit.Policy{Metadata: json.RawMessage(`{"plan":"free"}`)})
+	store := &silentKeys{KeyStore: f.store}
+	g, err := limits.New(limits.Config{Keys: store, Counters: &memory.Counters{}, Clock: f.clock.Now, CacheTTL: time.Minute})
+	is.NoErr(err)
+	defer g.Close()
+	a, err := g.Admit(ctx, k.ID, addr)
+	is.NoErr(err)
+	is.Equal(store.reads.Load(), int64(1))
+	p := authkit.Policy{Metadata: json.RawMessage(`{"plan":"pro"}`)}
+	_, err = f.keys.Update(ctx, "alice", k.ID, authkit.KeyUpdate{Policy: &p}) // unheard by g
+	is.NoErr(err)
+	a, err = g.Admit(ctx, k.ID, addr)
+	is.NoErr(err)
+	is.Equal(string(a.Metadata), `{"plan":"free"}`) // fresh: not read again
+
+	f.clock.Advance(time.Minute) // stale: answered as it was, and read again
+	a, err = g.Admit(ctx, k.ID, addr)
+	is.NoErr(err)
+	is.Equal(string(a.Metadata), `{"plan":"free"}`)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		a, err = g.Admit(ctx, k.ID, addr)
+		is.NoErr(err)
+		if string(a.Metadata) == `{"plan":"pro"}` {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the stale policy was never read again")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	is.Equal(store.reads.Load(), int64(2))
+
+	f.clock.Advance(time.Hour) // past the stale window: read before answering
+	_, err = g.Admit(ctx, k.ID, addr)
+	is.NoErr(err)
+	is.Equal(store.reads.Load(), int64(3))
 }
