@@ -238,6 +238,22 @@ func (c *keyCache) keep(s *slot) {
 }
 
 // forget drops every entry of key id: it was deleted or rotated.
+// current returns the entry of key id verified with its current secret
+// (not one rotated away, whose key ends with its grace), if cached and
+// still answered at now (fresh, or stale and being refreshed).
+func (c *keyCache) current(id string, now int64) *entry {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	for _, h := range c.byKey[id] {
+		if i := c.find(h); i >= 0 && now < c.tab[i].stale {
+			if e := c.tab[i].e; e.key.ID == id && e.secretExp == 0 {
+				return e
+			}
+		}
+	}
+	return nil
+}
+
 func (c *keyCache) forget(id string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -380,6 +380,22 @@ func (s *Service) VerifyKey(ctx context.Context, secret string) (*authkit.Key, e
 	return &k, nil
 }
 
+// CachedKey returns a copy of key id as the cache of verified keys holds
+// it (verified with its current secret, fresh or being refreshed), without
+// asking the store; false if it holds none. The Gate reads policies through
+// it (server.New wires that), so that a key verified a moment ago costs it
+// no second read of the store.
+func (s *Service) CachedKey(id string) (*authkit.Key, bool) {
+	e := s.cache.current(id, s.clock.Now().UnixNano())
+	if e == nil || s.deaf() {
+		return nil, false
+	}
+	k := *e.key
+	k.Scopes = slices.Clone(k.Scopes)
+	k.Policy = k.Policy.Clone()
+	return &k, true
+}
+
 // KeyPrincipal is [Service.VerifyKey] for middleware: it returns the
 // principal of a request that presents the key. A key seen before is
 // answered without allocating.

@@ -922,3 +922,39 @@ func TestCheckHandle(t *testing.T) {
 		is.Equal(fe.Field, "handle")
 	}
 }
+
+// TestCachedKey: a key verified with its current secret is answered from
+// the cache, as a copy; a key not verified, deleted, or known here only by
+// a secret rotated away is not.
+func TestCachedKey(t *testing.T) {
+	eachStore(t, func(t *testing.T, f fixture) {
+		is := is.New(t)
+		k, secret := mustCreate(t, f, authkit.KeyRequest{Owner: "a", Handle: "h", Scopes: []string{"read"}})
+		_, ok := f.svc.CachedKey(k.ID)
+		is.True(!ok) // never verified here
+		_, err := f.svc.VerifyKey(ctx, secret)
+		is.NoErr(err)
+		got, ok := f.svc.CachedKey(k.ID)
+		is.True(ok)
+		is.Equal(got.ID, k.ID)
+		got.Scopes[0] = "changed"
+		again, _ := f.svc.CachedKey(k.ID)
+		is.Equal(again.Scopes, []string{"read"}) // a copy
+
+		// Rotated with a grace, and verified with the old secret only: its
+		// entry's key ends with the grace, which is not the key's.
+		_, _, err = f.svc.Rotate(ctx, "a", k.ID, time.Hour)
+		is.NoErr(err)
+		_, err = f.svc.VerifyKey(ctx, secret)
+		is.NoErr(err)
+		_, ok = f.svc.CachedKey(k.ID)
+		is.True(!ok)
+
+		k2, s2 := mustCreate(t, f, authkit.KeyRequest{Owner: "a", Handle: "h2"})
+		_, err = f.svc.VerifyKey(ctx, s2)
+		is.NoErr(err)
+		is.NoErr(f.svc.Delete(ctx, "a", k2.ID))
+		_, ok = f.svc.CachedKey(k2.ID)
+		is.True(!ok) // forgotten with the deletion
+	})
+}
