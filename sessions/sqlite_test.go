@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/matryer/is"
 
@@ -164,5 +165,42 @@ func itoa(i int) string {
 		if i == 0 {
 			return string(b[n:])
 		}
+	}
+}
+
+// TestSQLiteFile_NoSealedPairWithoutAGrace: the next pair of a refresh is
+// sealed into the spent row only while a grace window is on; without one,
+// the raw file holds none, and with one, cleanup erases it once the window
+// ends.
+func TestSQLiteFile_NoSealedPairWithoutAGrace(t *testing.T) {
+	for _, grace := range []time.Duration{0, 10 * time.Second} {
+		t.Run(grace.String(), func(t *testing.T) {
+			is := is.New(t)
+			path := filepath.Join(t.TempDir(), "s.db")
+			s, err := sqlite.Open(ctx, path)
+			is.NoErr(err)
+			defer s.Close()
+			f := newFx(t, s, grace)
+			g, err := f.m.Exchange(ctx, authkit.ExchangeRequest{Key: f.key})
+			is.NoErr(err)
+			_, err = f.m.Refresh(ctx, g.RefreshToken, 0)
+			is.NoErr(err)
+			sealedPairs := func() int {
+				db, err := sql.Open("sqlite", "file:"+path+"?mode=ro")
+				is.NoErr(err)
+				defer db.Close()
+				var n int
+				is.NoErr(db.QueryRow(`SELECT COUNT(*) FROM refresh_tokens WHERE child_sealed IS NOT NULL AND length(child_sealed) > 0`).Scan(&n))
+				return n
+			}
+			if grace == 0 {
+				is.Equal(sealedPairs(), 0)
+				return
+			}
+			is.Equal(sealedPairs(), 1) // kept for a replay inside the window
+			_, err = s.Cleanup(ctx, f.clock.Now().Add(authkit.MaxRefreshGrace))
+			is.NoErr(err)
+			is.Equal(sealedPairs(), 0) // erased once the window can no longer matter
+		})
 	}
 }
