@@ -142,7 +142,7 @@ func New(cfg Config) (*Service, error) {
 	}
 	s.health, _ = cfg.Store.(authkit.NotifierHealth)
 	sealed, _ := cfg.Store.(authkit.SealedStore)
-	s.hasher = seal.NewStoredHasher(sealed, cfg.Secret, "authkit/keys/hash")
+	s.hasher = seal.NewStoredHasher(sealed, cfg.Secret, seal.HashKeyKeys)
 	s.audit = audit.New(cfg.Store, cfg.Logger, cfg.Clock)
 	if n, ok := cfg.Store.(authkit.Notifier); ok {
 		s.cancel = n.Subscribe(func(r authkit.Revocation) {

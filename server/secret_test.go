@@ -306,3 +306,26 @@ func TestHousekeeping_RewrapRunsByItselfAfterAPeriod(t *testing.T) {
 	is.True(len(events) > 0)
 	is.Equal(events[len(events)-1].Action, authkit.AuditSecretRewrapped)
 }
+
+// TestNew_RefusesASecretThatDoesNotOpenTheStore: a server started with a
+// secret other than the store's is refused at start, with a reason naming
+// no secret; with that secret in its keyring, it starts.
+func TestNew_RefusesASecretThatDoesNotOpenTheStore(t *testing.T) {
+	is := is.New(t)
+	store := openSQLite(t, filepath.Join(t.TempDir(), "a.db"))
+	cfg := server.Config{Store: store, Secret: ringOf(t, oldSecret), CleanupEvery: -1, RotateEvery: -1, Logger: quiet()}
+	a, err := server.New(ctx, cfg)
+	is.NoErr(err)
+	is.NoErr(a.Close())
+
+	cfg.Secret = ringOf(t, newSecret)
+	_, err = server.New(ctx, cfg)
+	is.True(err != nil)
+	is.True(strings.Contains(err.Error(), "server secret"))
+	is.True(!strings.Contains(err.Error(), newSecret) && !strings.Contains(err.Error(), oldSecret))
+
+	cfg.Secret = ringOf(t, newSecret, oldSecret)
+	b, err := server.New(ctx, cfg)
+	is.NoErr(err)
+	is.NoErr(b.Close())
+}

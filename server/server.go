@@ -197,11 +197,19 @@ type Server struct {
 // New builds a Server from cfg and starts its housekeeping. It loads the
 // signing keys from the store (creating the first one on a new store).
 // Returns an error wrapping authkit.ErrInvalid for a missing or bad setting,
-// or for two settings that contradict each other, naming both; and the
-// store's error if the signing keys cannot be loaded.
+// or for two settings that contradict each other, naming both; an error
+// saying so if Secret opens none of the store's hash keys (a store made
+// under another secret); and the store's error if the signing keys cannot
+// be loaded.
 func New(ctx context.Context, cfg Config) (*Server, error) {
 	if err := cfg.fill(); err != nil {
 		return nil, err
+	}
+	// A secret that does not open the store's hash keys (another server's,
+	// or a keyring missing the secret that sealed them) is refused here,
+	// not at the first request.
+	if err := seal.CheckHashKeys(ctx, cfg.Store, cfg.Secret); err != nil {
+		return nil, fmt.Errorf("server: %w", err)
 	}
 	mp := cfg.MeterProvider
 	ks, err := keys.New(keys.Config{Store: cfg.Store, Secret: cfg.Secret, Prefix: cfg.KeyPrefix, Clock: cfg.Clock, Logger: cfg.Logger, MeterProvider: mp})

@@ -96,7 +96,7 @@ func New(cfg Config) (*Manager, error) {
 	}
 	m := &Manager{
 		store: cfg.Store, tokens: cfg.Tokens, audit: audit.New(cfg.Store, cfg.Logger, cfg.Clock),
-		hasher:     seal.NewStoredHasher(cfg.Store, cfg.Secret, "authkit/sessions/refresh-hash"),
+		hasher:     seal.NewStoredHasher(cfg.Store, cfg.Secret, seal.HashKeyRefresh),
 		sealer:     seal.NewSealer(cfg.Secret, seal.PurposeSessions),
 		refreshTTL: cfg.RefreshTTL, refreshGrace: cfg.RefreshGrace, prefix: cfg.RefreshPrefix,
 		loginTTL: cfg.LoginTTL, reuseMargin: cfg.ReuseMargin, clock: cfg.Clock,

@@ -10,6 +10,24 @@ import (
 	"github.com/authkit/authkit"
 )
 
+// The names of the hash keys (authkit.SealedStore.HashKey).
+const (
+	HashKeyKeys    = "authkit/keys/hash"             // of application keys' secrets
+	HashKeyRefresh = "authkit/sessions/refresh-hash" // of refresh tokens
+)
+
+// CheckHashKeys reads (or makes) every hash key of store under secret: an
+// error says the secret opens none of them (a server started with another
+// secret than the store's), or that the store failed.
+func CheckHashKeys(ctx context.Context, store authkit.SealedStore, secret *authkit.Secret) error {
+	for _, name := range []string{HashKeyKeys, HashKeyRefresh} {
+		if _, err := NewStoredHasher(store, secret, name).Get(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // The purposes of the sealers, one per kind of sealed value.
 const (
 	PurposeKeys     = "authkit/keys/seal"          // recoverable keys' secrets
