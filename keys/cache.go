@@ -237,15 +237,14 @@ func (c *keyCache) keep(s *slot) {
 	}
 }
 
-// forget drops every entry of key id: it was deleted or rotated.
 // current returns the entry of key id verified with its current secret
 // (not one rotated away, whose key ends with its grace), if cached and
-// still answered at now (fresh, or stale and being refreshed).
+// fresh at now: a stale one is for the verification that refreshes it.
 func (c *keyCache) current(id string, now int64) *entry {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	for _, h := range c.byKey[id] {
-		if i := c.find(h); i >= 0 && now < c.tab[i].stale {
+		if i := c.find(h); i >= 0 && now < c.tab[i].stale-c.stale {
 			if e := c.tab[i].e; e.key.ID == id && e.secretExp == 0 {
 				return e
 			}
@@ -254,6 +253,7 @@ func (c *keyCache) current(id string, now int64) *entry {
 	return nil
 }
 
+// forget drops every entry of key id: it was deleted or rotated.
 func (c *keyCache) forget(id string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
