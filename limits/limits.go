@@ -138,8 +138,7 @@ var _ authkit.Gate = (*Gate)(nil)
 // once.
 type entry struct {
 	key      *authkit.Key
-	loaded   int64 // Unix ns, less the jitter of its freshness
-	id       string
+	loaded   int64       // Unix ns, less the jitter of its freshness
 	reading  atomic.Bool // a background read is under way
 	limits   []limit
 	credits  string // the balance's name; "" when the key is not metered
@@ -172,15 +171,15 @@ func New(cfg Config) (*Gate, error) {
 	g := &Gate{cfg: cfg, logger: cfg.Logger, ttl: int64(cfg.CacheTTL), entries: map[string]*entry{},
 		pending: map[usageKey]int64{}, stop: make(chan struct{}), done: make(chan struct{}),
 		refreshes: make(chan *entry, maxRefreshes)}
-	for range refreshers {
-		go g.refresher()
-	}
 	if g.logger == nil {
 		g.logger = slog.Default()
 	}
 	var err error
 	if g.metrics, err = metrics.New(cfg.MeterProvider); err != nil {
 		return nil, fmt.Errorf("limits: metrics: %w", err)
+	}
+	for range refreshers {
+		go g.refresher()
 	}
 	if cfg.Usage != nil {
 		go g.flushEvery()
@@ -449,7 +448,6 @@ func (g *Gate) load(ctx context.Context, id string, now time.Time) (*entry, erro
 	}
 	ns := now.UnixNano()
 	e := g.compile(k, ns-rand.Int64N(g.ttl/5+1))
-	e.id = id
 	g.mu.Lock()
 	if g.epoch.Load() == ep {
 		if len(g.entries) >= g.cfg.CacheSize {
@@ -473,9 +471,9 @@ func (g *Gate) refresher() {
 		case <-g.stop:
 			return
 		case e := <-g.refreshes:
-			if _, err := g.load(context.Background(), e.id, g.cfg.Clock.Now()); err != nil {
+			if _, err := g.load(context.Background(), e.key.ID, g.cfg.Clock.Now()); err != nil {
 				if errors.Is(err, authkit.ErrRevoked) {
-					g.forget(e.id) // gone: the next use reads it and is refused
+					g.forget(e.key.ID) // gone: the next use reads it and is refused
 				} else {
 					e.reading.Store(false) // the store failed: answer on, try again later
 				}
