@@ -137,8 +137,10 @@ func (v *Verifier) keyEntry(ctx context.Context, secret string) (*keyEntry, erro
 		clear(v.keyCache) // rare: refilled on demand
 		clear(v.keysByID)
 	}
+	if _, had := v.keyCache[h]; !had { // a refreshed entry is listed already
+		v.keysByID[e.key.ID] = append(v.keysByID[e.key.ID], h)
+	}
 	v.keyCache[h] = e
-	v.keysByID[e.key.ID] = append(v.keysByID[e.key.ID], h)
 	v.keyMu.Unlock()
 	return e, nil
 }
