@@ -244,7 +244,11 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	rec := audit.New(cfg.Store, cfg.Logger, cfg.Clock)
 	if cfg.Limiter.OnBlock == nil {
 		cfg.Limiter.OnBlock = func(r *http.Request, addr string) {
-			ctx := authkit.WithActor(r.Context(), authkit.Actor{Kind: authkit.ActorSystem, Addr: addr, RequestID: httpmw.RequestID(r)})
+			id := authkit.ActorFrom(r.Context()).RequestID // the request's, if an endpoint named it already
+			if id == "" {
+				id = httpmw.RequestID(r)
+			}
+			ctx := authkit.WithActor(r.Context(), authkit.Actor{Kind: authkit.ActorSystem, Addr: addr, RequestID: id})
 			rec.Record(ctx, "", authkit.AuditAddressBlocked, addr, "too many failed credentials")
 		}
 	}
