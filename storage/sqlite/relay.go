@@ -92,13 +92,14 @@ func (s *Store) pollOnce() error {
 	}
 	defer rows.Close()
 	var heard []authkit.Revocation
+	last := s.relay.last
 	for rows.Next() {
 		var id int64
 		var origin, kind, ref string
 		if err := rows.Scan(&id, &origin, &kind, &ref); err != nil {
 			return err
 		}
-		s.relay.last = id
+		last = id
 		if origin != s.relay.origin {
 			heard = append(heard, authkit.Revocation{Kind: authkit.RevocationKind(kind), ID: ref})
 		}
@@ -110,6 +111,7 @@ func (s *Store) pollOnce() error {
 	for _, r := range heard {
 		s.Publish(r)
 	}
+	s.relay.last = last // only once all it read was published: a failed poll reads them again
 	return nil
 }
 
