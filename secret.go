@@ -76,15 +76,11 @@ func (s *Secret) IDs() []string {
 	return ids
 }
 
-// Current returns a Secret of the current secret alone: what a server
-// runs on once the previous secrets are no longer needed.
-func (s *Secret) Current() *Secret { return &Secret{ring: s.ring[:1]} }
-
 // LoadSecret reads the server secret from the environment variable env if
 // it is set and not empty, else from the file at path, which must not be
 // readable or writable by group or others (mode 0600 or stricter). The text
-// holds the current secret, then any previous ones, separated by white
-// space (one per line, in a file). If the variable is unset and the file
+// holds the current secret, then any previous ones, one per line (leading
+// and trailing white space trimmed, empty lines skipped). If the variable is unset and the file
 // does not exist, it returns an error wrapping [fs.ErrNotExist].
 func LoadSecret(env, path string) (*Secret, error) {
 	if env != "" {
@@ -107,15 +103,16 @@ func LoadSecret(env, path string) (*Secret, error) {
 }
 
 func parseSecret(text string) (*Secret, error) {
-	f := strings.Fields(text)
-	if len(f) == 0 {
+	var lines [][]byte
+	for l := range strings.Lines(text) {
+		if l = strings.TrimSpace(l); l != "" {
+			lines = append(lines, []byte(l))
+		}
+	}
+	if len(lines) == 0 {
 		return nil, Invalid("secret", "empty")
 	}
-	prev := make([][]byte, len(f)-1)
-	for i, p := range f[1:] {
-		prev[i] = []byte(p)
-	}
-	return NewSecret([]byte(f[0]), prev...)
+	return NewSecret(lines[0], lines[1:]...)
 }
 
 // NewSecretText returns a new random secret as text (32 bytes from
