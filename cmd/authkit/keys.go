@@ -62,17 +62,19 @@ func (e *env) keyOut(ctx context.Context, k *authkit.Key, secret string) (keyOut
 
 // gate returns the policy gate over the store's counters when they are
 // shared with the servers (PostgreSQL's), else nil: a server on SQLite
-// counts in its own memory, out of this command's reach.
+// counts in its own memory, out of this command's reach. It is built once
+// per run.
 func (e *env) gate() (*limits.Gate, error) {
 	counters, ok := e.store.(authkit.Counters)
-	if !ok || !e.pg {
-		return nil, nil
+	if !ok || !e.pg || e.g != nil {
+		return e.g, nil
 	}
 	g, err := limits.New(limits.Config{Keys: e.store, Counters: counters, FlushEvery: time.Hour, Logger: e.logger})
 	if err != nil {
 		return nil, err
 	}
 	e.closers = append(e.closers, func() { g.Close() })
+	e.g = g
 	return g, nil
 }
 

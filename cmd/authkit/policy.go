@@ -333,39 +333,3 @@ func showPolicy(pol *authkit.Policy, remaining *int64) policyJSON {
 	j.Metadata = &md
 	return j
 }
-
-// describePolicy is pol in one line, for people.
-func describePolicy(pol *authkit.Policy, remaining *int64) string {
-	var parts []string
-	for _, l := range pol.RateLimits {
-		s := fmt.Sprintf("%s=%d/%s", l.Name, l.Limit, l.Window)
-		if l.CostOrOne() != 1 {
-			s += fmt.Sprintf(":%d", l.CostOrOne())
-		}
-		parts = append(parts, "rate "+s)
-	}
-	if c := pol.Credits; c != nil {
-		s := fmt.Sprintf("credits %d", c.Initial)
-		if c.RefillAmount > 0 {
-			s = fmt.Sprintf("credits %d refilled to %d every %s", c.Initial, c.RefillAmount, c.RefillEvery)
-		}
-		if remaining != nil {
-			s += fmt.Sprintf(" (%d left)", *remaining)
-		}
-		parts = append(parts, s)
-	}
-	if len(pol.AllowedIPs) > 0 {
-		var ips []string
-		for _, pr := range pol.AllowedIPs {
-			ips = append(ips, pr.String())
-		}
-		parts = append(parts, "from "+strings.Join(ips, " "))
-	}
-	if len(pol.Metadata) > 0 {
-		parts = append(parts, "metadata "+string(pol.Metadata))
-	}
-	if len(parts) == 0 {
-		return "none"
-	}
-	return strings.Join(parts, "; ")
-}

@@ -176,7 +176,11 @@ func runSecretRotate(c *cli, ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := writeSecretFile(e.secretPath(), text, mustLines(e.secretPath())); err != nil {
+	lines, err := secretLines(e.secretPath())
+	if err != nil {
+		return err
+	}
+	if err := writeSecretFile(e.secretPath(), text, lines); err != nil {
 		return err
 	}
 	audit.New(e.store, e.logger, nil).Record(ctx, "", authkit.AuditSecretRotated, next.ID(), "previous: "+strings.Join(s.IDs(), ", "))
@@ -228,7 +232,10 @@ func runSecretDrop(c *cli, ctx context.Context, args []string) error {
 	if n := stillNeeded(us); n > 0 {
 		return fmt.Errorf("refused: %d sealed values still need a previous secret (authkit secret rewrap moves them)", n)
 	}
-	lines := mustLines(e.secretPath())
+	lines, err := secretLines(e.secretPath())
+	if err != nil {
+		return err
+	}
 	if len(lines) <= 1 {
 		fmt.Fprintln(c.stdout, "The secret file holds the current secret alone: nothing to drop.")
 		return nil
@@ -243,14 +250,21 @@ func runSecretDrop(c *cli, ctx context.Context, args []string) error {
 	return nil
 }
 
-// mustLines returns the secrets of the file at path, one per field; the
-// file was read by loadSecret already.
-func mustLines(path string) []string {
+// secretLines returns the secrets of the file at path, one per line, as
+// authkit.LoadSecret reads them. An error names the file, never a secret:
+// rotating on what could not be read would drop the previous secrets.
+func secretLines(path string) ([]string, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return nil
+		return nil, fmt.Errorf("secret file: %w", err)
 	}
-	return strings.Fields(string(b))
+	var out []string
+	for l := range strings.Lines(string(b)) {
+		if l = strings.TrimSpace(l); l != "" {
+			out = append(out, l)
+		}
+	}
+	return out, nil
 }
 
 // writeSecretFile replaces the file at path, atomically, by first and then

@@ -13,11 +13,13 @@ import (
 	"net/url"
 	"os"
 	"os/user"
+	"regexp"
 	"strings"
 	"time"
 
 	"github.com/authkit/authkit"
 	"github.com/authkit/authkit/keys"
+	"github.com/authkit/authkit/limits"
 	"github.com/authkit/authkit/sessions"
 	"github.com/authkit/authkit/storage/postgres"
 	"github.com/authkit/authkit/storage/sqlite"
@@ -94,7 +96,7 @@ func (c *cli) parse(fs *flag.FlagSet, args []string) ([]string, error) {
 func nargs(args []string, names ...string) error {
 	if len(args) != len(names) {
 		if len(names) == 0 {
-			return usagef("takes no arguments, got %q", args)
+			return usagef("takes no arguments, got %d", len(args)) // not quoted: a misplaced DSN may hold a password
 		}
 		return usagef("want %s, got %d argument(s)", strings.Join(names, " "), len(args))
 	}
@@ -110,6 +112,7 @@ type env struct {
 	logger *slog.Logger
 	actor  authkit.Actor
 	secret *authkit.Secret // once loaded
+	g      *limits.Gate    // once built (keys.go's gate)
 
 	closers []func()
 }
@@ -119,16 +122,24 @@ func isPostgres(db string) bool {
 	return strings.HasPrefix(db, "postgres://") || strings.HasPrefix(db, "postgresql://")
 }
 
-// redact hides a password in a database URL.
+// redact hides a password in a database URL, or in a key=value DSN; a
+// string that is neither is not shown at all.
 func redact(db string) string {
-	if u, err := url.Parse(db); err == nil && u.User != nil {
-		if _, ok := u.User.Password(); ok {
-			u.User = url.UserPassword(u.User.Username(), "xxxxx")
-			return u.String()
-		}
+	if strings.Contains(db, "password=") {
+		return passwordField.ReplaceAllString(db, "password=xxxxx")
+	}
+	u, err := url.Parse(db)
+	if err != nil {
+		return "(the -db value, which does not parse)"
+	}
+	if _, ok := u.User.Password(); ok {
+		u.User = url.UserPassword(u.User.Username(), "xxxxx")
+		return u.String()
 	}
 	return db
 }
+
+var passwordField = regexp.MustCompile(`password=\S*`)
 
 // open opens the store o names. Only create may make a new SQLite file.
 // The context it returns carries the admin actor: every change made
@@ -153,10 +164,10 @@ func (c *cli) open(ctx context.Context, o *opts, create bool) (*env, context.Con
 			return nil, nil, usagef("-schema is for PostgreSQL only")
 		}
 		if _, err := os.Stat(o.db); errors.Is(err, fs.ErrNotExist) && !create {
-			return nil, nil, fmt.Errorf("no database at %s (authkit migrate -db %s creates one; the server does too)", o.db, o.db)
+			return nil, nil, fmt.Errorf("no database at %s (authkit migrate -db %[1]s creates one; the server does too)", redact(o.db))
 		}
 		if e.store, err = sqlite.Open(ctx, o.db); err != nil {
-			return nil, nil, fmt.Errorf("open %s: %w", o.db, err)
+			return nil, nil, fmt.Errorf("open %s: %w", redact(o.db), err)
 		}
 	}
 	e.actor = adminActor()
