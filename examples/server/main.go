@@ -214,11 +214,13 @@ func openStore(ctx context.Context, db string, pg bool) (authkit.Store, *sql.DB,
 
 // redactDSN hides a password in a database URL before it is logged.
 func redactDSN(db string) string {
-	if u, err := url.Parse(db); err == nil && u.User != nil {
-		if _, ok := u.User.Password(); ok {
-			u.User = url.UserPassword(u.User.Username(), "xxxxx")
-			return u.String()
-		}
+	u, err := url.Parse(db)
+	if err != nil {
+		return "(a -db URL that does not parse)" // it may hold a password
+	}
+	if _, ok := u.User.Password(); ok {
+		u.User = url.UserPassword(u.User.Username(), "xxxxx")
+		return u.String()
 	}
 	return db
 }
