@@ -84,7 +84,7 @@ func (s *Store) replaceSealed(r sealedRef, next []byte) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	swap := func(p *[]byte) {
-		if p != nil && subtle.ConstantTimeCompare(*p, r.v.Sealed) == 1 {
+		if subtle.ConstantTimeCompare(*p, r.v.Sealed) == 1 {
 			*p = slices.Clone(next)
 		}
 	}
