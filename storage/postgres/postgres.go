@@ -265,16 +265,30 @@ func (s *Store) listen(ctx context.Context, cc *pgx.ConnConfig, ready chan struc
 			backoff = min(backoff*2, 5*time.Second)
 			continue
 		}
-		backoff = 100 * time.Millisecond
 		if !since.IsZero() {
-			s.replay(ctx, conn, since.Add(-time.Second))
+			if err := s.replay(ctx, conn, since.Add(-time.Second)); err != nil {
+				// Not listening until what was missed is replayed: the
+				// caches go on reading the store meanwhile.
+				conn.Close(context.Background())
+				select {
+				case <-ctx.Done():
+					return
+				case <-time.After(backoff):
+				}
+				backoff = min(backoff*2, 5*time.Second)
+				continue
+			}
 		}
+		backoff = 100 * time.Millisecond
 		s.setListening(true)
 		once.Do(func() { close(ready) })
 		var heard atomic.Int64
 		heard.Store(time.Now().UnixNano())
-		stop := make(chan struct{})
-		go s.heartbeat(ctx, conn, &heard, stop)
+		stop, beaten := make(chan struct{}), make(chan struct{})
+		go func() {
+			defer close(beaten)
+			s.heartbeat(ctx, conn, &heard, stop)
+		}()
 		for {
 			n, err := conn.WaitForNotification(ctx)
 			if err != nil {
@@ -292,6 +306,7 @@ func (s *Store) listen(ctx context.Context, cc *pgx.ConnConfig, ready chan struc
 			}
 		}
 		close(stop)
+		<-beaten // so that it cannot mark the next connection deaf
 		s.setListening(false)
 		since = time.Unix(0, heard.Load()) // deaf since the last heartbeat heard, not since the drop
 		conn.Close(context.Background())
@@ -300,9 +315,12 @@ func (s *Store) listen(ctx context.Context, cc *pgx.ConnConfig, ready chan struc
 
 func (s *Store) setListening(v bool) { s.listening.Store(v) }
 
-// replay publishes every key and session revoked, and every key rotated, at
-// or after since.
-func (s *Store) replay(ctx context.Context, conn *pgx.Conn, since time.Time) {
+// replay publishes every key and session revoked, every key rotated, and
+// every signing key revoked at or after since, and every key disabled now
+// (a disable leaves no time behind). It publishes nothing unless every
+// query answered.
+func (s *Store) replay(ctx context.Context, conn *pgx.Conn, since time.Time) error {
+	var missed []authkit.Revocation
 	for _, q := range []struct {
 		kind authkit.RevocationKind
 		sql  string
@@ -310,17 +328,25 @@ func (s *Store) replay(ctx context.Context, conn *pgx.Conn, since time.Time) {
 		{authkit.RevokedKey, `SELECT id FROM keys WHERE revoked_at >= $1`},
 		{authkit.RevokedSession, `SELECT id FROM sessions WHERE revoked_at >= $1`},
 		{authkit.ChangedKey, `SELECT DISTINCT key_id FROM key_secrets WHERE created_at >= $1`},
+		{authkit.ChangedKey, `SELECT id FROM keys WHERE disabled AND revoked_at IS NULL AND $1::timestamptz IS NOT NULL`},
 		{authkit.RevokedSigningKey, `SELECT id FROM signing_keys WHERE expires_at >= $1 AND expires_at <= now()`},
 	} {
 		rows, err := conn.Query(ctx, q.sql, since)
 		if err != nil {
-			continue
+			return err
 		}
-		ids, _ := pgx.CollectRows(rows, pgx.RowTo[string])
+		ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			return err
+		}
 		for _, id := range ids {
-			s.Publish(authkit.Revocation{Kind: q.kind, ID: id})
+			missed = append(missed, authkit.Revocation{Kind: q.kind, ID: id})
 		}
 	}
+	for _, r := range missed {
+		s.Publish(r)
+	}
+	return nil
 }
 
 // ---- helpers

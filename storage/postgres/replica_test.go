@@ -402,3 +402,41 @@ func TestReplicas_SigningKeyRevokedOnAIsRefusedOnB(t *testing.T) {
 	}
 	t.Logf("signing key revocation reached B after %v", time.Since(start).Round(time.Millisecond))
 }
+
+// TestReplicas_ListenerDropReplaysAKeyDisabledMeanwhile: a key disabled on
+// A while B's listener is down is refused by B once B listens again, from
+// the replay (a disable leaves no time behind: every disabled key is
+// replayed).
+func TestReplicas_ListenerDropReplaysAKeyDisabledMeanwhile(t *testing.T) {
+	is := is.New(t)
+	a, b, _ := twoReplicas(t, 0)
+	k, secret, err := a.keys.Create(ctx, authkit.KeyRequest{Owner: "alice", Handle: "to-disable"})
+	is.NoErr(err)
+	_, err = b.keys.VerifyKey(ctx, secret) // cached on B
+	is.NoErr(err)
+	time.Sleep(1500 * time.Millisecond) // older than any window the replay reads by time
+	heard := make(chan authkit.Revocation, 16)
+	defer b.store.Subscribe(func(r authkit.Revocation) { heard <- r })()
+	conn, err := pgx.Connect(ctx, dsn(t))
+	is.NoErr(err)
+	defer conn.Close(ctx)
+	var killed int
+	is.NoErr(conn.QueryRow(ctx, `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = $1`, postgres.ListenerName(b.store)).Scan(&killed))
+	is.Equal(killed, 2)
+	yes := true
+	_, err = a.keys.Update(ctx, "alice", k.ID, authkit.KeyUpdate{Disabled: &yes})
+	is.NoErr(err)
+	deadline := time.After(10 * time.Second)
+	for {
+		select {
+		case r := <-heard:
+			if r == (authkit.Revocation{Kind: authkit.ChangedKey, ID: k.ID}) {
+				_, err = b.keys.VerifyKey(ctx, secret)
+				is.True(errors.Is(err, authkit.ErrDisabled))
+				return
+			}
+		case <-deadline:
+			t.Fatal("B never heard of the key disabled while its listener was down")
+		}
+	}
+}
