@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 
@@ -15,6 +16,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
 	"github.com/authkit/authkit"
+	"github.com/authkit/authkit/handlers"
 	"github.com/authkit/authkit/httpmw"
 	"github.com/authkit/authkit/server"
 	"github.com/authkit/authkit/storage/memory"
@@ -281,4 +283,25 @@ func warmPaths(b *testing.B) map[string]map[string]func() {
 		}
 	}
 	return out
+}
+
+// TestMetrics_ATokenEndpointCountsACachedKeyOnce: a key verified before
+// and exchanged at a token endpoint is one more verification and one more
+// cache hit, not two (the endpoint asks the cache alone first).
+func TestMetrics_ATokenEndpointCountsACachedKeyOnce(t *testing.T) {
+	is := is.New(t)
+	ak, reader := metricsServer(t, true, nil)
+	_, secret, err := ak.Keys.Create(context.Background(), authkit.KeyRequest{Owner: "o", Handle: "k"})
+	is.NoErr(err)
+	_, err = ak.Keys.KeyPrincipal(context.Background(), secret) // a miss: read, verified, cached
+	is.NoErr(err)
+	h := ak.Endpoints.Exchange(handlers.ExchangeOptions{KeyField: "api_key"})
+	w := httptest.NewRecorder()
+	r := httptest.NewRequest(http.MethodPost, "/token", strings.NewReader(`{"api_key":"`+secret+`"}`))
+	r.Header.Set("Content-Type", "application/json")
+	h.ServeHTTP(w, r)
+	is.Equal(w.Code, http.StatusOK)
+	got := collect(t, reader)
+	is.Equal(got["authkit.verifications"], map[string]float64{"credential=key,outcome=ok": 2})
+	is.Equal(got["authkit.cache.lookups"], map[string]float64{"cache=keys,result=hit": 1, "cache=keys,result=miss": 1})
 }

@@ -15,6 +15,9 @@ import (
 // implements it. Implementations must be safe for concurrent use.
 type Keys interface {
 	authkit.KeyVerifier
+	// CachedVerifyKey is VerifyKey answered from memory only (a key
+	// verified recently), without asking the store.
+	CachedVerifyKey(secret string) (*authkit.Key, bool)
 	Create(ctx context.Context, r authkit.KeyRequest) (*authkit.Key, string, error)
 	Get(ctx context.Context, owner, id string) (*authkit.Key, error)
 	GetByHandle(ctx context.Context, owner, handle string) (*authkit.Key, error)

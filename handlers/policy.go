@@ -11,7 +11,6 @@ import (
 
 	"github.com/authkit/authkit"
 	"github.com/authkit/authkit/httpmw"
-	"github.com/authkit/authkit/internal/metrics"
 )
 
 // Gate is what the handlers need of the policy gate: limits.Gate
@@ -235,13 +234,11 @@ var errOtherFlow = &httpmw.Error{Status: http.StatusUnauthorized, Code: "invalid
 // even from a blocked client; any other is looked up only if neither the
 // client's address nor name is blocked (429).
 func (e *Endpoints) verifyKey(r *http.Request, secret, name string) (*authkit.Key, error) {
-	ctx := r.Context()
-	if _, ok := e.Keys.CachedKeyPrincipal(secret); !ok {
-		if err := e.limiter().Check(r, name); err != nil {
-			return nil, err
-		}
-	} else {
-		ctx = metrics.Counted(ctx) // CachedKeyPrincipal counted the verification
+	if k, ok := e.Keys.CachedVerifyKey(secret); ok {
+		return k, nil
 	}
-	return e.Keys.VerifyKey(ctx, secret)
+	if err := e.limiter().Check(r, name); err != nil {
+		return nil, err
+	}
+	return e.Keys.VerifyKey(r.Context(), secret)
 }

@@ -370,14 +370,34 @@ var errMalformed = authkit.Invalid("key", "not a well-formed key")
 // failure wrapped as it is. A key verified within Config.CacheTTL is
 // answered from memory; its use is recorded for the next flush.
 func (s *Service) VerifyKey(ctx context.Context, secret string) (*authkit.Key, error) {
-	e, _, err := s.verify(ctx, secret, s.metrics.Uncounted(ctx))
+	e, _, err := s.verify(ctx, secret, s.metrics)
 	if err != nil {
 		return nil, err
 	}
+	return e.copyKey(), nil
+}
+
+// CachedVerifyKey is [Service.VerifyKey] answered from memory only: the
+// key of a secret verified recently (fresh in the cache), and true; false
+// otherwise, without asking the store and without counting anything (the
+// verification that follows counts). Token endpoints ask it first, so
+// that only a key they must look up waits for the failed-credential
+// limiter.
+func (s *Service) CachedVerifyKey(secret string) (*authkit.Key, bool) {
+	e, _, ok := s.cached(secret)
+	if !ok {
+		return nil, false
+	}
+	s.metrics.Verified(metrics.Key, metrics.Hit, nil)
+	return e.copyKey(), true
+}
+
+// copyKey is a copy of the entry's key that the caller owns.
+func (e *entry) copyKey() *authkit.Key {
 	k := *e.key
 	k.Scopes = slices.Clone(k.Scopes)
 	k.Policy = k.Policy.Clone()
-	return &k, nil
+	return &k
 }
 
 // CachedKey returns a copy of key id as the cache of verified keys holds
@@ -390,10 +410,7 @@ func (s *Service) CachedKey(id string) (*authkit.Key, bool) {
 	if e == nil || s.deaf() {
 		return nil, false
 	}
-	k := *e.key
-	k.Scopes = slices.Clone(k.Scopes)
-	k.Policy = k.Policy.Clone()
-	return &k, true
+	return e.copyKey(), true
 }
 
 // KeyPrincipal is [Service.VerifyKey] for middleware: it returns the
@@ -408,21 +425,31 @@ func (s *Service) KeyPrincipal(ctx context.Context, secret string) (authkit.Prin
 // key in the verified-key cache and fresh (verified within
 // Config.CacheTTL), and true; false otherwise, without asking the store.
 func (s *Service) CachedKeyPrincipal(secret string) (authkit.Principal, bool) {
+	_, p, ok := s.cached(secret)
+	if !ok {
+		return authkit.Principal{}, false // the verification that follows counts
+	}
+	s.metrics.Verified(metrics.Key, metrics.Hit, nil)
+	return p, true
+}
+
+// cached is the entry of secret if the cache answers it alone: verified,
+// fresh, unexpired, and the store's notifications heard.
+func (s *Service) cached(secret string) (*entry, authkit.Principal, bool) {
 	if _, err := s.Parse(secret); err != nil {
-		return authkit.Principal{}, false
+		return nil, authkit.Principal{}, false
 	}
 	hasher := s.hasher.Loaded()
 	if hasher == nil {
-		return authkit.Principal{}, false
+		return nil, authkit.Principal{}, false
 	}
 	var h [sha256.Size]byte
 	hasher.SumInto(&h, secret)
 	e, p, stale, expired := s.cache.get(&h, s.clock.Now().UnixNano())
 	if e == nil || stale || expired || s.deaf() {
-		return authkit.Principal{}, false // the verification that follows counts
+		return nil, authkit.Principal{}, false
 	}
-	s.metrics.Verified(metrics.Key, metrics.Hit, nil)
-	return p, true
+	return e, p, true
 }
 
 // verify verifies secret, and counts the verification in m (nil: not).

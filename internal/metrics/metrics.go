@@ -296,23 +296,6 @@ func (m *Metrics) verified(c Credential, l Lookup, err error) {
 	m.counts[c][l][o].Add(1)
 }
 
-type countedKey struct{}
-
-// Counted marks ctx for a key verification that a caller counted already:
-// handlers, whose token endpoints ask CachedKeyPrincipal first (which
-// counts when it answers) and then VerifyKey for the whole key.
-func Counted(ctx context.Context) context.Context {
-	return context.WithValue(ctx, countedKey{}, true)
-}
-
-// Uncounted returns m, or nil for a ctx marked by [Counted].
-func (m *Metrics) Uncounted(ctx context.Context) *Metrics {
-	if m == nil || ctx.Value(countedKey{}) != nil {
-		return nil
-	}
-	return m
-}
-
 // Issued counts a token issued by flow f.
 func (m *Metrics) Issued(ctx context.Context, f Flow) {
 	if m != nil {

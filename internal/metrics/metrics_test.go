@@ -93,14 +93,3 @@ func TestVerified_AllocatesNothing(t *testing.T) {
 	is.NoErr(err)
 	is.Equal(testing.AllocsPerRun(100, func() { m.Verified(Token, Hit, nil) }), 0.0)
 }
-
-func TestCounted_LeavesNoMetrics(t *testing.T) {
-	is := is.New(t)
-	m, err := New(meterProvider{})
-	is.NoErr(err)
-	ctx := context.Background()
-	is.True(m.Uncounted(ctx) == m)
-	is.True(m.Uncounted(Counted(ctx)) == nil)
-	var none *Metrics
-	is.True(none.Uncounted(ctx) == nil)
-}
