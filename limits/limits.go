@@ -62,6 +62,11 @@ type Config struct {
 	// authkit.Notifier (every authkit backend is), a changed or deleted
 	// key is read again at once, on every replica the store reaches.
 	Keys authkit.KeyStore
+	// Cached, when set, answers a key from memory before Keys is read:
+	// server.New gives the key service's cache of verified keys
+	// (keys.Service.CachedKey), so that a request costs no second read of
+	// the store for a key verified a moment ago.
+	Cached func(id string) (*authkit.Key, bool)
 	// Counters keep the counts: storage/memory's Counters in one process,
 	// storage/redis or storage/postgres across replicas.
 	Counters authkit.Counters
@@ -437,9 +442,16 @@ func (g *Gate) entry(ctx context.Context, id string, now time.Time) (*entry, err
 // change was heard since the read began.
 func (g *Gate) load(ctx context.Context, id string, now time.Time) (*entry, error) {
 	ep := g.epoch.Load()
-	start := g.metrics.Start()
-	k, err := g.cfg.Keys.KeyByID(ctx, id)
-	g.metrics.Stored(ctx, metrics.KeyByID, start)
+	k, ok := (*authkit.Key)(nil), false
+	if g.cfg.Cached != nil {
+		k, ok = g.cfg.Cached(id)
+	}
+	var err error
+	if !ok {
+		start := g.metrics.Start()
+		k, err = g.cfg.Keys.KeyByID(ctx, id)
+		g.metrics.Stored(ctx, metrics.KeyByID, start)
+	}
 	switch {
 	case errors.Is(err, authkit.ErrNotFound):
 		return nil, fmt.Errorf("limits: key %s: %w", id, authkit.ErrRevoked)

@@ -253,7 +253,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		}
 	}
 	gate, err := limits.New(limits.Config{
-		Keys: cachedKeys{cfg.Store, ks}, Counters: counters, OwnerLimits: cfg.OwnerLimits, FailOpen: cfg.FailOpen,
+		Keys: cfg.Store, Cached: ks.CachedKey, Counters: counters, OwnerLimits: cfg.OwnerLimits, FailOpen: cfg.FailOpen,
 		Usage: cfg.Store, Clock: cfg.Clock, Logger: cfg.Logger, MeterProvider: mp,
 	})
 	if err != nil {
@@ -288,23 +288,6 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	s.stop = stop
 	go s.housekeep(hctx)
 	return s, nil
-}
-
-// cachedKeys is the store as the Gate reads policies from it: a key the
-// key service holds, verified with its current secret, comes from its
-// cache (kept as fresh as the store's notifications and the service's own
-// refreshes keep it), so that a request costs no second read of the store;
-// any other from the store.
-type cachedKeys struct {
-	authkit.Store
-	keys *keys.Service
-}
-
-func (c cachedKeys) KeyByID(ctx context.Context, id string) (*authkit.Key, error) {
-	if k, ok := c.keys.CachedKey(id); ok {
-		return k, nil
-	}
-	return c.Store.KeyByID(ctx, id)
 }
 
 // fill applies the defaults and refuses contradictory settings.
