@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"slices"
 	"strings"
 	"sync"
@@ -19,6 +18,7 @@ import (
 	"github.com/authkit/authkit/internal/audit"
 	"github.com/authkit/authkit/internal/metrics"
 	"github.com/authkit/authkit/internal/opaque"
+	"github.com/authkit/authkit/internal/refresh"
 	"github.com/authkit/authkit/internal/seal"
 	"github.com/google/uuid"
 	"go.opentelemetry.io/otel/metric"
@@ -91,9 +91,9 @@ type Service struct {
 	metrics      *metrics.Metrics
 
 	cache     *keyCache
-	refreshes chan *entry // stale entries for the refreshers to read again
-	flushMu   sync.Mutex  // one flush at a time
-	cancel    func()      // the store subscription
+	refreshes *refresh.Queue[*entry] // stale entries, read again in the background
+	flushMu   sync.Mutex             // one flush at a time
+	cancel    func()                 // the store subscription
 	stop      chan struct{}
 	done      chan struct{}
 	once      sync.Once
@@ -134,7 +134,6 @@ func New(cfg Config) (*Service, error) {
 		store: cfg.Store, sealer: seal.NewSealer(cfg.Secret, seal.PurposeKeys),
 		prefix: p, live: p + "_live_", test: p + "_test_", clock: cfg.Clock, keepSessions: cfg.KeepSessionsOnRotate,
 		cache: newKeyCache(size, ttl, staleFor(ttl)), stop: make(chan struct{}), done: make(chan struct{}),
-		refreshes: make(chan *entry, maxRefreshes),
 	}
 	var err error
 	if s.metrics, err = metrics.New(cfg.MeterProvider); err != nil {
@@ -152,9 +151,7 @@ func New(cfg Config) (*Service, error) {
 		})
 	}
 	go s.flushEvery(every)
-	for range refreshers {
-		go s.refresher()
-	}
+	s.refreshes = refresh.New(s.stop, s.reread)
 	return s, nil
 }
 
@@ -472,8 +469,8 @@ func (s *Service) verify(ctx context.Context, secret string, m *metrics.Metrics)
 			m.Verified(metrics.Key, metrics.Hit, err)
 			return nil, authkit.Principal{}, err
 		}
-		if stale && e.refreshing.CompareAndSwap(false, true) {
-			s.refresh(e)
+		if stale {
+			s.refreshes.Offer(&e.refreshing, e)
 		}
 		m.Verified(metrics.Key, metrics.Hit, nil)
 		return e, p, nil
@@ -513,15 +510,8 @@ func (s *Service) load(ctx context.Context, h [32]byte, now time.Time) (*entry, 
 		return nil, &authkit.KeyRefusal{KeyID: k.ID, Err: fmt.Errorf("keys: verify: %w", err)}
 	}
 	ns := now.UnixNano()
-	// Fresh for the TTL less up to a fifth of it, at random: keys first
-	// seen together (a deploy, a burst of clients) are read again spread
-	// over that fifth, not all in the same second.
-	fresh := s.cache.ttl
-	if fresh > 0 {
-		fresh -= rand.Int64N(fresh/5 + 1)
-	}
 	e := &entry{hash: h, key: k, principal: k.Principal(), keyExp: unixNano(k.ExpiresAt), secretExp: unixNano(ks.ExpiresAt),
-		stale: ns + fresh + s.cache.stale}
+		stale: ns + refresh.Fresh(s.cache.ttl) + s.cache.stale}
 	if !ks.ExpiresAt.IsZero() && (k.ExpiresAt.IsZero() || ks.ExpiresAt.Before(k.ExpiresAt)) {
 		// A secret rotated away, in its grace: the key, as this secret
 		// presents it (VerifyKey's copy), ends with the grace, and so do
@@ -533,13 +523,6 @@ func (s *Service) load(ctx context.Context, h [32]byte, now time.Time) (*entry, 
 	return e, nil
 }
 
-// Stale entries are read again by refreshers goroutines, long-lived (their
-// stacks grow once, not per read) from a queue of maxRefreshes.
-const (
-	refreshers   = 2
-	maxRefreshes = 1024
-)
-
 // staleFor is how long an entry past its freshness is still answered
 // while it is refreshed: ten minutes, none when caching is off.
 func staleFor(ttl time.Duration) time.Duration {
@@ -549,32 +532,15 @@ func staleFor(ttl time.Duration) time.Duration {
 	return 10 * time.Minute
 }
 
-// refresh queues a stale entry to be read again in the background. With
-// the queue full it gives up: a later use tries again.
-func (s *Service) refresh(e *entry) {
-	select {
-	case s.refreshes <- e:
-	default:
-		e.refreshing.Store(false)
-	}
-}
-
-// refresher reads queued entries' keys again, replacing each entry, or
-// dropping it if its key is no longer alive, until Close.
-func (s *Service) refresher() {
-	for {
-		select {
-		case <-s.stop:
-			return
-		case e := <-s.refreshes:
-			_, err := s.load(context.Background(), e.hash, s.clock.Now())
-			switch {
-			case errors.Is(err, authkit.ErrNotFound), errors.Is(err, authkit.ErrRevoked), errors.Is(err, authkit.ErrExpired):
-				s.cache.forget(e.key.ID) // dead now: gone
-			case err != nil:
-				e.refreshing.Store(false) // the store failed: keep answering, try again later
-			}
-		}
+// reread reads a stale entry's key again (refresh.Queue), replacing the
+// entry, or dropping it if its key is no longer alive.
+func (s *Service) reread(e *entry) {
+	_, err := s.load(context.Background(), e.hash, s.clock.Now())
+	switch {
+	case errors.Is(err, authkit.ErrNotFound), errors.Is(err, authkit.ErrRevoked), errors.Is(err, authkit.ErrExpired):
+		s.cache.forget(e.key.ID) // dead now: gone
+	case err != nil:
+		e.refreshing.Store(false) // the store failed: keep answering, try again later
 	}
 }
 

@@ -36,7 +36,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"net/netip"
 	"slices"
 	"sync"
@@ -47,6 +46,7 @@ import (
 
 	"github.com/authkit/authkit"
 	"github.com/authkit/authkit/internal/metrics"
+	"github.com/authkit/authkit/internal/refresh"
 )
 
 // Defaults of [Config].
@@ -117,7 +117,7 @@ type Gate struct {
 
 	lastLog atomic.Int64 // Unix ns of the last logged counters failure
 
-	refreshes chan *entry // stale entries for the refreshers to read again
+	refreshes *refresh.Queue[*entry] // stale entries, read again in the background
 
 	usageMu sync.Mutex
 	pending map[usageKey]int64 // counted since the last flush
@@ -174,8 +174,7 @@ func New(cfg Config) (*Gate, error) {
 		cfg.FlushEvery = DefaultFlushEvery
 	}
 	g := &Gate{cfg: cfg, logger: cfg.Logger, ttl: int64(cfg.CacheTTL), entries: map[string]*entry{},
-		pending: map[usageKey]int64{}, stop: make(chan struct{}), done: make(chan struct{}),
-		refreshes: make(chan *entry, maxRefreshes)}
+		pending: map[usageKey]int64{}, stop: make(chan struct{}), done: make(chan struct{})}
 	if g.logger == nil {
 		g.logger = slog.Default()
 	}
@@ -183,9 +182,7 @@ func New(cfg Config) (*Gate, error) {
 	if g.metrics, err = metrics.New(cfg.MeterProvider); err != nil {
 		return nil, fmt.Errorf("limits: metrics: %w", err)
 	}
-	for range refreshers {
-		go g.refresher()
-	}
+	g.refreshes = refresh.New(g.stop, g.reread)
 	if cfg.Usage != nil {
 		go g.flushEvery()
 	} else {
@@ -403,13 +400,9 @@ func (g *Gate) failed(ctx context.Context, a authkit.Admission, err error) (auth
 	return authkit.Admission{}, fmt.Errorf("limits: counters: %w: %w", authkit.ErrUnavailable, err)
 }
 
-// Stale entries are read again by refresher goroutines from a queue of
-// maxRefreshes; an entry is answered while stale for staleFor.
-const (
-	refreshers   = 2
-	maxRefreshes = 1024
-	staleFor     = int64(10 * time.Minute)
-)
+// staleFor is how long a policy past its freshness is still answered while
+// it is read again.
+const staleFor = int64(10 * time.Minute)
 
 // entry returns the policy of key id, from memory or the store. A policy
 // past its freshness is answered while a refresher reads it again; one
@@ -425,13 +418,7 @@ func (g *Gate) entry(ctx context.Context, id string, now time.Time) (*entry, err
 			return e, nil
 		}
 		if age < g.ttl+staleFor {
-			if e.reading.CompareAndSwap(false, true) {
-				select {
-				case g.refreshes <- e:
-				default:
-					e.reading.Store(false) // the queue is full: a later use tries again
-				}
-			}
+			g.refreshes.Offer(&e.reading, e)
 			return e, nil
 		}
 	}
@@ -459,7 +446,7 @@ func (g *Gate) load(ctx context.Context, id string, now time.Time) (*entry, erro
 		return nil, fmt.Errorf("limits: %w", err)
 	}
 	ns := now.UnixNano()
-	e := g.compile(k, ns-rand.Int64N(g.ttl/5+1))
+	e := g.compile(k, ns-(g.ttl-refresh.Fresh(g.ttl))) // loaded earlier by the jitter: fresh for less
 	g.mu.Lock()
 	if g.epoch.Load() == ep {
 		if len(g.entries) >= g.cfg.CacheSize {
@@ -476,20 +463,13 @@ func (g *Gate) load(ctx context.Context, id string, now time.Time) (*entry, erro
 	return e, nil
 }
 
-// refresher reads queued entries' policies again, until Close.
-func (g *Gate) refresher() {
-	for {
-		select {
-		case <-g.stop:
-			return
-		case e := <-g.refreshes:
-			if _, err := g.load(context.Background(), e.key.ID, g.cfg.Clock.Now()); err != nil {
-				if errors.Is(err, authkit.ErrRevoked) {
-					g.forget(e.key.ID) // gone: the next use reads it and is refused
-				} else {
-					e.reading.Store(false) // the store failed: answer on, try again later
-				}
-			}
+// reread reads a stale policy again (refresh.Queue).
+func (g *Gate) reread(e *entry) {
+	if _, err := g.load(context.Background(), e.key.ID, g.cfg.Clock.Now()); err != nil {
+		if errors.Is(err, authkit.ErrRevoked) {
+			g.forget(e.key.ID) // gone: the next use reads it and is refused
+		} else {
+			e.reading.Store(false) // the store failed: answer on, try again later
 		}
 	}
 }

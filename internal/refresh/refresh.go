@@ -1,0 +1,66 @@
+// Package refresh runs the background reads of the stale-while-refresh
+// caches (keys' verified keys, limits' policies): a bounded queue, a few
+// long-lived goroutines (their stacks grow once, not per read), one read
+// under way per entry, and freshness spread at random.
+package refresh
+
+import (
+	"math/rand/v2"
+	"sync/atomic"
+)
+
+// Queue reads entries of type T again in the background. It is safe for
+// concurrent use.
+type Queue[T any] struct {
+	ch chan T
+}
+
+// The queue's shape: what two readers of a store keep up with, and room
+// for a burst of stale entries.
+const (
+	readers = 2
+	size    = 1024
+)
+
+// New starts the readers, which call read with each entry offered, until
+// stop is closed.
+func New[T any](stop <-chan struct{}, read func(T)) *Queue[T] {
+	q := &Queue[T]{ch: make(chan T, size)}
+	for range readers {
+		go func() {
+			for {
+				select {
+				case <-stop:
+					return
+				case v := <-q.ch:
+					read(v)
+				}
+			}
+		}()
+	}
+	return q
+}
+
+// Offer queues v to be read again unless a read of it is under way (busy
+// set; read must clear it when it fails and the entry stays). With the
+// queue full it gives up: a later use tries again.
+func (q *Queue[T]) Offer(busy *atomic.Bool, v T) {
+	if !busy.CompareAndSwap(false, true) {
+		return
+	}
+	select {
+	case q.ch <- v:
+	default:
+		busy.Store(false)
+	}
+}
+
+// Fresh is ttl less up to a fifth of it at random (ns): entries first seen
+// together (a deploy, a burst of clients) are read again spread over that
+// fifth, not all in the same second.
+func Fresh(ttl int64) int64 {
+	if ttl <= 0 {
+		return ttl
+	}
+	return ttl - rand.Int64N(ttl/5+1)
+}
