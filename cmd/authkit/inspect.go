@@ -164,7 +164,7 @@ func (e *env) inspect(ctx context.Context, tok, issuer, audience string) (*inspe
 		out.SigningKey.State, out.SigningKey.Since = "revoked", &r // and collected since
 	}
 	for _, k := range sks {
-		active = active || (k.RetiredAt.IsZero() && k.ExpiresAt.IsZero())
+		active = active || signs(k)
 		if k.ID == hdr.Kid {
 			st, rev := signingKeyState(k, revoked, at)
 			out.SigningKey.State, out.SigningKey.Since = st, rev

@@ -331,26 +331,14 @@ func describePolicyJSON(p policyJSON) string {
 
 func runKeysList(c *cli, ctx context.Context, args []string) error {
 	var o opts
-	fs := c.flags(keysListCmd, &o)
-	owner := ownerFlag(fs)
-	rest, err := c.parse(fs, args)
-	if err != nil {
-		return err
-	}
-	if err := nargs(rest); err != nil {
-		return err
-	}
-	if err := needOwner(*owner); err != nil {
-		return err
-	}
-	e, ctx, err := c.open(ctx, &o, false)
+	e, ctx, owner, _, err := ownerCommand(c, ctx, keysListCmd, args, &o, nil)
 	if err != nil {
 		return err
 	}
 	defer e.close()
 	var out []keyOut
 	for p := (authkit.Page{Limit: authkit.MaxPageLimit}); ; {
-		ks, err := e.store.ListKeys(ctx, *owner, p)
+		ks, err := e.store.ListKeys(ctx, owner, p)
 		if err != nil {
 			return err
 		}
@@ -370,7 +358,7 @@ func runKeysList(c *cli, ctx context.Context, args []string) error {
 		return printJSON(c.stdout, nonNil(out))
 	}
 	if len(out) == 0 {
-		fmt.Fprintf(c.stdout, "Owner %s has no live key.\n", *owner)
+		fmt.Fprintf(c.stdout, "Owner %s has no live key.\n", owner)
 		return nil
 	}
 	var rows [][]string
@@ -385,10 +373,11 @@ func runKeysList(c *cli, ctx context.Context, args []string) error {
 	return nil
 }
 
-// keyCommand parses the flags of a command on one of an owner's keys, and
-// opens the store: it returns the env, the context with the actor, the
-// owner and the key.
-func keyCommand(c *cli, ctx context.Context, cmd *command, args []string, o *opts, extra func(fs *flag.FlagSet)) (*env, context.Context, *authkit.Key, error) {
+// ownerCommand parses the flags of a command on an owner's keys or
+// sessions (-owner, the common flags, and extra's), checks that it got the
+// arguments names, and opens the store: it returns the env, the context
+// with the actor, the owner and the arguments.
+func ownerCommand(c *cli, ctx context.Context, cmd *command, args []string, o *opts, extra func(fs *flag.FlagSet), names ...string) (*env, context.Context, string, []string, error) {
 	fs := c.flags(cmd, o)
 	owner := ownerFlag(fs)
 	if extra != nil {
@@ -396,19 +385,29 @@ func keyCommand(c *cli, ctx context.Context, cmd *command, args []string, o *opt
 	}
 	rest, err := c.parse(fs, args)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, "", nil, err
 	}
-	if err := nargs(rest, "KEY"); err != nil {
-		return nil, nil, nil, err
+	if err := nargs(rest, names...); err != nil {
+		return nil, nil, "", nil, err
 	}
 	if err := needOwner(*owner); err != nil {
-		return nil, nil, nil, err
+		return nil, nil, "", nil, err
 	}
 	e, ctx, err := c.open(ctx, o, false)
 	if err != nil {
+		return nil, nil, "", nil, err
+	}
+	return e, ctx, *owner, rest, nil
+}
+
+// keyCommand is ownerCommand for a command on one of an owner's keys: it
+// returns the key named by the one argument.
+func keyCommand(c *cli, ctx context.Context, cmd *command, args []string, o *opts, extra func(fs *flag.FlagSet)) (*env, context.Context, *authkit.Key, error) {
+	e, ctx, owner, rest, err := ownerCommand(c, ctx, cmd, args, o, extra, "KEY")
+	if err != nil {
 		return nil, nil, nil, err
 	}
-	k, err := findKey(ctx, e.store, *owner, rest[0])
+	k, err := findKey(ctx, e.store, owner, rest[0])
 	if err != nil {
 		e.close()
 		return nil, nil, nil, err

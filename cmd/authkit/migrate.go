@@ -126,7 +126,7 @@ func (e *env) checkSecret(ctx context.Context) (string, error) {
 	}
 	active := false
 	for _, k := range ks {
-		active = active || (k.RetiredAt.IsZero() && k.ExpiresAt.IsZero())
+		active = active || signs(k)
 	}
 	if !active {
 		return "no signing key", nil

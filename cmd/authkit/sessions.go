@@ -41,19 +41,7 @@ type sessionOut struct {
 
 func runSessionsList(c *cli, ctx context.Context, args []string) error {
 	var o opts
-	fs := c.flags(sessionsListCmd, &o)
-	owner := ownerFlag(fs)
-	rest, err := c.parse(fs, args)
-	if err != nil {
-		return err
-	}
-	if err := nargs(rest); err != nil {
-		return err
-	}
-	if err := needOwner(*owner); err != nil {
-		return err
-	}
-	e, ctx, err := c.open(ctx, &o, false)
+	e, ctx, owner, _, err := ownerCommand(c, ctx, sessionsListCmd, args, &o, nil)
 	if err != nil {
 		return err
 	}
@@ -64,7 +52,7 @@ func runSessionsList(c *cli, ctx context.Context, args []string) error {
 	}
 	out := []sessionOut{}
 	for p := (authkit.Page{Limit: authkit.MaxPageLimit}); ; {
-		ss, next, err := sm.List(ctx, *owner, p)
+		ss, next, err := sm.List(ctx, owner, p)
 		if err != nil {
 			return err
 		}
@@ -80,7 +68,7 @@ func runSessionsList(c *cli, ctx context.Context, args []string) error {
 		return printJSON(c.stdout, out)
 	}
 	if len(out) == 0 {
-		fmt.Fprintf(c.stdout, "Owner %s has no live session.\n", *owner)
+		fmt.Fprintf(c.stdout, "Owner %s has no live session.\n", owner)
 		return nil
 	}
 	var rows [][]string
@@ -93,19 +81,7 @@ func runSessionsList(c *cli, ctx context.Context, args []string) error {
 
 func runSessionsRevoke(c *cli, ctx context.Context, args []string) error {
 	var o opts
-	fs := c.flags(sessionsRevokeCmd, &o)
-	owner := ownerFlag(fs)
-	rest, err := c.parse(fs, args)
-	if err != nil {
-		return err
-	}
-	if err := nargs(rest, "ID"); err != nil {
-		return err
-	}
-	if err := needOwner(*owner); err != nil {
-		return err
-	}
-	e, ctx, err := c.open(ctx, &o, false)
+	e, ctx, owner, rest, err := ownerCommand(c, ctx, sessionsRevokeCmd, args, &o, nil, "ID")
 	if err != nil {
 		return err
 	}
@@ -114,15 +90,15 @@ func runSessionsRevoke(c *cli, ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := sm.Revoke(ctx, *owner, rest[0]); err != nil {
+	if err := sm.Revoke(ctx, owner, rest[0]); err != nil {
 		if errors.Is(err, authkit.ErrNotFound) {
-			return fmt.Errorf("owner %q has no session %q: %w", *owner, rest[0], authkit.ErrNotFound)
+			return fmt.Errorf("owner %q has no session %q: %w", owner, rest[0], authkit.ErrNotFound)
 		}
 		return err
 	}
 	if o.json {
-		return printJSON(c.stdout, map[string]string{"revoked": rest[0], "owner": *owner})
+		return printJSON(c.stdout, map[string]string{"revoked": rest[0], "owner": owner})
 	}
-	fmt.Fprintf(c.stdout, "Revoked session %s of %s: its tokens are refused from now on.\n", rest[0], *owner)
+	fmt.Fprintf(c.stdout, "Revoked session %s of %s: its tokens are refused from now on.\n", rest[0], owner)
 	return nil
 }

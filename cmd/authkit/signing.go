@@ -73,13 +73,17 @@ func revokedSigningKeys(ctx context.Context, store authkit.AuditStore) (map[stri
 	}
 }
 
+// signs reports whether k is the active signing key: neither retired nor
+// given an end.
+func signs(k *authkit.SigningKey) bool { return k.RetiredAt.IsZero() && k.ExpiresAt.IsZero() }
+
 // signingKeyState returns the state of k at at, knowing the revocations.
 func signingKeyState(k *authkit.SigningKey, revoked map[string]time.Time, at time.Time) (string, *time.Time) {
 	if r, ok := revoked[k.ID]; ok && !k.ExpiresAt.IsZero() && !at.Before(k.ExpiresAt) {
 		return "revoked", &r
 	}
 	switch {
-	case k.RetiredAt.IsZero() && k.ExpiresAt.IsZero():
+	case signs(k):
 		return "active", nil
 	case !k.ExpiresAt.IsZero() && !at.Before(k.ExpiresAt):
 		return "expired", nil
@@ -150,7 +154,7 @@ func runSigningList(c *cli, ctx context.Context, args []string) error {
 // hasActive reports whether one of ks signs.
 func hasActive(ks []*authkit.SigningKey) bool {
 	for _, k := range ks {
-		if k.RetiredAt.IsZero() && k.ExpiresAt.IsZero() {
+		if signs(k) {
 			return true
 		}
 	}
@@ -175,7 +179,7 @@ func (e *env) signingService(ctx context.Context, alg string, maxTTL time.Durati
 			return nil, err
 		}
 		for _, k := range ks {
-			if k.RetiredAt.IsZero() && k.ExpiresAt.IsZero() {
+			if signs(k) {
 				alg = k.Algorithm // oldest first: the newest active one wins
 			}
 		}
