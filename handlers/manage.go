@@ -10,6 +10,7 @@ import (
 
 	"github.com/authkit/authkit"
 	"github.com/authkit/authkit/httpmw"
+	"github.com/authkit/authkit/internal/policyjson"
 )
 
 // KeyOptions shapes the key-management handlers (`/user/keys…`, say). They
@@ -50,7 +51,7 @@ type keyJSON struct {
 	ExpiresAt  *time.Time  `json:"expires_at"`
 	LastUsedAt *time.Time  `json:"last_used_at"`
 	Disabled   bool        `json:"disabled"`
-	policyJSON
+	policyjson.Policy
 	Token string `json:"token,omitempty"`
 }
 
@@ -60,7 +61,7 @@ func (e *Endpoints) keyJSON(ctx context.Context, k *authkit.Key, token string) (
 	if err != nil {
 		return keyJSON{}, err
 	}
-	j := keyJSON{ID: k.ID, Handle: k.Handle, Alias: k.Alias, Env: k.Env, Scopes: k.Scopes, Hint: k.Hint, CreatedAt: k.CreatedAt, Disabled: k.Disabled, policyJSON: pj, Token: token}
+	j := keyJSON{ID: k.ID, Handle: k.Handle, Alias: k.Alias, Env: k.Env, Scopes: k.Scopes, Hint: k.Hint, CreatedAt: k.CreatedAt, Disabled: k.Disabled, Policy: pj, Token: token}
 	if j.Scopes == nil {
 		j.Scopes = []string{}
 	}
@@ -289,7 +290,7 @@ func (e *Endpoints) UpdateKey(o KeyOptions) http.Handler {
 			return
 		}
 		for name := range f {
-			if name != "disabled" && name != "alias" && !slices.Contains(policyFields, name) {
+			if name != "disabled" && name != "alias" && !slices.Contains(policyjson.Fields, name) {
 				rs.Error(w, r, badRequest(name+" cannot be changed"))
 				return
 			}

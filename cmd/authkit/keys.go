@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/authkit/authkit"
+	"github.com/authkit/authkit/internal/policyjson"
 	"github.com/authkit/authkit/keys"
 	"github.com/authkit/authkit/limits"
 	"github.com/google/uuid"
@@ -32,7 +33,7 @@ type keyOut struct {
 	ExpiresAt   *time.Time  `json:"expires_at"`
 	LastUsedAt  *time.Time  `json:"last_used_at"`
 	Disabled    bool        `json:"disabled"`
-	policyJSON
+	policyjson.Policy
 	Secret string `json:"secret,omitempty"`
 }
 
@@ -56,7 +57,7 @@ func (e *env) keyOut(ctx context.Context, k *authkit.Key, secret string) (keyOut
 	return keyOut{
 		ID: k.ID, Owner: k.Owner, Handle: k.Handle, Alias: k.Alias, Env: k.Env, Scopes: nonNil(k.Scopes), Hint: k.Hint,
 		Recoverable: k.Recoverable, State: keyState(k, now()), CreatedAt: k.CreatedAt, ExpiresAt: timePtr(k.ExpiresAt),
-		LastUsedAt: timePtr(k.LastUsedAt), Disabled: k.Disabled, policyJSON: showPolicy(&k.Policy, left), Secret: secret,
+		LastUsedAt: timePtr(k.LastUsedAt), Disabled: k.Disabled, Policy: policyjson.Show(&k.Policy, left), Secret: secret,
 	}, nil
 }
 
@@ -294,14 +295,14 @@ func printKeyDetails(c *cli, k keyOut) {
 	if k.LastUsedAt != nil {
 		rows = append(rows, []string{"last used", when(*k.LastUsedAt)})
 	}
-	rows = append(rows, []string{"policy", describePolicyJSON(k.policyJSON)})
+	rows = append(rows, []string{"policy", describePolicyJSON(k.Policy)})
 	for _, r := range rows {
 		fmt.Fprintf(c.stdout, "  %-12s %s\n", r[0], r[1])
 	}
 }
 
 // describePolicyJSON describes a policy as keyOut holds it.
-func describePolicyJSON(p policyJSON) string {
+func describePolicyJSON(p policyjson.Policy) string {
 	var parts []string
 	for _, l := range p.RateLimits {
 		s := fmt.Sprintf("rate %s=%d/%s", l.Name, l.Limit, time.Duration(l.WindowSeconds)*time.Second)
@@ -320,8 +321,8 @@ func describePolicyJSON(p policyJSON) string {
 	if len(p.AllowedIPs) > 0 {
 		parts = append(parts, "from "+strings.Join(p.AllowedIPs, " "))
 	}
-	if p.Metadata != nil && string(*p.Metadata) != "{}" {
-		parts = append(parts, "metadata "+string(*p.Metadata))
+	if len(p.Metadata) > 0 && string(p.Metadata) != "{}" {
+		parts = append(parts, "metadata "+string(p.Metadata))
 	}
 	if len(parts) == 0 {
 		return "none"
@@ -466,7 +467,7 @@ func runKeysPolicy(c *cli, ctx context.Context, args []string) error {
 	if o.json {
 		return printJSON(c.stdout, out)
 	}
-	fmt.Fprintf(c.stdout, "Key %s (%s) of %s: policy %s\n", k.ID, k.Handle, k.Owner, describePolicyJSON(out.policyJSON))
+	fmt.Fprintf(c.stdout, "Key %s (%s) of %s: policy %s\n", k.ID, k.Handle, k.Owner, describePolicyJSON(out.Policy))
 	return nil
 }
 

@@ -15,6 +15,7 @@ import (
 	"github.com/matryer/is"
 
 	"github.com/authkit/authkit"
+	"github.com/authkit/authkit/internal/policyjson"
 	"github.com/authkit/authkit/keys"
 	"github.com/authkit/authkit/sessions"
 	"github.com/authkit/authkit/storage/sqlite"
@@ -383,11 +384,11 @@ func TestKeys_Policy(t *testing.T) {
 	s.createKey(t, "alice", "metered", "-rate", "burst=10/1s:2", "-rate", "daily=1000/1d", "-credits", "500/720h", "-allow-ip", "10.0.0.0/8", "-allow-ip", "2001:db8::1", "-metadata", `{"plan": "pro"}`)
 	var k keyOut
 	s.jsonOf(t, &k, "keys", "show", "-owner", "alice", "metered")
-	is.Equal(k.RateLimits, []rateJSON{{Name: "burst", Limit: 10, WindowSeconds: 1, Cost: 2}, {Name: "daily", Limit: 1000, WindowSeconds: 86400, Cost: 1}})
+	is.Equal(k.RateLimits, []policyjson.RateLimit{{Name: "burst", Limit: 10, WindowSeconds: 1, Cost: 2}, {Name: "daily", Limit: 1000, WindowSeconds: 86400, Cost: 1}})
 	is.Equal(*k.Credits.Remaining, int64(500))
-	is.Equal(*k.Credits.Refill, refillJSON{Amount: 500, IntervalSeconds: 720 * 3600})
+	is.Equal(*k.Credits.Refill, policyjson.Refill{Amount: 500, IntervalSeconds: 720 * 3600})
 	is.Equal(k.AllowedIPs, []string{"10.0.0.0/8", "2001:db8::1/128"})
-	is.Equal(compact(t, *k.Metadata), `{"plan":"pro"}`)
+	is.Equal(compact(t, k.Metadata), `{"plan":"pro"}`)
 
 	// A flag replaces its part only.
 	k = keyOut{}
@@ -402,8 +403,8 @@ func TestKeys_Policy(t *testing.T) {
 	is.Equal(r.code, 0)
 	k = keyOut{}
 	is.NoErr(json.Unmarshal([]byte(r.stdout), &k))
-	is.Equal(k.RateLimits, []rateJSON{{Name: "x", Limit: 3, WindowSeconds: 60, Cost: 1}})
-	is.Equal(compact(t, *k.Metadata), `{}`)
+	is.Equal(k.RateLimits, []policyjson.RateLimit{{Name: "x", Limit: 3, WindowSeconds: 60, Cost: 1}})
+	is.Equal(compact(t, k.Metadata), `{}`)
 	is.Equal(*k.Credits.Remaining, int64(7)) // untouched
 	k = keyOut{}
 	s.jsonOf(t, &k, "keys", "policy", "-owner", "alice", "metered", "-clear")

@@ -1,18 +1,18 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
-	"net/netip"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/authkit/authkit"
+	"github.com/authkit/authkit/internal/policyjson"
 )
 
 // listFlag is a repeatable string flag.
@@ -105,7 +105,7 @@ func (p *policyFlags) apply(pol *authkit.Policy, stdin io.Reader) (remaining *in
 			if s == "none" {
 				continue
 			}
-			pr, err := parsePrefix(s)
+			pr, err := policyjson.ParsePrefix(s)
 			if err != nil {
 				return nil, usagef("-allow-ip %q: not an address or a CIDR range", s)
 			}
@@ -202,134 +202,21 @@ func (f durationFlag) Set(s string) error {
 	return nil
 }
 
-func parsePrefix(s string) (netip.Prefix, error) {
-	if strings.Contains(s, "/") {
-		return netip.ParsePrefix(s)
-	}
-	a, err := netip.ParseAddr(s)
-	if err != nil {
-		return netip.Prefix{}, err
-	}
-	return netip.PrefixFrom(a, a.BitLen()), nil
-}
-
-// The JSON form of a policy: the HTTP API's (package handlers), read by
-// -policy-json and shown by keys show -json.
-type rateJSON struct {
-	Name          string `json:"name"`
-	Limit         int64  `json:"limit"`
-	WindowSeconds int64  `json:"window_seconds"`
-	Cost          int64  `json:"cost,omitempty"`
-}
-
-type creditsJSON struct {
-	Remaining *int64      `json:"remaining"`
-	Refill    *refillJSON `json:"refill,omitempty"`
-}
-
-type refillJSON struct {
-	Amount          int64 `json:"amount"`
-	IntervalSeconds int64 `json:"interval_seconds"`
-}
-
-type policyJSON struct {
-	RateLimits []rateJSON       `json:"ratelimits"`
-	Credits    *creditsJSON     `json:"credits"`
-	AllowedIPs []string         `json:"allowed_ips"`
-	Metadata   *json.RawMessage `json:"metadata"`
-}
-
-// readPolicyJSON applies the members of the JSON object b onto pol.
+// readPolicyJSON applies the members of the JSON object b onto pol, as
+// the key handlers read them (internal/policyjson).
 func readPolicyJSON(b []byte, pol *authkit.Policy) (*int64, error) {
 	var m map[string]json.RawMessage
 	if err := json.Unmarshal(b, &m); err != nil || m == nil {
 		return nil, usagef("-policy-json: not a JSON object")
 	}
-	strict := func(name string, raw json.RawMessage, v any) error {
-		dec := json.NewDecoder(bytes.NewReader(raw))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(v); err != nil {
-			return usagef("-policy-json: %s: %v", name, err)
-		}
-		return nil
-	}
-	var remaining *int64
-	for name, raw := range m {
-		switch name {
-		case "ratelimits":
-			var ls []rateJSON
-			if err := strict(name, raw, &ls); err != nil {
-				return nil, err
-			}
-			pol.RateLimits = nil
-			for _, l := range ls {
-				pol.RateLimits = append(pol.RateLimits, authkit.RateLimit{Name: l.Name, Limit: l.Limit, Window: time.Duration(l.WindowSeconds) * time.Second, Cost: l.Cost})
-			}
-		case "credits":
-			var c *creditsJSON
-			if err := strict(name, raw, &c); err != nil {
-				return nil, err
-			}
-			pol.Credits = nil
-			if c != nil {
-				if c.Remaining == nil {
-					return nil, usagef("-policy-json: credits: remaining is required")
-				}
-				cr := &authkit.Credits{Initial: *c.Remaining}
-				if c.Refill != nil {
-					cr.RefillAmount, cr.RefillEvery = c.Refill.Amount, time.Duration(c.Refill.IntervalSeconds)*time.Second
-				}
-				pol.Credits, remaining = cr, c.Remaining
-			}
-		case "allowed_ips":
-			var ips []string
-			if err := strict(name, raw, &ips); err != nil {
-				return nil, err
-			}
-			pol.AllowedIPs = nil
-			for _, s := range ips {
-				pr, err := parsePrefix(s)
-				if err != nil {
-					return nil, usagef("-policy-json: allowed_ips: %q is not an address or a CIDR range", s)
-				}
-				pol.AllowedIPs = append(pol.AllowedIPs, pr)
-			}
-		case "metadata":
-			pol.Metadata = nil
-			if string(raw) != "null" {
-				pol.Metadata = bytes.Clone(raw)
-			}
-		default:
+	for name := range m {
+		if !slices.Contains(policyjson.Fields, name) {
 			return nil, usagef("-policy-json: unknown member %q", name)
 		}
 	}
+	remaining, _, err := policyjson.Apply(m, pol)
+	if err != nil {
+		return nil, usagef("-policy-json: %v", err)
+	}
 	return remaining, nil
-}
-
-// showPolicy returns pol in its JSON form; remaining, when not nil, is the
-// credits' balance left now.
-func showPolicy(pol *authkit.Policy, remaining *int64) policyJSON {
-	j := policyJSON{RateLimits: []rateJSON{}, AllowedIPs: []string{}}
-	for _, l := range pol.RateLimits {
-		j.RateLimits = append(j.RateLimits, rateJSON{Name: l.Name, Limit: l.Limit, WindowSeconds: int64(l.Window / time.Second), Cost: l.CostOrOne()})
-	}
-	if c := pol.Credits; c != nil {
-		left := c.Initial
-		if remaining != nil {
-			left = *remaining
-		}
-		j.Credits = &creditsJSON{Remaining: &left}
-		if c.RefillAmount > 0 {
-			j.Credits.Refill = &refillJSON{Amount: c.RefillAmount, IntervalSeconds: int64(c.RefillEvery / time.Second)}
-		}
-	}
-	for _, pr := range pol.AllowedIPs {
-		j.AllowedIPs = append(j.AllowedIPs, pr.String())
-	}
-	md := json.RawMessage("{}")
-	if len(pol.Metadata) > 0 {
-		md = pol.Metadata
-	}
-	j.Metadata = &md
-	return j
 }
