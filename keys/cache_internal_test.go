@@ -13,8 +13,8 @@ import (
 	"github.com/authkit/authkit"
 )
 
-// TestKeyCache_HashesSharingASlot: two hashes with the same first 8 bytes
-// (the table's key) never answer for each other: the later one takes the
+// TestKeyCache_HashesSharingASlot: two secrets with the same tag (the
+// table's key) never answer for each other: the later one takes the
 // slot, the earlier one misses, and forgetting one key leaves the other.
 func TestKeyCache_HashesSharingASlot(t *testing.T) {
 	is := is.New(t)
@@ -22,8 +22,8 @@ func TestKeyCache_HashesSharingASlot(t *testing.T) {
 	var a, b [32]byte
 	a[0], b[0] = 7, 7                 // same slot
 	a[hashLen-1], b[hashLen-1] = 1, 2 // and differ in the last byte the table compares
-	ea := &entry{hash: a, key: &authkit.Key{ID: "ka"}, stale: 100}
-	eb := &entry{hash: b, key: &authkit.Key{ID: "kb"}, stale: 100}
+	ea := &entry{hash: a, tag: tagOf(&a), key: &authkit.Key{ID: "ka"}, stale: 100}
+	eb := &entry{hash: b, tag: tagOf(&b), key: &authkit.Key{ID: "kb"}, stale: 100}
 	c.put(ea, 0, c.epoch.Load())
 	is.Equal(get(c, &a, 1), ea)
 	is.True(get(c, &b, 1) == nil) // a's entry does not answer for b
@@ -47,7 +47,7 @@ func TestKeyCache_AStaleReadCannotPutBackAForgottenKey(t *testing.T) {
 	h[0] = 1
 	ep := c.epoch.Load() // the read begins
 	c.forget("k")        // the key is deleted meanwhile
-	c.put(&entry{hash: h, key: &authkit.Key{ID: "k"}, stale: 100}, 0, ep)
+	c.put(&entry{hash: h, tag: tagOf(&h), key: &authkit.Key{ID: "k"}, stale: 100}, 0, ep)
 	is.True(get(c, &h, 1) == nil)
 }
 
@@ -59,7 +59,7 @@ func TestKeyCache_EvictionKeepsUnwrittenUses(t *testing.T) {
 	for i := range 3 {
 		var h [32]byte
 		h[0] = byte(i + 1)
-		e := &entry{hash: h, key: &authkit.Key{ID: string(rune('a' + i))}, stale: 100}
+		e := &entry{hash: h, tag: tagOf(&h), key: &authkit.Key{ID: string(rune('a' + i))}, stale: 100}
 		c.put(e, int64(10+i), c.epoch.Load())
 	}
 	is.Equal(c.len(), 2)
@@ -68,10 +68,33 @@ func TestKeyCache_EvictionKeepsUnwrittenUses(t *testing.T) {
 	is.Equal(latest, map[string]int64{"a": 10, "b": 11, "c": 12}) // a left the cache, its use did not
 }
 
-// get is keyCache.get without the staleness.
+// get is keyCache.get without the staleness, for a secret whose tag is the
+// first 8 bytes of its hash h (tagOf).
 func get(c *keyCache, h *[32]byte, now int64) *entry {
-	e, _, _, _ := c.get(h, now)
+	e, _, _, _ := c.get(tagOf(h), h, now)
 	return e
+}
+
+// tagOf stands in for keyCache.locate in these tests, which make hashes,
+// not secrets: a tag they choose, the first 8 bytes of h.
+func tagOf(h *[32]byte) uint64 { return binary.LittleEndian.Uint64(h[:8]) }
+
+// TestKeyCache_LocateIsTheTagOfTheSecret: the same secret has the same tag
+// every time, another secret another; and locate reads the table as it is
+// after a growth.
+func TestKeyCache_LocateIsTheTagOfTheSecret(t *testing.T) {
+	is := is.New(t)
+	c := newKeyCache(4096, time.Minute, 0)
+	is.Equal(c.locate("ak_live_a"), c.locate("ak_live_a"))
+	is.True(c.locate("ak_live_a") != c.locate("ak_live_b"))
+	for i := range 2 * minTable { // past half full: the table grows
+		var h [32]byte
+		binary.LittleEndian.PutUint64(h[:8], uint64(i)*0x9e3779b97f4a7c15)
+		c.put(&entry{hash: h, tag: tagOf(&h), key: &authkit.Key{ID: fmt.Sprint("k", i)}, stale: 100}, 0, c.epoch.Load())
+	}
+	is.True(len(c.tab) > minTable)
+	is.Equal(len(*c.at.Load()), len(c.tab))
+	c.locate("ak_live_a") // within the grown table
 }
 
 // TestKeyCache_ASlotIsOneCacheLine: a hit reads one slot of the table; it
@@ -95,7 +118,7 @@ func TestKeyCache_TableStaysFindableThroughRemovals(t *testing.T) {
 		binary.LittleEndian.PutUint64(h[:8], uint64(r.IntN(64))|uint64(i)<<32)
 		binary.LittleEndian.PutUint16(h[20:], uint16(i))
 		hs = append(hs, h)
-		c.put(&entry{hash: h, key: &authkit.Key{ID: fmt.Sprint("k", i)}, stale: 100}, 0, c.epoch.Load())
+		c.put(&entry{hash: h, tag: tagOf(&h), key: &authkit.Key{ID: fmt.Sprint("k", i)}, stale: 100}, 0, c.epoch.Load())
 	}
 	is.Equal(c.len(), 3000)
 	r.Shuffle(len(hs), func(i, j int) { hs[i], hs[j] = hs[j], hs[i] })

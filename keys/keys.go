@@ -440,9 +440,10 @@ func (s *Service) cached(secret string) (*entry, authkit.Principal, bool) {
 	if hasher == nil {
 		return nil, authkit.Principal{}, false
 	}
+	tag := s.cache.locate(secret)
 	var h [sha256.Size]byte
 	hasher.SumInto(&h, secret)
-	e, p, stale, expired := s.cache.get(&h, s.clock.Now().UnixNano())
+	e, p, stale, expired := s.cache.get(tag, &h, s.clock.Now().UnixNano())
 	if e == nil || stale || expired || s.deaf() {
 		return nil, authkit.Principal{}, false
 	}
@@ -459,11 +460,12 @@ func (s *Service) verify(ctx context.Context, secret string, m *metrics.Metrics)
 	if err != nil {
 		return nil, authkit.Principal{}, fmt.Errorf("keys: %w", err)
 	}
+	tag := s.cache.locate(secret) // first: its slot is read from memory while the hash is computed
 	var h [sha256.Size]byte
 	hasher.SumInto(&h, secret)
 	now := s.clock.Now()
 	ns := now.UnixNano()
-	if e, p, stale, expired := s.cache.get(&h, ns); e != nil && !s.deaf() {
+	if e, p, stale, expired := s.cache.get(tag, &h, ns); e != nil && !s.deaf() {
 		if expired {
 			err := &authkit.KeyRefusal{KeyID: e.key.ID, Err: e.check(ns)}
 			m.Verified(metrics.Key, metrics.Hit, err)
@@ -475,7 +477,7 @@ func (s *Service) verify(ctx context.Context, secret string, m *metrics.Metrics)
 		m.Verified(metrics.Key, metrics.Hit, nil)
 		return e, p, nil
 	}
-	e, err := s.load(ctx, h, now)
+	e, err := s.load(ctx, tag, h, now)
 	m.Verified(metrics.Key, metrics.Miss, err)
 	if err != nil {
 		return nil, authkit.Principal{}, err
@@ -489,8 +491,8 @@ func (s *Service) verify(ctx context.Context, secret string, m *metrics.Metrics)
 func (s *Service) deaf() bool { return s.health != nil && !s.health.Listening() }
 
 // load reads the key of hash h from the store, checks it at now, and caches
-// it if it is alive.
-func (s *Service) load(ctx context.Context, h [32]byte, now time.Time) (*entry, error) {
+// it, under tag (keyCache.locate), if it is alive.
+func (s *Service) load(ctx context.Context, tag uint64, h [32]byte, now time.Time) (*entry, error) {
 	ep := s.cache.epoch.Load()
 	hs := make([]byte, len(h)) // the store may keep it: h stays on the stack for the cached path
 	copy(hs, h[:])
@@ -510,7 +512,7 @@ func (s *Service) load(ctx context.Context, h [32]byte, now time.Time) (*entry, 
 		return nil, &authkit.KeyRefusal{KeyID: k.ID, Err: fmt.Errorf("keys: verify: %w", err)}
 	}
 	ns := now.UnixNano()
-	e := &entry{hash: h, key: k, principal: k.Principal(), keyExp: unixNano(k.ExpiresAt), secretExp: unixNano(ks.ExpiresAt),
+	e := &entry{hash: h, tag: tag, key: k, principal: k.Principal(), keyExp: unixNano(k.ExpiresAt), secretExp: unixNano(ks.ExpiresAt),
 		stale: ns + refresh.Fresh(s.cache.ttl) + s.cache.stale}
 	if !ks.ExpiresAt.IsZero() && (k.ExpiresAt.IsZero() || ks.ExpiresAt.Before(k.ExpiresAt)) {
 		// A secret rotated away, in its grace: the key, as this secret
@@ -535,7 +537,7 @@ func staleFor(ttl time.Duration) time.Duration {
 // reread reads a stale entry's key again (refresh.Queue), replacing the
 // entry, or dropping it if its key is no longer alive.
 func (s *Service) reread(e *entry) {
-	_, err := s.load(context.Background(), e.hash, s.clock.Now())
+	_, err := s.load(context.Background(), e.tag, e.hash, s.clock.Now())
 	switch {
 	case errors.Is(err, authkit.ErrNotFound), errors.Is(err, authkit.ErrRevoked), errors.Is(err, authkit.ErrExpired):
 		s.cache.forget(e.key.ID) // dead now: gone
