@@ -151,7 +151,7 @@ func New(cfg Config) (*Service, error) {
 		})
 	}
 	go s.flushEvery(every)
-	s.refreshes = refresh.New(s.stop, s.reread)
+	s.refreshes = refresh.New(s.stop, s.reread, 0)
 	return s, nil
 }
 

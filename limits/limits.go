@@ -182,7 +182,16 @@ func New(cfg Config) (*Gate, error) {
 	if g.metrics, err = metrics.New(cfg.MeterProvider); err != nil {
 		return nil, fmt.Errorf("limits: metrics: %w", err)
 	}
-	g.refreshes = refresh.New(g.stop, g.reread)
+	var after time.Duration
+	if cfg.Cached != nil {
+		// A request that finds its key's policy stale here has, as a
+		// rule, found the key stale in the key cache a moment before,
+		// and queued a read of it there: the policy is read a little
+		// later, so as to find that read landed and take the key from
+		// Cached, not read the same key from the store a second time.
+		after = cachedFirst
+	}
+	g.refreshes = refresh.New(g.stop, g.reread, after)
 	if cfg.Usage != nil {
 		go g.flushEvery()
 	} else {
@@ -399,6 +408,10 @@ func (g *Gate) failed(ctx context.Context, a authkit.Admission, err error) (auth
 	}
 	return authkit.Admission{}, fmt.Errorf("limits: counters: %w: %w", authkit.ErrUnavailable, err)
 }
+
+// cachedFirst is how long the Gate's background reads wait for the key
+// cache's (Config.Cached): about a hundred of its store reads.
+const cachedFirst = 20 * time.Millisecond
 
 // staleFor is how long a policy past its freshness is still answered while
 // it is read again.

@@ -383,3 +383,46 @@ func TestAdmit_AStalePolicyIsAnsweredWhileItIsReadAgain(t *testing.T) {
 	is.NoErr(err)
 	is.Equal(store.reads.Load(), int64(3))
 }
+
+// TestAdmit_AStalePolicyIsTakenFromTheKeyCachesRead: a request that finds
+// its key stale in the key cache and its policy stale in the Gate costs one
+// read of the store, not two: the Gate's background read waits for the
+// key cache's, and takes the key from it (Config.Cached).
+func TestAdmit_AStalePolicyIsTakenFromTheKeyCachesRead(t *testing.T) {
+	is := is.New(t)
+	f := newFixture(t, limits.Config{})
+	k, secret, err := f.keys.Create(ctx, authkit.KeyRequest{Owner: "alice", Handle: "cached", Policy: authkit.Policy{Metadata: json.RawMessage(`{"plan":"free"}`)}})
+	is.NoErr(err)
+	store := &silentKeys{KeyStore: f.store} // hears no change: only reads tell
+	secretKeys, err := authkit.NewSecret([]byte("limits-test-secret-0123456789abcdef"))
+	is.NoErr(err)
+	ks, err := keys.New(keys.Config{Store: store, Secret: secretKeys, Clock: f.clock.Now})
+	is.NoErr(err)
+	defer ks.Close()
+	g, err := limits.New(limits.Config{Keys: store, Cached: ks.CachedKey, Counters: &memory.Counters{}, Clock: f.clock.Now})
+	is.NoErr(err)
+	defer g.Close()
+
+	request := func() authkit.Admission { // the middleware: the key, then the Gate
+		p, err := ks.KeyPrincipal(ctx, secret)
+		is.NoErr(err)
+		a, err := g.Admit(ctx, p.KeyID(), addr)
+		is.NoErr(err)
+		return a
+	}
+	is.Equal(string(request().Metadata), `{"plan":"free"}`)
+	is.Equal(store.reads.Load(), int64(0)) // the key cache had it
+
+	pro := authkit.Policy{Metadata: json.RawMessage(`{"plan":"pro"}`)}
+	_, err = f.keys.Update(ctx, "alice", k.ID, authkit.KeyUpdate{Policy: &pro}) // unheard by ks and g
+	is.NoErr(err)
+	f.clock.Advance(2 * time.Minute) // both stale
+	deadline := time.Now().Add(5 * time.Second)
+	for string(request().Metadata) != `{"plan":"pro"}` {
+		if time.Now().After(deadline) {
+			t.Fatal("the stale policy was never read again")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	is.Equal(store.reads.Load(), int64(0)) // the Gate took the key cache's read
+}

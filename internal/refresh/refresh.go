@@ -7,12 +7,19 @@ package refresh
 import (
 	"math/rand/v2"
 	"sync/atomic"
+	"time"
 )
 
 // Queue reads entries of type T again in the background. It is safe for
 // concurrent use.
 type Queue[T any] struct {
-	ch chan T
+	ch    chan item[T]
+	after time.Duration
+}
+
+type item[T any] struct {
+	v  T
+	at time.Time // offered
 }
 
 // The queue's shape: what two readers of a store keep up with, and room
@@ -22,18 +29,28 @@ const (
 	size    = 1024
 )
 
-// New starts the readers, which call read with each entry offered, until
-// stop is closed.
-func New[T any](stop <-chan struct{}, read func(T)) *Queue[T] {
-	q := &Queue[T]{ch: make(chan T, size)}
+// New starts the readers, which call read with each entry offered, in
+// the order offered, no sooner than after its offer, until stop is closed.
+// A delay lets another cache's read of the same record, offered by the
+// same request just before, land first (limits' Gate waits for the key
+// cache, whose fresh copy then spares it a read of the store).
+func New[T any](stop <-chan struct{}, read func(T), after time.Duration) *Queue[T] {
+	q := &Queue[T]{ch: make(chan item[T], size), after: after}
 	for range readers {
 		go func() {
 			for {
 				select {
 				case <-stop:
 					return
-				case v := <-q.ch:
-					read(v)
+				case it := <-q.ch:
+					if wait := time.Until(it.at.Add(q.after)); wait > 0 {
+						select {
+						case <-stop:
+							return
+						case <-time.After(wait):
+						}
+					}
+					read(it.v)
 				}
 			}
 		}()
@@ -48,8 +65,12 @@ func (q *Queue[T]) Offer(busy *atomic.Bool, v T) {
 	if !busy.CompareAndSwap(false, true) {
 		return
 	}
+	it := item[T]{v: v}
+	if q.after > 0 {
+		it.at = time.Now()
+	}
 	select {
-	case q.ch <- v:
+	case q.ch <- it:
 	default:
 		busy.Store(false)
 	}

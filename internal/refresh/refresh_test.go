@@ -20,7 +20,7 @@ func TestQueue_OneReadAtATimePerEntry(t *testing.T) {
 		<-release
 		reads <- v
 		busy.Store(false)
-	})
+	}, 0)
 	q.Offer(&busy, 1)
 	q.Offer(&busy, 1) // under way: dropped
 	release <- struct{}{}
@@ -33,6 +33,20 @@ func TestQueue_OneReadAtATimePerEntry(t *testing.T) {
 	q.Offer(&busy, 2)
 	release <- struct{}{}
 	is.Equal(<-reads, 2)
+}
+
+// TestQueue_ReadsNoSoonerThanAfter: with a delay, an entry is read that
+// long after its offer, not before.
+func TestQueue_ReadsNoSoonerThanAfter(t *testing.T) {
+	is := is.New(t)
+	stop := make(chan struct{})
+	defer close(stop)
+	read := make(chan time.Time, 1)
+	q := New(stop, func(int) { read <- time.Now() }, 50*time.Millisecond)
+	var busy atomic.Bool
+	offered := time.Now()
+	q.Offer(&busy, 1)
+	is.True((<-read).Sub(offered) >= 50*time.Millisecond)
 }
 
 func TestFresh_AFifthLessAtMost(t *testing.T) {
