@@ -85,7 +85,8 @@ type Config struct {
 	// used while one background read refreshes it, so that no request
 	// waits for the store for a key it has seen.
 	CacheTTL time.Duration
-	// CacheSize bounds the policies kept in memory; default 100 000.
+	// CacheSize bounds the policies kept in memory; default 100 000. Past
+	// it, a policy read takes the place of one other, at random.
 	CacheSize int
 	// Usage, when set, receives usage analytics: every request's outcome
 	// per key, counted in memory and written in one batch every
@@ -462,12 +463,10 @@ func (g *Gate) load(ctx context.Context, id string, now time.Time) (*entry, erro
 	e := g.compile(k, ns-(g.ttl-refresh.Fresh(g.ttl))) // loaded earlier by the jitter: fresh for less
 	g.mu.Lock()
 	if g.epoch.Load() == ep {
-		if len(g.entries) >= g.cfg.CacheSize {
-			for id := range g.entries { // drop about half, at random
+		if _, ok := g.entries[id]; !ok && len(g.entries) >= g.cfg.CacheSize {
+			for id := range g.entries { // one out, at random: a store a little larger than the cache does not empty half of it
 				delete(g.entries, id)
-				if len(g.entries) < g.cfg.CacheSize/2 {
-					break
-				}
+				break
 			}
 		}
 		g.entries[id] = e

@@ -426,3 +426,31 @@ func TestAdmit_AStalePolicyIsTakenFromTheKeyCachesRead(t *testing.T) {
 	}
 	is.Equal(store.reads.Load(), int64(0)) // the Gate took the key cache's read
 }
+
+// TestAdmit_AFullCacheLetsOnePolicyGo: past Config.CacheSize, a new policy
+// takes the place of one other, so that a store a key larger than the
+// cache does not send half of its keys back to the store.
+func TestAdmit_AFullCacheLetsOnePolicyGo(t *testing.T) {
+	is := is.New(t)
+	f := newFixture(t, limits.Config{})
+	store := &silentKeys{KeyStore: f.store}
+	g, err := limits.New(limits.Config{Keys: store, Counters: &memory.Counters{}, Clock: f.clock.Now, CacheSize: 100})
+	is.NoErr(err)
+	defer g.Close()
+	var ids []string
+	for range 101 {
+		ids = append(ids, f.key(t, "alice", authkit.Policy{}).ID)
+	}
+	for _, id := range ids {
+		_, err := g.Admit(ctx, id, addr)
+		is.NoErr(err)
+	}
+	is.Equal(store.reads.Load(), int64(101))
+	for _, id := range ids { // again: only the few pushed out are read
+		_, err := g.Admit(ctx, id, addr)
+		is.NoErr(err)
+	}
+	again := store.reads.Load() - 101
+	t.Logf("read again: %d of 101", again)
+	is.True(again >= 1 && again <= 25) // dropping half would read 51 or more
+}
