@@ -32,7 +32,7 @@
 // most -n requests; the server is stopped at the end. Only 127.0.0.1 is
 // ever contacted.
 //
-//	go run ./cmd/load [-d 5s] [-rounds 5] [-c 8] [-n 2000000] [-keys 100000] [-server path]
+//	go run ./cmd/load [-d 5s] [-rounds 5] [-c 8] [-n 2000000] [-keys 100000] [-server path] [-only regexp]
 //
 // Rate limiting: the server's Limiter (httpmw.Limiter, 10 per minute per
 // client address by default) counts only failed credentials, so successful
@@ -43,6 +43,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
@@ -53,12 +54,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	mrand "math/rand/v2"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"slices"
 	"strconv"
@@ -87,6 +90,7 @@ type options struct {
 	max     int64
 	keys    int
 	server  string
+	only    *regexp.Regexp
 }
 
 func run() error {
@@ -98,7 +102,12 @@ func run() error {
 	flag.Int64Var(&o.max, "n", 2_000_000, "at most this many requests per phase")
 	flag.IntVar(&o.keys, "keys", 100_000, "application keys in the store, for the random-key route")
 	flag.StringVar(&o.server, "server", "", "a prebuilt examples/server binary (default: go build it)")
+	only := flag.String("only", "", "measure only the routes whose names match this regexp (and /healthz, always)")
 	flag.Parse()
+	var err error
+	if o.only, err = regexp.Compile(*only); err != nil {
+		return fmt.Errorf("-only: %w", err)
+	}
 	if o.dur <= 0 || o.dur > 10*time.Minute || o.workers < 1 || o.workers > 1024 || o.rounds < 1 || o.rounds > 100 || o.max < int64(o.rounds) || o.keys < 1 || o.keys > 10_000_000 {
 		return errors.New("want 0 < -d <= 10m, 1 <= -c <= 1024, 1 <= -rounds <= 100, -n >= -rounds, 1 <= -keys <= 10,000,000")
 	}
@@ -265,6 +274,13 @@ func run() error {
 			return get("Bearer " + limitedExch.AccessToken)
 		}},
 	}
+	kept := phases[:1] // /healthz: the yardstick
+	for _, p := range phases[1:] {
+		if o.only.MatchString(p.name) {
+			kept = append(kept, p)
+		}
+	}
+	phases = kept
 	if o.warmup > 0 {
 		for _, p := range phases {
 			phase(client, p.mk, o.workers, o.warmup, o.max)
@@ -273,14 +289,23 @@ func run() error {
 	type row struct {
 		name   string
 		res    result
-		ratios []float64 // ÷ /healthz, round by round
+		ratios []float64          // ÷ /healthz, round by round
+		calls  map[string]float64 // the store calls made meanwhile, by op
 	}
 	rows := make([]row, len(phases))
 	slice := o.dur / time.Duration(o.rounds)
 	for range o.rounds {
 		var healthz float64
 		for i, p := range phases {
+			before := storeCalls(client, base)
 			r := phase(client, p.mk, o.workers, slice, o.max/int64(o.rounds))
+			after := storeCalls(client, base)
+			if rows[i].calls == nil {
+				rows[i].calls = map[string]float64{}
+			}
+			for op, n := range after {
+				rows[i].calls[op] += n - before[op]
+			}
 			rows[i].name = p.name
 			rows[i].res.add(r)
 			if i == 0 {
@@ -289,12 +314,16 @@ func run() error {
 			rows[i].ratios = append(rows[i].ratios, r.rate()/healthz)
 		}
 	}
-	// The large store against the small one, round by round: rows 3 and 4.
+	// The large store against the small one, round by round.
 	var big []float64
-	for i := range rows[3].ratios {
-		big = append(big, rows[4].ratios[i]/rows[3].ratios[i])
+	small, large := slices.IndexFunc(rows, func(r row) bool { return strings.Contains(r.name, fmt.Sprintf("random of %d ", few)) }),
+		slices.IndexFunc(rows, func(r row) bool { return strings.Contains(r.name, fmt.Sprintf("random of %d ", len(manyKeys))) })
+	if small >= 0 && large >= 0 && small != large {
+		for i := range rows[small].ratios {
+			big = append(big, rows[large].ratios[i]/rows[small].ratios[i])
+		}
+		slices.Sort(big)
 	}
-	slices.Sort(big)
 	for i := range rows {
 		rows[i].res.finish()
 		slices.Sort(rows[i].ratios)
@@ -309,13 +338,51 @@ func run() error {
 		fmt.Printf("| %s | %d | %d | %.0f | %.3f (%.2f–%.2f) | %s | %s |\n", r.name, r.res.ok, r.res.errs, r.res.rate(),
 			rs[len(rs)/2], rs[0], rs[len(rs)-1], r.res.p50.Round(time.Microsecond), r.res.p99.Round(time.Microsecond))
 	}
-	fmt.Printf("\nrandom of %d ÷ random of %d, per round: %.3f (%.2f–%.2f)\n", len(manyKeys), few, big[len(big)/2], big[0], big[len(big)-1])
+	if len(big) > 0 {
+		fmt.Printf("\nrandom of %d ÷ random of %d, per round: %.3f (%.2f–%.2f)\n", len(manyKeys), few, big[len(big)/2], big[0], big[len(big)-1])
+	}
+	fmt.Println("\nStore calls per request, by route (the server's authkit.store.duration counts, read before and after each phase: background reads a phase queued may fall in the next):")
+	fmt.Println()
+	for _, r := range rows {
+		var parts []string
+		for _, op := range slices.Sorted(maps.Keys(r.calls)) {
+			if n := r.calls[op]; n >= 0.5 {
+				parts = append(parts, fmt.Sprintf("%s %.3f", op, n/float64(max(r.res.ok, 1))))
+			}
+		}
+		fmt.Printf("- %s: %s\n", r.name, cmp.Or(strings.Join(parts, ", "), "none"))
+	}
 	for _, r := range rows {
 		if r.res.firstErr != "" {
 			fmt.Printf("first error on %s: %s\n", r.name, r.res.firstErr)
 		}
 	}
 	return nil
+}
+
+// storeCalls reads the server's GET /metrics and returns the count of
+// authkit.store.duration by op: the store calls no cache answered. Empty if
+// the server serves no metrics.
+func storeCalls(client *http.Client, base string) map[string]float64 {
+	out := map[string]float64{}
+	resp, err := client.Get(base + "/metrics")
+	if err != nil {
+		return out
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
+	for line := range strings.Lines(string(b)) {
+		if !strings.HasPrefix(line, "authkit_store_duration_seconds_count{") {
+			continue
+		}
+		_, rest, _ := strings.Cut(line, `op="`)
+		op, _, _ := strings.Cut(rest, `"`)
+		i := strings.LastIndexByte(line, ' ')
+		if n, err := strconv.ParseFloat(strings.TrimSpace(line[i+1:]), 64); err == nil && op != "" {
+			out[op] += n
+		}
+	}
+	return out
 }
 
 // makeKeys creates n keys in a new SQLite file at db, under the server
