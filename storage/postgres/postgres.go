@@ -64,7 +64,8 @@ type Store struct {
 	cancel context.CancelFunc
 	done   chan struct{}
 
-	listening atomic.Bool // the listener is connected and heard its own heartbeat lately
+	listening      atomic.Bool  // the listener is connected and heard its own heartbeat lately
+	listeningSince atomic.Int64 // Unix ns: when listening last became true; 0 while it is false
 }
 
 var _ authkit.Store = (*Store)(nil)
@@ -207,6 +208,19 @@ func (s *Store) listeningNow() bool { return s.listening.Load() }
 // store.
 func (s *Store) Listening() bool { return s.listeningNow() }
 
+// ListeningSince implements authkit.NotifierHealth: when the listener
+// last connected (and replayed what it had missed); zero while it is not
+// listening. The replay covers revocations, rotations and disabled keys,
+// not every change of a key's policy: what a cache read before it, it
+// reads again.
+func (s *Store) ListeningSince() time.Time {
+	ns := s.listeningSince.Load()
+	if ns == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, ns)
+}
+
 // The listener's heartbeat.
 const (
 	HeartbeatEvery = 250 * time.Millisecond
@@ -313,7 +327,14 @@ func (s *Store) listen(ctx context.Context, cc *pgx.ConnConfig, ready chan struc
 	}
 }
 
-func (s *Store) setListening(v bool) { s.listening.Store(v) }
+func (s *Store) setListening(v bool) {
+	if v {
+		s.listeningSince.Store(time.Now().UnixNano())
+	} else {
+		s.listeningSince.Store(0)
+	}
+	s.listening.Store(v)
+}
 
 // replay publishes every key and session revoked, every key rotated, and
 // every signing key revoked at or after since, and every key disabled now

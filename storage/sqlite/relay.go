@@ -30,10 +30,11 @@ const relayKeep = time.Hour
 const deafAfter = 2 * time.Second
 
 type relay struct {
-	origin string      // this process's mark on the rows it writes
-	last   int64       // the last row seen; only the poller touches it
-	heard  time.Time   // the last successful poll; only the poller touches it
-	ok     atomic.Bool // whether heard is recent: Listening
+	origin string       // this process's mark on the rows it writes
+	last   int64        // the last row seen; only the poller touches it
+	heard  time.Time    // the last successful poll; only the poller touches it
+	ok     atomic.Bool  // whether heard is recent: Listening
+	since  atomic.Int64 // Unix ns: when ok last became true (ListeningSince)
 	stop   chan struct{}
 	done   chan struct{}
 	once   sync.Once // Close may be called twice
@@ -59,6 +60,7 @@ func (s *Store) startRelay(ctx context.Context) error {
 		return fmt.Errorf("sqlite: revocation log: %w", err)
 	}
 	s.relay.heard = time.Now()
+	s.relay.since.Store(s.relay.heard.UnixNano())
 	s.relay.ok.Store(true)
 	go s.pollRelay()
 	return nil
@@ -76,7 +78,11 @@ func (s *Store) pollRelay() {
 			if s.pollOnce() == nil {
 				s.relay.heard = time.Now()
 			}
-			s.relay.ok.Store(time.Since(s.relay.heard) < deafAfter)
+			ok := time.Since(s.relay.heard) < deafAfter
+			if ok && !s.relay.ok.Load() { // hearing again, from now on
+				s.relay.since.Store(time.Now().UnixNano())
+			}
+			s.relay.ok.Store(ok)
 		}
 	}
 }
@@ -119,6 +125,16 @@ func (s *Store) pollOnce() error {
 // other processes' revocations succeeded within the last two seconds.
 // While it has not, the caches of verified keys and tokens read the store.
 func (s *Store) Listening() bool { return s.relay.ok.Load() }
+
+// ListeningSince implements authkit.NotifierHealth: when the polls last
+// began to succeed (the Store's opening, or the end of a deaf spell); zero
+// while it is not listening.
+func (s *Store) ListeningSince() time.Time {
+	if !s.relay.ok.Load() {
+		return time.Time{}
+	}
+	return time.Unix(0, s.relay.since.Load())
+}
 
 func (s *Store) stopRelay() {
 	if s.relay != nil {

@@ -134,10 +134,13 @@ func TestRelay_AnotherProcessRevocationIsHeard(t *testing.T) {
 	a, err := sqlite.Open(ctx, path)
 	is.NoErr(err)
 	defer a.Close()
+	opening := time.Now()
 	b, err := sqlite.Open(ctx, path)
 	is.NoErr(err)
 	defer b.Close()
 	is.True(b.Listening())
+	since := b.ListeningSince() // since it opened, without a gap
+	is.True(!since.Before(opening) && !since.After(time.Now()))
 
 	heardB := make(chan authkit.Revocation, 10)
 	defer b.Subscribe(func(r authkit.Revocation) { heardB <- r })()
