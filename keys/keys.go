@@ -538,9 +538,10 @@ func staleFor(ttl time.Duration) time.Duration {
 // entry, or dropping it if its key is no longer alive.
 func (s *Service) reread(e *entry) {
 	_, err := s.load(context.Background(), e.tag, e.hash, s.clock.Now())
+	var refused *authkit.KeyRefusal
 	switch {
-	case errors.Is(err, authkit.ErrNotFound), errors.Is(err, authkit.ErrRevoked), errors.Is(err, authkit.ErrExpired):
-		s.cache.forget(e.key.ID) // dead now: gone
+	case errors.Is(err, authkit.ErrNotFound), errors.As(err, &refused):
+		s.cache.forget(e.key.ID) // dead or disabled now: gone, and the next use is refused from the store
 	case err != nil:
 		e.refreshing.Store(false) // the store failed: keep answering, try again later
 	}
