@@ -59,6 +59,7 @@ type entry struct {
 	principal authkit.Principal
 	keyExp    int64 // the key's ExpiresAt, Unix ns; 0: never
 	secretExp int64 // the presented secret's ExpiresAt, Unix ns; 0: the current secret
+	read      int64 // when the store read that made it began, Unix ns
 	stale     int64 // answered (and refreshed) until, Unix ns
 
 	refreshing atomic.Bool // a background read of the store is under way
@@ -279,6 +280,21 @@ func (c *keyCache) current(id string, now int64) *entry {
 		}
 	}
 	return nil
+}
+
+// demote makes every entry read before since stale at now (answered, and
+// read again at its next use): the store's Notifier began a new run of
+// listening at since, and what it missed before may not all have been
+// replayed.
+func (c *keyCache) demote(since, now int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for i := range c.tab {
+		if s := &c.tab[i]; s.e != nil && s.e.read < since && s.stale > now+c.stale {
+			s.stale = now + c.stale
+			s.e.stale = s.stale
+		}
+	}
 }
 
 // forget drops every entry of key id: it was deleted or rotated.

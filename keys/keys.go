@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -53,6 +54,12 @@ type Config struct {
 	// publishes take effect at once regardless. For ten minutes more, a key
 	// used again is still answered from the cache while one background read
 	// refreshes it. Default 1 minute; negative turns the cache off.
+	//
+	// A store whose Notifier vouches that it has heard every change since
+	// before a key was read (authkit.NotifierHealth.ListeningSince:
+	// storage/sqlite, storage/postgres) keeps that key fresh ten times as
+	// long: no change to it can have gone unheard. A reconnection ends
+	// that for every key read before it. Its time is compared with Clock's.
 	CacheTTL time.Duration
 	// FlushEvery is how often the last-used times of the keys verified
 	// meanwhile are written, in one batch; nothing on the request path
@@ -81,6 +88,7 @@ type Service struct {
 	store        authkit.KeyStore
 	audit        *audit.Recorder
 	health       authkit.NotifierHealth // the store's, if it has one
+	since        atomic.Int64           // health's ListeningSince as last seen, Unix ns
 	hasher       *seal.StoredHasher
 	sealer       *seal.Sealer
 	prefix       string
@@ -139,7 +147,9 @@ func New(cfg Config) (*Service, error) {
 	if s.metrics, err = metrics.New(cfg.MeterProvider); err != nil {
 		return nil, fmt.Errorf("keys: metrics: %w", err)
 	}
-	s.health, _ = cfg.Store.(authkit.NotifierHealth)
+	if s.health, _ = cfg.Store.(authkit.NotifierHealth); s.health != nil {
+		s.since.Store(unixNano(s.health.ListeningSince()))
+	}
 	sealed, _ := cfg.Store.(authkit.SealedStore)
 	s.hasher = seal.NewStoredHasher(sealed, cfg.Secret, seal.HashKeyKeys)
 	s.audit = audit.New(cfg.Store, cfg.Logger, cfg.Clock)
@@ -402,12 +412,19 @@ func (e *entry) copyKey() *authkit.Key {
 // asking the store; false if it holds none. The Gate reads policies through
 // it (server.New wires that), so that a key verified a moment ago costs it
 // no second read of the store.
-func (s *Service) CachedKey(id string) (*authkit.Key, bool) {
-	e := s.cache.current(id, s.clock.Now().UnixNano())
-	if e == nil || s.deaf() {
-		return nil, false
+//
+// It also returns when the key was read from the store (by the Service's
+// Clock), so that a cache built on it counts its freshness from there.
+func (s *Service) CachedKey(id string) (*authkit.Key, time.Time, bool) {
+	now := s.clock.Now().UnixNano()
+	if !s.listening(now) {
+		return nil, time.Time{}, false
 	}
-	return e.copyKey(), true
+	e := s.cache.current(id, now)
+	if e == nil {
+		return nil, time.Time{}, false
+	}
+	return e.copyKey(), time.Unix(0, e.read), true
 }
 
 // KeyPrincipal is [Service.VerifyKey] for middleware: it returns the
@@ -443,8 +460,12 @@ func (s *Service) cached(secret string) (*entry, authkit.Principal, bool) {
 	tag := s.cache.locate(secret)
 	var h [sha256.Size]byte
 	hasher.SumInto(&h, secret)
-	e, p, stale, expired := s.cache.get(tag, &h, s.clock.Now().UnixNano())
-	if e == nil || stale || expired || s.deaf() {
+	now := s.clock.Now().UnixNano()
+	if !s.listening(now) {
+		return nil, authkit.Principal{}, false
+	}
+	e, p, stale, expired := s.cache.get(tag, &h, now)
+	if e == nil || stale || expired {
 		return nil, authkit.Principal{}, false
 	}
 	return e, p, true
@@ -465,17 +486,19 @@ func (s *Service) verify(ctx context.Context, secret string, m *metrics.Metrics)
 	hasher.SumInto(&h, secret)
 	now := s.clock.Now()
 	ns := now.UnixNano()
-	if e, p, stale, expired := s.cache.get(tag, &h, ns); e != nil && !s.deaf() {
-		if expired {
-			err := &authkit.KeyRefusal{KeyID: e.key.ID, Err: e.check(ns)}
-			m.Verified(metrics.Key, metrics.Hit, err)
-			return nil, authkit.Principal{}, err
+	if s.listening(ns) { // else deaf: the cache is not trusted
+		if e, p, stale, expired := s.cache.get(tag, &h, ns); e != nil {
+			if expired {
+				err := &authkit.KeyRefusal{KeyID: e.key.ID, Err: e.check(ns)}
+				m.Verified(metrics.Key, metrics.Hit, err)
+				return nil, authkit.Principal{}, err
+			}
+			if stale {
+				s.refreshes.Offer(&e.refreshing, e)
+			}
+			m.Verified(metrics.Key, metrics.Hit, nil)
+			return e, p, nil
 		}
-		if stale {
-			s.refreshes.Offer(&e.refreshing, e)
-		}
-		m.Verified(metrics.Key, metrics.Hit, nil)
-		return e, p, nil
 	}
 	e, err := s.load(ctx, tag, h, now)
 	m.Verified(metrics.Key, metrics.Miss, err)
@@ -485,10 +508,41 @@ func (s *Service) verify(ctx context.Context, secret string, m *metrics.Metrics)
 	return e, e.principal, nil
 }
 
-// deaf reports whether the store's Notifier says it is not hearing other
-// processes' changes now (authkit.NotifierHealth): then the cache is not
-// trusted, and every verification reads the store.
-func (s *Service) deaf() bool { return s.health != nil && !s.health.Listening() }
+// listening reports whether the store's Notifier hears other processes'
+// changes now (authkit.NotifierHealth; a store without one is taken to
+// hear them all): while it does not, the cache is not trusted, and every
+// verification reads the store. When the Notifier has begun a new run of
+// listening since it was last asked, every entry read before it is made
+// stale at now, to be read again.
+func (s *Service) listening(now int64) bool {
+	if s.health == nil {
+		return true
+	}
+	since := s.health.ListeningSince()
+	if since.IsZero() {
+		return false
+	}
+	if ns, last := since.UnixNano(), s.since.Load(); ns != last && s.since.CompareAndSwap(last, ns) {
+		s.cache.demote(ns, now)
+	}
+	return true
+}
+
+// vouchedFor is how many times Config.CacheTTL an entry stays fresh when
+// the store's Notifier has been listening since before it was read: no
+// change to its key can have gone unheard, so the freshness that bounds a
+// lost notification can be long.
+const vouchedFor = 10
+
+// vouched reports whether the store's Notifier has been listening since
+// before read (Unix ns, by the Clock).
+func (s *Service) vouched(read int64) bool {
+	if s.health == nil {
+		return false
+	}
+	since := s.health.ListeningSince()
+	return !since.IsZero() && since.UnixNano() <= read
+}
 
 // load reads the key of hash h from the store, checks it at now, and caches
 // it, under tag (keyCache.locate), if it is alive.
@@ -512,8 +566,12 @@ func (s *Service) load(ctx context.Context, tag uint64, h [32]byte, now time.Tim
 		return nil, &authkit.KeyRefusal{KeyID: k.ID, Err: fmt.Errorf("keys: verify: %w", err)}
 	}
 	ns := now.UnixNano()
+	fresh := s.cache.ttl
+	if s.vouched(ns) {
+		fresh *= vouchedFor
+	}
 	e := &entry{hash: h, tag: tag, key: k, principal: k.Principal(), keyExp: unixNano(k.ExpiresAt), secretExp: unixNano(ks.ExpiresAt),
-		stale: ns + refresh.Fresh(s.cache.ttl) + s.cache.stale}
+		read: ns, stale: ns + refresh.Fresh(fresh) + s.cache.stale}
 	if !ks.ExpiresAt.IsZero() && (k.ExpiresAt.IsZero() || ks.ExpiresAt.Before(k.ExpiresAt)) {
 		// A secret rotated away, in its grace: the key, as this secret
 		// presents it (VerifyKey's copy), ends with the grace, and so do

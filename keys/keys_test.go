@@ -930,15 +930,17 @@ func TestCachedKey(t *testing.T) {
 	eachStore(t, func(t *testing.T, f fixture) {
 		is := is.New(t)
 		k, secret := mustCreate(t, f, authkit.KeyRequest{Owner: "a", Handle: "h", Scopes: []string{"read"}})
-		_, ok := f.svc.CachedKey(k.ID)
+		_, _, ok := f.svc.CachedKey(k.ID)
 		is.True(!ok) // never verified here
+		before := f.clock.Now()
 		_, err := f.svc.VerifyKey(ctx, secret)
 		is.NoErr(err)
-		got, ok := f.svc.CachedKey(k.ID)
+		got, read, ok := f.svc.CachedKey(k.ID)
 		is.True(ok)
 		is.Equal(got.ID, k.ID)
+		is.True(!read.Before(before) && !read.After(f.clock.Now())) // when the store was read
 		got.Scopes[0] = "changed"
-		again, _ := f.svc.CachedKey(k.ID)
+		again, _, _ := f.svc.CachedKey(k.ID)
 		is.Equal(again.Scopes, []string{"read"}) // a copy
 
 		// Rotated with a grace, and verified with the old secret only: its
@@ -947,14 +949,14 @@ func TestCachedKey(t *testing.T) {
 		is.NoErr(err)
 		_, err = f.svc.VerifyKey(ctx, secret)
 		is.NoErr(err)
-		_, ok = f.svc.CachedKey(k.ID)
+		_, _, ok = f.svc.CachedKey(k.ID)
 		is.True(!ok)
 
 		k2, s2 := mustCreate(t, f, authkit.KeyRequest{Owner: "a", Handle: "h2"})
 		_, err = f.svc.VerifyKey(ctx, s2)
 		is.NoErr(err)
 		is.NoErr(f.svc.Delete(ctx, "a", k2.ID))
-		_, ok = f.svc.CachedKey(k2.ID)
+		_, _, ok = f.svc.CachedKey(k2.ID)
 		is.True(!ok) // forgotten with the deletion
 	})
 }

@@ -2,6 +2,7 @@ package keys_test
 
 import (
 	"bytes"
+	"database/sql"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -13,6 +14,7 @@ import (
 	"github.com/matryer/is"
 
 	"github.com/authkit/authkit"
+	"github.com/authkit/authkit/internal/fakeclock"
 	"github.com/authkit/authkit/internal/opaque"
 	"github.com/authkit/authkit/keys"
 	"github.com/authkit/authkit/storage/sqlite"
@@ -138,4 +140,67 @@ func TestSQLite_KeysSurviveReopening(t *testing.T) {
 	revealed, err := svc.Reveal(ctx, "alice", k.ID)
 	is.NoErr(err)
 	is.Equal(revealed, secret)
+}
+
+// TestSQLite_AKeyIsFreshLongerWhileTheStoreVouches: an SQLite store hears
+// every change (its own at once, other processes' through the revocation
+// log) since it opened (authkit.NotifierHealth.ListeningSince), so a key
+// read after that stays fresh ten times CacheTTL: a change made behind the
+// store's back (a raw write, which publishes nothing) is seen only then.
+// A service whose clock puts the read before the store began listening
+// gets the plain CacheTTL: it reads the key again past a minute.
+func TestSQLite_AKeyIsFreshLongerWhileTheStoreVouches(t *testing.T) {
+	is := is.New(t)
+	path := filepath.Join(t.TempDir(), "a.db")
+	store, err := sqlite.Open(ctx, path)
+	is.NoErr(err)
+	defer store.Close()
+	now := time.Now()
+	ahead := fakeclock.New(now)
+	vouched := keys.Config{Store: store, Secret: testSecret(t), Clock: ahead.Now}
+	behind := fakeclock.New(now.Add(-time.Hour)) // reads "before" the store listened
+	plain := keys.Config{Store: store, Secret: testSecret(t), Clock: behind.Now}
+	a, err := keys.New(vouched)
+	is.NoErr(err)
+	defer a.Close()
+	b, err := keys.New(plain)
+	is.NoErr(err)
+	defer b.Close()
+	k, secret, err := a.Create(ctx, authkit.KeyRequest{Owner: "o", Handle: "h"})
+	is.NoErr(err)
+	_, err = a.VerifyKey(ctx, secret)
+	is.NoErr(err)
+	_, err = b.VerifyKey(ctx, secret)
+	is.NoErr(err)
+
+	raw, err := sql.Open("sqlite", path)
+	is.NoErr(err)
+	defer raw.Close()
+	_, err = raw.Exec(`UPDATE keys SET disabled = 1 WHERE id = ?`, k.ID) // unpublished
+	is.NoErr(err)
+
+	ahead.Advance(2 * time.Minute)
+	behind.Advance(2 * time.Minute)
+	_, err = a.VerifyKey(ctx, secret) // fresh still: not read again
+	is.NoErr(err)
+	refusedWithin(t, b, secret, 5*time.Second) // past its TTL: read again, and refused
+
+	ahead.Advance(9 * time.Minute) // past ten times the TTL
+	refusedWithin(t, a, secret, 5*time.Second)
+}
+
+// refusedWithin verifies secret with svc until it is refused as disabled.
+func refusedWithin(t *testing.T, svc *keys.Service, secret string, d time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for {
+		_, err := svc.VerifyKey(ctx, secret)
+		if errors.Is(err, authkit.ErrDisabled) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("still %v after %s", err, d)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }

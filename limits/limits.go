@@ -62,11 +62,13 @@ type Config struct {
 	// authkit.Notifier (every authkit backend is), a changed or deleted
 	// key is read again at once, on every replica the store reaches.
 	Keys authkit.KeyStore
-	// Cached, when set, answers a key from memory before Keys is read:
-	// server.New gives the key service's cache of verified keys
-	// (keys.Service.CachedKey), so that a request costs no second read of
-	// the store for a key verified a moment ago.
-	Cached func(id string) (*authkit.Key, bool)
+	// Cached, when set, answers a key from memory before Keys is read,
+	// with when it was read from the store (by Clock): server.New gives the
+	// key service's cache of verified keys (keys.Service.CachedKey), so
+	// that a request costs no second read of the store for a key verified
+	// a moment ago. A key read longer ago than CacheTTL allows is read
+	// from Keys instead.
+	Cached func(id string) (*authkit.Key, time.Time, bool)
 	// Counters keep the counts: storage/memory's Counters in one process,
 	// storage/redis or storage/postgres across replicas.
 	Counters authkit.Counters
@@ -83,7 +85,10 @@ type Config struct {
 	// 30 s, less up to a fifth at random so that keys seen together are not
 	// read again together. For ten minutes more, a policy past it is still
 	// used while one background read refreshes it, so that no request
-	// waits for the store for a key it has seen.
+	// waits for the store for a key it has seen. Ten times as long when
+	// the store's Notifier vouches that it has heard every change since
+	// before the policy was read (authkit.NotifierHealth.ListeningSince,
+	// compared with Clock's time).
 	CacheTTL time.Duration
 	// CacheSize bounds the policies kept in memory; default 100 000. Past
 	// it, a policy read takes the place of one other, at random.
@@ -107,6 +112,7 @@ type Config struct {
 // concurrent use. Call Close when done with it.
 type Gate struct {
 	cfg     Config
+	health  authkit.NotifierHealth // the store's, if it has one
 	logger  *slog.Logger
 	ttl     int64 // ns
 	metrics *metrics.Metrics
@@ -144,7 +150,8 @@ var _ authkit.Gate = (*Gate)(nil)
 // once.
 type entry struct {
 	key      *authkit.Key
-	loaded   int64       // Unix ns, less the jitter of its freshness
+	read     int64       // when it was read from the store, Unix ns
+	loaded   int64       // read, less the jitter of its freshness
 	reading  atomic.Bool // a background read is under way
 	limits   []limit
 	credits  string // the balance's name; "" when the key is not metered
@@ -198,6 +205,7 @@ func New(cfg Config) (*Gate, error) {
 	} else {
 		close(g.done)
 	}
+	g.health, _ = cfg.Keys.(authkit.NotifierHealth)
 	if n, ok := cfg.Keys.(authkit.Notifier); ok {
 		g.cancel = n.Subscribe(func(r authkit.Revocation) {
 			if r.Kind == authkit.RevokedKey || r.Kind == authkit.ChangedKey {
@@ -428,7 +436,7 @@ func (g *Gate) entry(ctx context.Context, id string, now time.Time) (*entry, err
 	g.mu.RUnlock()
 	if e != nil {
 		age := ns - e.loaded
-		if age < g.ttl {
+		if age < g.ttl || age < vouchedFor*g.ttl && g.vouched(e.read) {
 			return e, nil
 		}
 		if age < g.ttl+staleFor {
@@ -439,16 +447,38 @@ func (g *Gate) entry(ctx context.Context, id string, now time.Time) (*entry, err
 	return g.load(ctx, id, now)
 }
 
+// vouchedFor is how many times CacheTTL a policy stays fresh when the
+// store's Notifier vouches for it (Gate.vouched).
+const vouchedFor = 10
+
+// vouched reports whether the store's Notifier has been listening since
+// before read (Unix ns): no change to a policy read then can have gone
+// unheard.
+func (g *Gate) vouched(read int64) bool {
+	if g.health == nil {
+		return false
+	}
+	since := g.health.ListeningSince()
+	return !since.IsZero() && since.UnixNano() <= read
+}
+
 // load reads the policy of key id from the store and caches it, unless a
 // change was heard since the read began.
 func (g *Gate) load(ctx context.Context, id string, now time.Time) (*entry, error) {
 	ep := g.epoch.Load()
-	k, ok := (*authkit.Key)(nil), false
+	ns := now.UnixNano()
+	k, read, ok := (*authkit.Key)(nil), ns, false
 	if g.cfg.Cached != nil {
-		k, ok = g.cfg.Cached(id)
+		var at time.Time
+		if k, at, ok = g.cfg.Cached(id); ok {
+			read = at.UnixNano()
+			// Only as fresh as this Gate's own read would be.
+			ok = ns-read < g.ttl || g.vouched(read)
+		}
 	}
 	var err error
 	if !ok {
+		read = ns
 		start := g.metrics.Start()
 		k, err = g.cfg.Keys.KeyByID(ctx, id)
 		g.metrics.Stored(ctx, metrics.KeyByID, start)
@@ -459,8 +489,8 @@ func (g *Gate) load(ctx context.Context, id string, now time.Time) (*entry, erro
 	case err != nil:
 		return nil, fmt.Errorf("limits: %w", err)
 	}
-	ns := now.UnixNano()
-	e := g.compile(k, ns-(g.ttl-refresh.Fresh(g.ttl))) // loaded earlier by the jitter: fresh for less
+	e := g.compile(k, read-(g.ttl-refresh.Fresh(g.ttl))) // loaded earlier by the jitter: fresh for less
+	e.read = read
 	g.mu.Lock()
 	if g.epoch.Load() == ep {
 		if _, ok := g.entries[id]; !ok && len(g.entries) >= g.cfg.CacheSize {

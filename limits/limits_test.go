@@ -454,3 +454,59 @@ func TestAdmit_AFullCacheLetsOnePolicyGo(t *testing.T) {
 	t.Logf("read again: %d of 101", again)
 	is.True(again >= 1 && again <= 25) // dropping half would read 51 or more
 }
+
+// TestAdmit_APolicyIsFreshLongerWhileTheStoreVouches: an SQLite store
+// hears every change since it opened (authkit.NotifierHealth), so a policy
+// read after that stays fresh ten times CacheTTL; a Gate whose clock puts
+// the read before that gets the plain CacheTTL.
+func TestAdmit_APolicyIsFreshLongerWhileTheStoreVouches(t *testing.T) {
+	is := is.New(t)
+	store, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "a.db"))
+	is.NoErr(err)
+	defer store.Close()
+	now := time.Now()
+	ahead, behind := fakeclock.New(now), fakeclock.New(now.Add(-time.Hour))
+	silent := &silentKeys{KeyStore: store} // the reads counted; the health is the store's
+	gate := func(c *fakeclock.Clock) *limits.Gate {
+		g, err := limits.New(limits.Config{Keys: vouching{silent, store}, Counters: &memory.Counters{}, Clock: c.Now})
+		is.NoErr(err)
+		t.Cleanup(func() { g.Close() })
+		return g
+	}
+	a, b := gate(ahead), gate(behind)
+	secret, err := authkit.NewSecret([]byte("limits-test-secret-0123456789abcdef"))
+	is.NoErr(err)
+	ks, err := keys.New(keys.Config{Store: store, Secret: secret})
+	is.NoErr(err)
+	defer ks.Close()
+	k, _, err := ks.Create(ctx, authkit.KeyRequest{Owner: "o", Handle: "h"})
+	is.NoErr(err)
+	_, err = a.Admit(ctx, k.ID, addr)
+	is.NoErr(err)
+	_, err = b.Admit(ctx, k.ID, addr)
+	is.NoErr(err)
+	is.Equal(silent.reads.Load(), int64(2))
+
+	ahead.Advance(2 * time.Minute) // past the 30 s TTL, not past ten times it
+	behind.Advance(2 * time.Minute)
+	_, err = a.Admit(ctx, k.ID, addr)
+	is.NoErr(err)
+	_, err = b.Admit(ctx, k.ID, addr)
+	is.NoErr(err)
+	deadline := time.Now().Add(5 * time.Second)
+	for silent.reads.Load() < 3 { // b's background read
+		if time.Now().After(deadline) {
+			t.Fatal("b never read its stale policy again")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	time.Sleep(50 * time.Millisecond)
+	is.Equal(silent.reads.Load(), int64(3)) // and a did not
+}
+
+// vouching is a KeyStore that counts reads (silentKeys) and has the health
+// of a real store.
+type vouching struct {
+	*silentKeys
+	authkit.NotifierHealth
+}

@@ -440,3 +440,61 @@ func TestReplicas_ListenerDropReplaysAKeyDisabledMeanwhile(t *testing.T) {
 		}
 	}
 }
+
+// TestReplicas_AKeyReadBeforeAReconnectionIsReadAgain: B keeps a key it
+// read while its listener was up fresh for ten times the cache's TTL
+// (keys.Config.CacheTTL), for it would hear any change. A change made
+// where no notification tells (here a raw UPDATE; a new policy set while
+// B's listener is down, which its replay does not cover) is seen once B
+// listens again: what B read before its new ListeningSince is read again
+// at its next use, within a few seconds, not ten minutes.
+func TestReplicas_AKeyReadBeforeAReconnectionIsReadAgain(t *testing.T) {
+	is := is.New(t)
+	dsn(t)
+	if testing.Short() {
+		t.Skip("PostgreSQL tests are slow: skipped under -short")
+	}
+	name := schema(t)
+	a, b := newReplica(t, name, 0), newReplica(t, name, 0)
+	free := authkit.Policy{Metadata: json.RawMessage(`{"plan":"free"}`)}
+	k, secret, err := a.keys.Create(ctx, authkit.KeyRequest{Owner: "alice", Handle: "plan", Policy: free})
+	is.NoErr(err)
+	got, err := b.keys.VerifyKey(ctx, secret) // cached on B, vouched
+	is.NoErr(err)
+	is.Equal(string(got.Policy.Metadata), `{"plan":"free"}`)
+	before := b.store.ListeningSince()
+	is.True(!before.IsZero())
+
+	conn, err := pgx.Connect(ctx, dsn(t))
+	is.NoErr(err)
+	defer conn.Close(ctx)
+	tag, err := conn.Exec(ctx, `UPDATE "`+name+`".keys SET policy = replace(policy, 'free', 'pro') WHERE id = $1`, k.ID) // no notification
+	is.NoErr(err)
+	is.Equal(tag.RowsAffected(), int64(1))
+	got, err = b.keys.VerifyKey(ctx, secret)
+	is.NoErr(err)
+	is.Equal(string(got.Policy.Metadata), `{"plan":"free"}`) // fresh: not read again
+
+	time.Sleep(1500 * time.Millisecond) // the key older than any window the replay reads by time
+	var killed int
+	is.NoErr(conn.QueryRow(ctx, `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = $1`, postgres.ListenerName(b.store)).Scan(&killed))
+	is.Equal(killed, 2)
+	deadline := time.Now().Add(10 * time.Second)
+	for !b.store.ListeningSince().After(before) {
+		if time.Now().After(deadline) {
+			t.Fatal("B never listened again")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	for {
+		got, err := b.keys.VerifyKey(ctx, secret)
+		is.NoErr(err)
+		if string(got.Policy.Metadata) == `{"plan":"pro"}` {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("B kept the policy it read before the reconnection")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
