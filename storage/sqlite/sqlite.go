@@ -54,13 +54,13 @@ type Store struct {
 	// once: reads on the reader pool, writes on the writer connection. The
 	// point reads run under context.WithoutCancel: they take microseconds,
 	// and a cancelable context costs the driver a goroutine per query.
-	keyBySecret, keyByID, sessionByID, loginSession, refreshByHash          *sql.Stmt
-	insertSession, insertGrant, replaceToken, insertRefreshSt, spendRefresh *sql.Stmt
+	keyBySecret, keyByID, sessionByID, loginSession, refreshByHash, oldestKept *sql.Stmt
+	insertSession, insertGrant, replaceToken, insertRefreshSt, spendRefresh    *sql.Stmt
 }
 
 // stmts lists the prepared statements, for Close.
 func (s *Store) stmts() []*sql.Stmt {
-	return []*sql.Stmt{s.keyBySecret, s.keyByID, s.sessionByID, s.loginSession, s.refreshByHash,
+	return []*sql.Stmt{s.keyBySecret, s.keyByID, s.sessionByID, s.loginSession, s.refreshByHash, s.oldestKept,
 		s.insertSession, s.insertGrant, s.replaceToken, s.insertRefreshSt, s.spendRefresh}
 }
 
@@ -113,6 +113,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		{s.r, &s.keyByID, `SELECT ` + keyCols + ` FROM keys k WHERE k.id = ?`},
 		{s.r, &s.sessionByID, `SELECT ` + sessionCols + ` FROM sessions WHERE id = ?`},
 		{s.r, &s.loginSession, `SELECT ` + sessionCols + ` FROM sessions WHERE owner = ? AND key_id = ? AND name = ? AND kind = 'login' AND revoked_at = 0`},
+		{s.r, &s.oldestKept, oldestKept},
 		{s.r, &s.refreshByHash, `SELECT hash, session_id, key_id, created_at, expires_at, spent_at, child_sealed FROM refresh_tokens WHERE hash = ?`},
 		{s.w, &s.insertSession, `INSERT INTO sessions (` + sessionCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
 		{s.w, &s.insertGrant, `INSERT INTO session_grants (` + sessionCols + `, rt_hash, rt_session_id, rt_key_id, rt_created_at, rt_expires_at)
@@ -617,12 +618,15 @@ func (s *Store) RevokeSession(ctx context.Context, owner, id string, at time.Tim
 	return err
 }
 
+// oldestKept finds the live session of a key past which the older ones
+// are over its cap (EndOldestSessions).
+const oldestKept = `SELECT id FROM sessions WHERE key_id = ? AND revoked_at = 0 ORDER BY id DESC LIMIT 1 OFFSET ?`
+
 // EndOldestSessions implements authkit.SessionStore. A key under its cap,
 // the usual case, costs one read on the reader pool and no write.
 func (s *Store) EndOldestSessions(ctx context.Context, keyID string, max, keep int, at time.Time) (int, error) {
-	const oldestKept = `SELECT id FROM sessions WHERE key_id = ? AND revoked_at = 0 ORDER BY id DESC LIMIT 1 OFFSET ?`
 	var edge string
-	err := s.r.QueryRowContext(context.WithoutCancel(ctx), oldestKept, keyID, max).Scan(&edge)
+	err := s.oldestKept.QueryRowContext(context.WithoutCancel(ctx), keyID, max).Scan(&edge)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, nil
 	}
