@@ -45,11 +45,17 @@
 // # Verification on every request
 //
 // A key verified before is answered from memory (about 0.4 µs, no
-// allocation through [Service.KeyPrincipal]): a bounded cache keyed by the
-// secret's keyed hash, fresh for [Config.CacheTTL], then answered for a few
-// minutes more while one background read refreshes it. A deletion or a
-// rotation forgets the key at once, on every replica the store's
-// [authkit.Notifier] reaches; an unknown secret never enters the cache.
+// allocation through [Service.KeyPrincipal]): a bounded cache of the
+// secrets verified, whose keyed hash decides a hit, fresh for
+// [Config.CacheTTL] (ten times that while the store's Notifier vouches
+// that it has heard every change since: [authkit.NotifierHealth]), then
+// answered for a few minutes more while one background read refreshes it.
+// A deletion, a rotation or any other change forgets the key at once, on
+// every replica the store's [authkit.Notifier] reaches; an unknown secret
+// never enters the cache. At a hundred thousand keys the cache outgrows
+// the CPU's caches: the line a lookup reads is fetched while the keyed
+// hash is computed, so that a large cache costs little more than a small
+// one.
 // Nothing on the request path writes: the last uses are kept in memory and
 // written in one batch every [Config.FlushEvery] (KeyStore.TouchKeys), and
 // at [Service.Close]; a crash loses at most that much of LastUsedAt.
