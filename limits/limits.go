@@ -472,8 +472,10 @@ func (g *Gate) load(ctx context.Context, id string, now time.Time) (*entry, erro
 		var at time.Time
 		if k, at, ok = g.cfg.Cached(id); ok {
 			read = at.UnixNano()
-			// Only as fresh as this Gate's own read would be.
-			ok = ns-read < g.ttl || g.vouched(read)
+			// Taken only if it would be fresh here, as this Gate's own
+			// read would be: else every use would take it again.
+			age := ns - read
+			ok = age < g.ttl || age < vouchedFor*g.ttl && g.vouched(read)
 		}
 	}
 	var err error
