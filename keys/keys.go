@@ -528,22 +528,6 @@ func (s *Service) listening(now int64) bool {
 	return true
 }
 
-// vouchedFor is how many times Config.CacheTTL an entry stays fresh when
-// the store's Notifier has been listening since before it was read: no
-// change to its key can have gone unheard, so the freshness that bounds a
-// lost notification can be long.
-const vouchedFor = 10
-
-// vouched reports whether the store's Notifier has been listening since
-// before read (Unix ns, by the Clock).
-func (s *Service) vouched(read int64) bool {
-	if s.health == nil {
-		return false
-	}
-	since := s.health.ListeningSince()
-	return !since.IsZero() && since.UnixNano() <= read
-}
-
 // load reads the key of hash h from the store, checks it at now, and caches
 // it, under tag (keyCache.locate), if it is alive.
 func (s *Service) load(ctx context.Context, tag uint64, h [32]byte, now time.Time) (*entry, error) {
@@ -567,8 +551,8 @@ func (s *Service) load(ctx context.Context, tag uint64, h [32]byte, now time.Tim
 	}
 	ns := now.UnixNano()
 	fresh := s.cache.ttl
-	if s.vouched(ns) {
-		fresh *= vouchedFor
+	if refresh.Vouched(s.health, ns) {
+		fresh *= refresh.VouchedFor
 	}
 	e := &entry{hash: h, tag: tag, key: k, principal: k.Principal(), keyExp: unixNano(k.ExpiresAt), secretExp: unixNano(ks.ExpiresAt),
 		read: ns, stale: ns + refresh.Fresh(fresh) + s.cache.stale}

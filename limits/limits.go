@@ -436,7 +436,7 @@ func (g *Gate) entry(ctx context.Context, id string, now time.Time) (*entry, err
 	g.mu.RUnlock()
 	if e != nil {
 		age := ns - e.loaded
-		if age < g.ttl || age < vouchedFor*g.ttl && g.vouched(e.read) {
+		if age < g.ttl || age < refresh.VouchedFor*g.ttl && refresh.Vouched(g.health, e.read) {
 			return e, nil
 		}
 		if age < g.ttl+staleFor {
@@ -445,21 +445,6 @@ func (g *Gate) entry(ctx context.Context, id string, now time.Time) (*entry, err
 		}
 	}
 	return g.load(ctx, id, now)
-}
-
-// vouchedFor is how many times CacheTTL a policy stays fresh when the
-// store's Notifier vouches for it (Gate.vouched).
-const vouchedFor = 10
-
-// vouched reports whether the store's Notifier has been listening since
-// before read (Unix ns): no change to a policy read then can have gone
-// unheard.
-func (g *Gate) vouched(read int64) bool {
-	if g.health == nil {
-		return false
-	}
-	since := g.health.ListeningSince()
-	return !since.IsZero() && since.UnixNano() <= read
 }
 
 // load reads the policy of key id from the store and caches it, unless a
@@ -475,7 +460,7 @@ func (g *Gate) load(ctx context.Context, id string, now time.Time) (*entry, erro
 			// Taken only if it would be fresh here, as this Gate's own
 			// read would be: else every use would take it again.
 			age := ns - read
-			ok = age < g.ttl || age < vouchedFor*g.ttl && g.vouched(read)
+			ok = age < g.ttl || age < refresh.VouchedFor*g.ttl && refresh.Vouched(g.health, read)
 		}
 	}
 	var err error

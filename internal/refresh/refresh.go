@@ -8,6 +8,8 @@ import (
 	"math/rand/v2"
 	"sync/atomic"
 	"time"
+
+	"github.com/authkit/authkit"
 )
 
 // Queue reads entries of type T again in the background. It is safe for
@@ -74,6 +76,23 @@ func (q *Queue[T]) Offer(busy *atomic.Bool, v T) {
 	default:
 		busy.Store(false)
 	}
+}
+
+// VouchedFor is how many times its TTL a cached record stays fresh when
+// the store's Notifier vouches for it (Vouched): no change to it can have
+// gone unheard, so the freshness that bounds a lost notification can be
+// long.
+const VouchedFor = 10
+
+// Vouched reports whether h (the store's, nil if it has none) has been
+// listening since before read (Unix ns, by the cache's clock): every
+// change to a record read then has been or will be heard.
+func Vouched(h authkit.NotifierHealth, read int64) bool {
+	if h == nil {
+		return false
+	}
+	since := h.ListeningSince()
+	return !since.IsZero() && since.UnixNano() <= read
 }
 
 // Fresh is ttl less up to a fifth of it at random (ns): entries first seen
