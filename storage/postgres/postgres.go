@@ -64,8 +64,10 @@ type Store struct {
 	cancel context.CancelFunc
 	done   chan struct{}
 
-	listening      atomic.Bool  // the listener is connected and heard its own heartbeat lately
-	listeningSince atomic.Int64 // Unix ns: when listening last became true; 0 while it is false
+	// listeningSince is when the listener last connected (and replayed),
+	// Unix ns, while it is connected and heard its own heartbeat lately;
+	// 0 otherwise.
+	listeningSince atomic.Int64
 }
 
 var _ authkit.Store = (*Store)(nil)
@@ -197,7 +199,7 @@ func listenerName(schema string) string {
 
 // listeningNow reports whether the store is connected to receive other
 // replicas' revocations.
-func (s *Store) listeningNow() bool { return s.listening.Load() }
+func (s *Store) listeningNow() bool { return s.listeningSince.Load() != 0 }
 
 // Listening implements authkit.NotifierHealth: whether the listener is
 // connected and heard its own heartbeat (a NOTIFY sent every
@@ -333,7 +335,6 @@ func (s *Store) setListening(v bool) {
 	} else {
 		s.listeningSince.Store(0)
 	}
-	s.listening.Store(v)
 }
 
 // replay publishes every key and session revoked, every key rotated, and
