@@ -263,37 +263,36 @@ func (s *Store) listen(ctx context.Context, cc *pgx.ConnConfig, ready chan struc
 	defer close(s.done)
 	var since time.Time // when the last connection dropped; zero before the first
 	backoff := 100 * time.Millisecond
+	// retry closes conn (if any) and waits backoff, doubled each time up
+	// to 5 s; false once ctx is done.
+	retry := func(conn *pgx.Conn) bool {
+		if conn != nil {
+			conn.Close(context.Background())
+		}
+		select {
+		case <-ctx.Done():
+			return false
+		case <-time.After(backoff):
+		}
+		backoff = min(backoff*2, 5*time.Second)
+		return true
+	}
 	once := sync.Once{}
 	for ctx.Err() == nil {
 		conn, err := pgx.ConnectConfig(ctx, cc)
 		if err == nil {
 			_, err = conn.Exec(ctx, `LISTEN `+channel)
 		}
-		if err != nil {
-			if conn != nil {
-				conn.Close(context.Background())
-			}
-			select {
-			case <-ctx.Done():
-				return
-			case <-time.After(backoff):
-			}
-			backoff = min(backoff*2, 5*time.Second)
-			continue
+		if err == nil && !since.IsZero() {
+			// Not listening until what was missed is replayed: the
+			// caches go on reading the store meanwhile.
+			err = s.replay(ctx, conn, since.Add(-time.Second))
 		}
-		if !since.IsZero() {
-			if err := s.replay(ctx, conn, since.Add(-time.Second)); err != nil {
-				// Not listening until what was missed is replayed: the
-				// caches go on reading the store meanwhile.
-				conn.Close(context.Background())
-				select {
-				case <-ctx.Done():
-					return
-				case <-time.After(backoff):
-				}
-				backoff = min(backoff*2, 5*time.Second)
-				continue
+		if err != nil {
+			if !retry(conn) {
+				return
 			}
+			continue
 		}
 		backoff = 100 * time.Millisecond
 		s.setListening(true)
