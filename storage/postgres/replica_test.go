@@ -220,6 +220,17 @@ func TestReplicas_KeyDeletedOrRotatedOnAIsRefusedOnB(t *testing.T) {
 	is.NoErr(err)
 }
 
+// killListeners terminates, through conn, the listening connections of
+// s's schema (every replica's on it) and returns how many it ended.
+func killListeners(t *testing.T, conn *pgx.Conn, s *postgres.Store) int {
+	t.Helper()
+	var killed int
+	if err := conn.QueryRow(ctx, `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = $1`, postgres.ListenerName(s)).Scan(&killed); err != nil {
+		t.Fatal(err)
+	}
+	return killed
+}
+
 // TestReplicas_ListenerDropReplaysMissedRevocations kills B's listening
 // connection from the server side, revokes on A while B is deaf, and checks
 // that B refuses the revoked token (reading the store while deaf, then
@@ -236,9 +247,7 @@ func TestReplicas_ListenerDropReplaysMissedRevocations(t *testing.T) {
 	defer conn.Close(ctx)
 	// Kill the listening connections of this schema (A's and B's), then
 	// revoke before they are back.
-	var killed int
-	is.NoErr(conn.QueryRow(ctx, `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = $1`, postgres.ListenerName(b.store)).Scan(&killed))
-	is.Equal(killed, 2)
+	is.Equal(killListeners(t, conn, b.store), 2)
 	is.NoErr(a.sessions.Revoke(ctx, "alice", g.Session.ID))
 	deadline := time.Now().Add(10 * time.Second)
 	for {
@@ -420,9 +429,7 @@ func TestReplicas_ListenerDropReplaysAKeyDisabledMeanwhile(t *testing.T) {
 	conn, err := pgx.Connect(ctx, dsn(t))
 	is.NoErr(err)
 	defer conn.Close(ctx)
-	var killed int
-	is.NoErr(conn.QueryRow(ctx, `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = $1`, postgres.ListenerName(b.store)).Scan(&killed))
-	is.Equal(killed, 2)
+	is.Equal(killListeners(t, conn, b.store), 2)
 	yes := true
 	_, err = a.keys.Update(ctx, "alice", k.ID, authkit.KeyUpdate{Disabled: &yes})
 	is.NoErr(err)
@@ -476,9 +483,7 @@ func TestReplicas_AKeyReadBeforeAReconnectionIsReadAgain(t *testing.T) {
 	is.Equal(string(got.Policy.Metadata), `{"plan":"free"}`) // fresh: not read again
 
 	time.Sleep(1500 * time.Millisecond) // the key older than any window the replay reads by time
-	var killed int
-	is.NoErr(conn.QueryRow(ctx, `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = $1`, postgres.ListenerName(b.store)).Scan(&killed))
-	is.Equal(killed, 2)
+	is.Equal(killListeners(t, conn, b.store), 2)
 	deadline := time.Now().Add(10 * time.Second)
 	for !b.store.ListeningSince().After(before) {
 		if time.Now().After(deadline) {
