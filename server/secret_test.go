@@ -301,10 +301,11 @@ func TestHousekeeping_RewrapRunsByItselfAfterAPeriod(t *testing.T) {
 		return err == nil && by[oldID] == 0
 	})
 	eventually(t, func() bool { return strings.Contains(logs.String(), "authkit: rewrap") })
-	events, err := store.AuditLog(ctx, "", authkit.Page{})
-	is.NoErr(err)
-	is.True(len(events) > 0)
-	is.Equal(events[len(events)-1].Action, authkit.AuditSecretRewrapped)
+	// The audit event is recorded after the log line: wait for it too.
+	eventually(t, func() bool {
+		events, err := store.AuditLog(ctx, "", authkit.Page{})
+		return err == nil && len(events) > 0 && events[len(events)-1].Action == authkit.AuditSecretRewrapped
+	})
 }
 
 // TestNew_RefusesASecretThatDoesNotOpenTheStore: a server started with a
