@@ -130,9 +130,10 @@ type SessionStore interface {
 	// EndOldestSessions does nothing unless keyID has more than max
 	// unrevoked sessions (of every kind, expired ones included); then it
 	// revokes, at at, all of them but the keep newest (by ID, which is
-	// creation order), and returns how many it revoked. 1 <= keep <= max.
-	// Publishes a [Revocation] for each after commit.
-	EndOldestSessions(ctx context.Context, keyID string, max, keep int, at time.Time) (int, error)
+	// creation order). It returns how many unrevoked sessions keyID holds
+	// afterwards: keep if it revoked any, else at most max. 1 <= keep <=
+	// max. Publishes a [Revocation] for each after commit.
+	EndOldestSessions(ctx context.Context, keyID string, max, keep int, at time.Time) (live int, err error)
 
 	// EndKeySessions ends, at at, the unrevoked sessions of keyID created
 	// at or before upTo: their ExpiresAt becomes at wherever it was later,

@@ -24,7 +24,12 @@
 // One key holds at most [Config.MaxSessionsPerKey] live sessions (1,000 by
 // default): opening one more ends the oldest (down to nine tenths of the
 // cap, in one write), and their tokens and refresh
-// tokens stop working at once, on every replica. A grant session lives
+// tokens stop working at once, on every replica. A Manager counts a key's
+// sessions only once it has used up the room its last count left (at most
+// a tenth of the cap), so a key opening session after session pays the
+// count about once in a hundred; replicas each keep their own room, so
+// with several a key may pass its cap by a tenth per other replica until
+// the next count. A grant session lives
 // [Config.RefreshTTL] (30 days), or less where an exchange asks for less
 // ([authkit.ExchangeRequest].SessionTTL, handlers.ExchangeOptions.SessionTTL):
 // a client that exchanges its key again and again so leaves behind at most

@@ -77,6 +77,7 @@ type Manager struct {
 	loginTTL     time.Duration
 	reuseMargin  time.Duration
 	maxPerKey    int // 0: no cap
+	room         room
 	clock        authkit.Clock
 	metrics      *metrics.Metrics
 }
@@ -510,16 +511,22 @@ func (m *Manager) openLogin(ctx context.Context, who loginSubject, name string, 
 
 // capSessions ends the oldest sessions of keyID once a new one takes it
 // over the cap, down to nine tenths of the cap, so that a key at its cap
-// does not pay a write for every new session. An app's own users (keyID
-// "") have no cap here.
+// does not pay a write for every new session. The store counts the key's
+// sessions only when the room this Manager knew of is used up (see room).
+// An app's own users (keyID "") have no cap here.
 func (m *Manager) capSessions(ctx context.Context, keyID string, now time.Time) error {
-	if m.maxPerKey == 0 || keyID == "" {
+	if m.maxPerKey == 0 || keyID == "" || m.room.take(keyID) {
 		return nil
 	}
+	keep := m.maxPerKey - m.maxPerKey/10
 	start := m.metrics.Start()
-	_, err := m.store.EndOldestSessions(ctx, keyID, m.maxPerKey, m.maxPerKey-m.maxPerKey/10, now)
+	live, err := m.store.EndOldestSessions(ctx, keyID, m.maxPerKey, keep, now)
 	m.metrics.Stored(ctx, metrics.EndOldestSessions, start)
-	return err
+	if err != nil {
+		return err
+	}
+	m.room.set(keyID, min(m.maxPerKey-live, m.maxPerKey-keep))
+	return nil
 }
 
 func (m *Manager) renewLogin(ctx context.Context, who loginSubject, sess *authkit.Session) (*authkit.Grant, error) {

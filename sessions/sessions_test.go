@@ -435,6 +435,45 @@ func TestSessions_CapPerKeyEndsTheOldest(t *testing.T) {
 	})
 }
 
+// counting is a real store that counts its EndOldestSessions calls.
+type counting struct {
+	authkit.Store
+	calls int
+}
+
+func (c *counting) EndOldestSessions(ctx context.Context, keyID string, max, keep int, at time.Time) (int, error) {
+	c.calls++
+	return c.Store.EndOldestSessions(ctx, keyID, max, keep, at)
+}
+
+// TestSessions_TheCapIsCountedOnlyWhenTheRoomIsUsedUp: a key opening
+// session after session stays within its cap after every one, while the
+// store counts its sessions about once per tenth of the cap, not at every
+// login.
+func TestSessions_TheCapIsCountedOnlyWhenTheRoomIsUsedUp(t *testing.T) {
+	forStores(t, func(t *testing.T, f *fx) {
+		is := is.New(t)
+		secret, err := authkit.NewSecret([]byte("sessions-test-secret-0123456789abcdef"))
+		is.NoErr(err)
+		store := &counting{Store: f.store}
+		m, err := sessions.New(sessions.Config{Store: store, Tokens: f.tokens, Secret: secret, MaxSessionsPerKey: 100, Clock: f.clock.Now})
+		is.NoErr(err)
+		const logins = 350
+		for i := range logins {
+			_, err := m.Login(ctx, f.key, fmt.Sprint("worker-", i))
+			is.NoErr(err)
+			live, err := f.store.ListSessions(ctx, "alice", authkit.Page{Limit: 200})
+			is.NoErr(err)
+			is.True(len(live) <= 100) // never past the cap
+			if i == 99 {
+				is.Equal(len(live), 100) // nothing ended before the cap
+			}
+		}
+		t.Logf("%d logins, %d counts", logins, store.calls)
+		is.True(store.calls <= logins/5)
+	})
+}
+
 // TestSessions_ExchangeSessionTTL: an endpoint may open shorter grant
 // sessions than the manager's default, never longer ones.
 func TestSessions_ExchangeSessionTTL(t *testing.T) {

@@ -387,7 +387,7 @@ func (s *Store) EndOldestSessions(ctx context.Context, keyID string, max, keep i
 	for _, id := range ended {
 		s.Publish(authkit.Revocation{Kind: authkit.RevokedSession, ID: id})
 	}
-	return len(ended), nil
+	return len(live) - len(ended), nil
 }
 
 // endLocked revokes sess at at, freeing its login name. s.mu is held.

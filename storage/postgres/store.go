@@ -354,13 +354,14 @@ func (s *Store) RevokeSession(ctx context.Context, owner, id string, at time.Tim
 // the usual case, costs one read and no write.
 func (s *Store) EndOldestSessions(ctx context.Context, keyID string, max, keep int, at time.Time) (int, error) {
 	const oldestKept = `SELECT id FROM sessions WHERE key_id = $1 AND revoked_at IS NULL ORDER BY id DESC LIMIT 1 OFFSET $2`
-	var edge string
-	err := s.pool.QueryRow(ctx, oldestKept, keyID, max).Scan(&edge)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return 0, nil
-	}
+	var live int
+	err := s.pool.QueryRow(ctx, `SELECT count(*) FROM (SELECT 1 FROM sessions WHERE key_id = $1 AND revoked_at IS NULL LIMIT $2) AS l`,
+		keyID, max+1).Scan(&live)
 	if err != nil {
 		return 0, fmt.Errorf("postgres: end oldest sessions: %w", err)
+	}
+	if live <= max {
+		return live, nil
 	}
 	var ended []string
 	err = s.write(ctx, func(tx pgx.Tx) error {
@@ -373,7 +374,7 @@ func (s *Store) EndOldestSessions(ctx context.Context, keyID string, max, keep i
 		return 0, fmt.Errorf("postgres: end oldest sessions: %w", err)
 	}
 	s.publishSessions(ended)
-	return len(ended), nil
+	return keep, nil
 }
 
 // EndKeySessions implements authkit.SessionStore.

@@ -54,13 +54,13 @@ type Store struct {
 	// once: reads on the reader pool, writes on the writer connection. The
 	// point reads run under context.WithoutCancel: they take microseconds,
 	// and a cancelable context costs the driver a goroutine per query.
-	keyBySecret, keyByID, sessionByID, loginSession, refreshByHash, oldestKept *sql.Stmt
-	insertSession, insertGrant, replaceToken, insertRefreshSt, spendRefresh    *sql.Stmt
+	keyBySecret, keyByID, sessionByID, loginSession, refreshByHash, liveUpTo *sql.Stmt
+	insertSession, insertGrant, replaceToken, insertRefreshSt, spendRefresh  *sql.Stmt
 }
 
 // stmts lists the prepared statements, for Close.
 func (s *Store) stmts() []*sql.Stmt {
-	return []*sql.Stmt{s.keyBySecret, s.keyByID, s.sessionByID, s.loginSession, s.refreshByHash, s.oldestKept,
+	return []*sql.Stmt{s.keyBySecret, s.keyByID, s.sessionByID, s.loginSession, s.refreshByHash, s.liveUpTo,
 		s.insertSession, s.insertGrant, s.replaceToken, s.insertRefreshSt, s.spendRefresh}
 }
 
@@ -113,7 +113,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		{s.r, &s.keyByID, `SELECT ` + keyCols + ` FROM keys k WHERE k.id = ?`},
 		{s.r, &s.sessionByID, `SELECT ` + sessionCols + ` FROM sessions WHERE id = ?`},
 		{s.r, &s.loginSession, `SELECT ` + sessionCols + ` FROM sessions WHERE owner = ? AND key_id = ? AND name = ? AND kind = 'login' AND revoked_at = 0`},
-		{s.r, &s.oldestKept, oldestKept},
+		{s.r, &s.liveUpTo, liveUpTo},
 		{s.r, &s.refreshByHash, `SELECT hash, session_id, key_id, created_at, expires_at, spent_at, child_sealed FROM refresh_tokens WHERE hash = ?`},
 		{s.w, &s.insertSession, `INSERT INTO sessions (` + sessionCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`},
 		{s.w, &s.insertGrant, `INSERT INTO session_grants (` + sessionCols + `, rt_hash, rt_session_id, rt_key_id, rt_created_at, rt_expires_at)
@@ -622,19 +622,22 @@ func (s *Store) RevokeSession(ctx context.Context, owner, id string, at time.Tim
 // are over its cap (EndOldestSessions).
 const oldestKept = `SELECT id FROM sessions WHERE key_id = ? AND revoked_at = 0 ORDER BY id DESC LIMIT 1 OFFSET ?`
 
+// liveUpTo counts a key's live sessions, up to a limit (EndOldestSessions).
+const liveUpTo = `SELECT count(*) FROM (SELECT 1 FROM sessions WHERE key_id = ? AND revoked_at = 0 LIMIT ?)`
+
 // EndOldestSessions implements authkit.SessionStore. A key under its cap,
 // the usual case, costs one read on the reader pool and no write.
 func (s *Store) EndOldestSessions(ctx context.Context, keyID string, max, keep int, at time.Time) (int, error) {
-	var edge string
-	err := s.oldestKept.QueryRowContext(context.WithoutCancel(ctx), keyID, max).Scan(&edge)
-	if errors.Is(err, sql.ErrNoRows) {
-		return 0, nil
-	}
-	if err != nil {
+	var live int
+	if err := s.liveUpTo.QueryRowContext(context.WithoutCancel(ctx), keyID, max+1).Scan(&live); err != nil {
 		return 0, fmt.Errorf("sqlite: end oldest sessions: %w", err)
 	}
+	if live <= max {
+		return live, nil
+	}
 	var ended []string
-	err = s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		var err error
 		ended, err = ids(tx.QueryContext(ctx, `UPDATE sessions SET revoked_at = ? WHERE key_id = ? AND revoked_at = 0
 			AND id < (`+oldestKept+`) RETURNING id`, micro(at), keyID, keyID, keep-1))
 		if err != nil {
@@ -646,7 +649,7 @@ func (s *Store) EndOldestSessions(ctx context.Context, keyID string, max, keep i
 		return 0, fmt.Errorf("sqlite: end oldest sessions: %w", err)
 	}
 	s.publishSessions(ended)
-	return len(ended), nil
+	return keep, nil
 }
 
 // EndKeySessions implements authkit.SessionStore.
