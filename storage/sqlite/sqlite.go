@@ -2,7 +2,8 @@
 // modernc.org/sqlite (pure Go, no cgo). It passes storage/storagetest.
 //
 // The database runs in WAL mode with a busy timeout, foreign keys on and
-// synchronous=NORMAL. Writes go through one connection in BEGIN IMMEDIATE
+// synchronous=NORMAL; a goroutine of the Store checkpoints the WAL every
+// half second, so that commits do not. Writes go through one connection in BEGIN IMMEDIATE
 // transactions, so that they never interleave badly; reads go through a
 // pool of their own and never wait for a writer. The hot lookups (a key by
 // its secret's hash, a key or session by ID, a login session) are single
@@ -49,6 +50,7 @@ type Store struct {
 	relay *relay // other processes' revocations
 
 	w, r *sql.DB // one writer connection; a pool of readers
+	ckpt checkpointer
 
 	// Statements of the hot paths (verification, login, refresh), prepared
 	// once: reads on the reader pool, writes on the writer connection. The
@@ -74,6 +76,7 @@ func dsn(path string, write bool) string {
 	q.Add("_pragma", "synchronous(NORMAL)")
 	if write {
 		q.Set("_txlock", "immediate")
+		q.Add("_pragma", "wal_autocheckpoint("+strconv.Itoa(walBackstop)+")")
 	}
 	return "file:" + path + "?" + q.Encode()
 }
@@ -131,11 +134,13 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		s.Close()
 		return nil, err
 	}
+	s.ckpt.start(s.r)
 	return s, nil
 }
 
 // Close closes the database.
 func (s *Store) Close() error {
+	s.ckpt.stop()
 	s.stopRelay()
 	for _, st := range s.stmts() {
 		if st != nil {

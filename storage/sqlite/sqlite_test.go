@@ -3,6 +3,7 @@ package sqlite_test
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -164,4 +165,59 @@ func TestRelay_AnotherProcessRevocationIsHeard(t *testing.T) {
 	time.Sleep(2 * sqlite.RelayEvery)
 	is.Equal(len(heardB), 0)                                                     // once
 	is.Equal(heardA, []authkit.Revocation{{Kind: authkit.RevokedKey, ID: "k1"}}) // its own, once, in process
+}
+
+// writeSessions writes n sessions of one key, each with a sealed token the
+// size of a login's, about eight WAL pages each.
+func writeSessions(t *testing.T, s authkit.Store, n int) {
+	t.Helper()
+	k, _ := storagetest.NewKey("alice", "app")
+	for i := range n {
+		sess := storagetest.NewSession(k, authkit.SessionLogin, fmt.Sprint("s", i))
+		sess.TokenSealed = make([]byte, 560)
+		if err := s.CreateSession(context.Background(), sess, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func fileSize(t *testing.T, path string) int64 {
+	t.Helper()
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fi.Size()
+}
+
+// TestCheckpoints_NotOnTheCommitPath: the thousands of WAL pages of 300 new
+// sessions are not copied into the database file by the commits that
+// wrote them (SQLite's own default would have, at 1,000 pages), but by
+// the Store's own checkpoints, within a second of their writing.
+func TestCheckpoints_NotOnTheCommitPath(t *testing.T) {
+	is := is.New(t)
+	path := filepath.Join(t.TempDir(), "authkit.db")
+
+	restore := sqlite.SetCheckpointEvery(time.Hour) // none in this test's time
+	s, err := sqlite.Open(context.Background(), path)
+	restore()
+	is.NoErr(err)
+	opened := fileSize(t, path)
+	writeSessions(t, s, 300)
+	is.True(fileSize(t, path+"-wal") > 1000*4096) // past SQLite's default
+	is.Equal(fileSize(t, path), opened)           // no commit copied a page
+	is.NoErr(s.Close())
+
+	s, err = sqlite.Open(context.Background(), path) // the default interval
+	is.NoErr(err)
+	defer s.Close()
+	opened = fileSize(t, path)
+	writeSessions(t, s, 300)
+	deadline := time.Now().Add(3 * time.Second)
+	for fileSize(t, path) < opened+300*560 {
+		if time.Now().After(deadline) {
+			t.Fatal("the sessions were not checkpointed within 3 s")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }

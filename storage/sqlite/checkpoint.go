@@ -1,0 +1,62 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"sync"
+	"time"
+)
+
+// Checkpoints copy the pages committed to the WAL into the database file.
+// Left to itself, SQLite runs one inside the commit that takes the WAL past
+// 1,000 pages: on the request path of whichever write committed it, and
+// often, since each new session writes about eight pages. A Store instead
+// checkpoints from a goroutine of its own every checkpointEvery, PASSIVE
+// (it waits for no reader and no writer, and copies what it can), and a
+// commit runs one itself only when the WAL passes walBackstop pages, if
+// the goroutine falls behind.
+//
+// Fewer, larger checkpoints also copy less: a page written by many
+// commits between two checkpoints is copied once.
+var checkpointEvery = 500 * time.Millisecond
+
+// walBackstop is the writer connection's wal_autocheckpoint: 64 MiB of
+// 4 KiB pages.
+const walBackstop = 16384
+
+// checkpointer runs the checkpoints of one Store.
+type checkpointer struct {
+	halt chan struct{}
+	done chan struct{}
+	once sync.Once // Close may be called twice
+}
+
+func (c *checkpointer) start(db *sql.DB) {
+	c.halt, c.done = make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(c.done)
+		t := time.NewTicker(checkpointEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-c.halt:
+				return
+			case <-t.C:
+				// A failure (the file busy, say) is retried at the next
+				// tick, and the backstop bounds the WAL meanwhile.
+				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+				db.ExecContext(ctx, `PRAGMA wal_checkpoint(PASSIVE)`)
+				cancel()
+			}
+		}
+	}()
+}
+
+// stop stops the checkpoints, if they started, and waits for the last.
+func (c *checkpointer) stop() {
+	if c.halt == nil {
+		return
+	}
+	c.once.Do(func() { close(c.halt) })
+	<-c.done
+}
