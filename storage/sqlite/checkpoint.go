@@ -33,9 +33,10 @@ type checkpointer struct {
 
 func (c *checkpointer) start(db *sql.DB) {
 	c.halt, c.done = make(chan struct{}), make(chan struct{})
+	every := checkpointEvery
 	go func() {
 		defer close(c.done)
-		t := time.NewTicker(checkpointEvery)
+		t := time.NewTicker(every)
 		defer t.Stop()
 		for {
 			select {
