@@ -49,8 +49,9 @@ type Store struct {
 	authkit.Broadcaster
 	relay *relay // other processes' revocations
 
-	w, r *sql.DB // one writer connection; a pool of readers
-	ckpt checkpointer
+	w, r  *sql.DB // one writer connection; a pool of readers
+	ckpt  checkpointer
+	group group // group.go
 
 	// Statements of the hot paths (verification, login, refresh), prepared
 	// once: reads on the reader pool, writes on the writer connection. The
@@ -520,10 +521,11 @@ func scanSession(sc scanner) (*authkit.Session, error) {
 	return &x, nil
 }
 
-// CreateSession implements authkit.SessionStore: one statement in
-// autocommit, atomic as every statement is (the unique index on login
-// sessions decides a race). With its first refresh token it is an insert
-// into the view session_grants, whose trigger writes both rows.
+// CreateSession implements authkit.SessionStore: one statement, atomic as
+// every statement is (the unique index on login sessions decides a race),
+// committed alone or with the sessions that arrived meanwhile (group.go).
+// With its first refresh token it is an insert into the view
+// session_grants, whose trigger writes both rows.
 func (s *Store) CreateSession(ctx context.Context, x *authkit.Session, first *authkit.RefreshToken) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -535,10 +537,7 @@ func (s *Store) CreateSession(ctx context.Context, x *authkit.Session, first *au
 		st = s.insertGrant
 		args = append(args, first.Hash, first.SessionID, first.KeyID, micro(first.CreatedAt), micro(first.ExpiresAt))
 	}
-	if _, err := st.ExecContext(context.WithoutCancel(ctx), args...); err != nil {
-		return fmt.Errorf("sqlite: create session: %w", mapErr(err))
-	}
-	return nil
+	return s.createSession(&pendingSession{st: st, args: args, done: make(chan struct{})})
 }
 
 // Session implements authkit.SessionStore.
