@@ -135,7 +135,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		s.Close()
 		return nil, err
 	}
-	s.ckpt.start(s.r)
+	s.ckpt.start(s.r, s.w)
 	return s, nil
 }
 

@@ -375,3 +375,65 @@ func TestCreateSession_AFullDiskFailsTheWholeGroup(t *testing.T) {
 	t.Logf("%d of 100 failed", failed)
 	is.True(failed > 50) // 100 rows of 560 bytes need pages the file may not take
 }
+
+// TestCheckpoints_KeepTheWALShortUnderSteadyWrites: while sessions are
+// written and read without a pause, the WAL still starts again from its
+// beginning after the checkpoints, so its file stays a fraction of what
+// was written through it (without the checkpoints' second step it grows
+// to the 64 MiB backstop).
+func TestCheckpoints_KeepTheWALShortUnderSteadyWrites(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow: writes 8,000 sessions")
+	}
+	is := is.New(t)
+	path := filepath.Join(t.TempDir(), "authkit.db")
+	restore := sqlite.SetCheckpointEvery(20 * time.Millisecond)
+	s, err := sqlite.Open(context.Background(), path)
+	restore()
+	is.NoErr(err)
+	defer s.Close()
+	k, _ := storagetest.NewKey("alice", "app")
+	first := storagetest.NewSession(k, authkit.SessionGrant, "first")
+	is.NoErr(s.CreateSession(context.Background(), first, nil))
+
+	stop := make(chan struct{})
+	var readers sync.WaitGroup
+	for range 4 {
+		readers.Add(1)
+		go func() {
+			defer readers.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+					if _, err := s.Session(context.Background(), first.ID); err != nil {
+						t.Error(err)
+						return
+					}
+				}
+			}
+		}()
+	}
+	var writers sync.WaitGroup
+	for w := range 4 {
+		writers.Add(1)
+		go func() {
+			defer writers.Done()
+			for i := range 2000 {
+				sess := storagetest.NewSession(k, authkit.SessionGrant, fmt.Sprint(w, "-", i))
+				sess.TokenSealed = make([]byte, 560)
+				if err := s.CreateSession(context.Background(), sess, nil); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	writers.Wait()
+	close(stop)
+	readers.Wait()
+	wal := fileSize(t, path+"-wal")
+	t.Logf("8,000 sessions written; the WAL file is %.1f MiB", float64(wal)/(1<<20))
+	is.True(wal < 24<<20)
+}
