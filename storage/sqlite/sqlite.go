@@ -584,7 +584,10 @@ func (s *Store) ReplaceSessionToken(ctx context.Context, id, prevTokenID string,
 
 // ListSessions implements authkit.SessionStore.
 func (s *Store) ListSessions(ctx context.Context, owner string, p authkit.Page) ([]*authkit.Session, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT `+sessionCols+` FROM sessions WHERE owner = ? AND revoked_at = 0 AND id > ? ORDER BY id LIMIT ?`, owner, p.After, p.Size())
+	// The IDs first, from the index of live sessions alone (it orders them
+	// by key, then ID), then the rows of the page.
+	rows, err := s.r.QueryContext(ctx, `SELECT `+sessionCols+` FROM sessions WHERE id IN (
+		SELECT id FROM sessions WHERE owner = ? AND revoked_at = 0 AND id > ? ORDER BY id LIMIT ?) ORDER BY id`, owner, p.After, p.Size())
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: list sessions: %w", err)
 	}
@@ -622,12 +625,16 @@ func (s *Store) RevokeSession(ctx context.Context, owner, id string, at time.Tim
 	return err
 }
 
+// ofKey selects the live sessions of the key ?1 through the index of live
+// sessions, which is by owner first: a key's sessions are its owner's.
+const ofKey = `owner = (SELECT owner FROM keys WHERE id = ?1) AND key_id = ?1 AND revoked_at = 0`
+
 // oldestKept finds the live session of a key past which the older ones
 // are over its cap (EndOldestSessions).
-const oldestKept = `SELECT id FROM sessions WHERE key_id = ? AND revoked_at = 0 ORDER BY id DESC LIMIT 1 OFFSET ?`
+const oldestKept = `SELECT id FROM sessions WHERE ` + ofKey + ` ORDER BY id DESC LIMIT 1 OFFSET ?2`
 
 // liveUpTo counts a key's live sessions, up to a limit (EndOldestSessions).
-const liveUpTo = `SELECT count(*) FROM (SELECT 1 FROM sessions WHERE key_id = ? AND revoked_at = 0 LIMIT ?)`
+const liveUpTo = `SELECT count(*) FROM (SELECT 1 FROM sessions WHERE ` + ofKey + ` LIMIT ?2)`
 
 // EndOldestSessions implements authkit.SessionStore. A key under its cap,
 // the usual case, costs one read on the reader pool and no write.
@@ -642,8 +649,8 @@ func (s *Store) EndOldestSessions(ctx context.Context, keyID string, max, keep i
 	var ended []string
 	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		var err error
-		ended, err = ids(tx.QueryContext(ctx, `UPDATE sessions SET revoked_at = ? WHERE key_id = ? AND revoked_at = 0
-			AND id < (`+oldestKept+`) RETURNING id`, micro(at), keyID, keyID, keep-1))
+		ended, err = ids(tx.QueryContext(ctx, `UPDATE sessions SET revoked_at = ?3 WHERE `+ofKey+`
+			AND id < (`+oldestKept+`) RETURNING id`, keyID, keep-1, micro(at)))
 		if err != nil {
 			return err
 		}
@@ -663,8 +670,8 @@ func (s *Store) EndKeySessions(ctx context.Context, keyID string, upTo, at time.
 	n := 0
 	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		if !revoke {
-			res, err := tx.ExecContext(ctx, `UPDATE sessions SET expires_at = ? WHERE key_id = ? AND revoked_at = 0 AND created_at <= ? AND expires_at > ?`,
-				micro(at), keyID, micro(upTo), micro(at))
+			res, err := tx.ExecContext(ctx, `UPDATE sessions SET expires_at = ?3 WHERE `+ofKey+` AND created_at <= ?2 AND expires_at > ?3`,
+				keyID, micro(upTo), micro(at))
 			if err != nil {
 				return err
 			}
@@ -673,8 +680,8 @@ func (s *Store) EndKeySessions(ctx context.Context, keyID string, upTo, at time.
 			return err
 		}
 		var err error
-		ended, err = ids(tx.QueryContext(ctx, `UPDATE sessions SET revoked_at = ?, expires_at = MIN(expires_at, ?)
-			WHERE key_id = ? AND revoked_at = 0 AND created_at <= ? RETURNING id`, micro(at), micro(at), keyID, micro(upTo)))
+		ended, err = ids(tx.QueryContext(ctx, `UPDATE sessions SET revoked_at = ?3, expires_at = MIN(expires_at, ?3)
+			WHERE `+ofKey+` AND created_at <= ?2 RETURNING id`, keyID, micro(upTo), micro(at)))
 		n = len(ended)
 		if err != nil {
 			return err
@@ -835,8 +842,9 @@ const cleanupBatch = 500
 
 // Cleanup implements authkit.Store, deleting in batches of 500 rows. Refresh
 // tokens are found by a walk of their primary key in pages of 1,000 read
-// without the write lock (with their session: a token dies with it), so
-// that no index is kept for it alone.
+// without the write lock (with their session: a token dies with it), and
+// sessions by a walk of their table by rowid, so that no index is kept for
+// cleanup alone.
 func (s *Store) Cleanup(ctx context.Context, now time.Time) (int, error) {
 	n := micro(now)
 	total := 0
@@ -852,9 +860,13 @@ func (s *Store) Cleanup(ctx context.Context, now time.Time) (int, error) {
 	if err != nil {
 		return total, err
 	}
+	deleted, err = s.cleanupSessions(ctx, n)
+	total += deleted
+	if err != nil {
+		return total, err
+	}
 	for _, q := range []string{
 		`DELETE FROM key_secrets WHERE hash IN (SELECT hash FROM key_secrets WHERE expires_at <> 0 AND expires_at <= ? LIMIT ` + strconv.Itoa(cleanupBatch) + `)`,
-		`DELETE FROM sessions WHERE id IN (SELECT id FROM sessions WHERE expires_at <= ? LIMIT ` + strconv.Itoa(cleanupBatch) + `)`,
 		`DELETE FROM signing_keys WHERE id IN (SELECT id FROM signing_keys WHERE expires_at <> 0 AND expires_at <= ? LIMIT ` + strconv.Itoa(cleanupBatch) + `)`,
 		`DELETE FROM revocation_log WHERE id IN (SELECT id FROM revocation_log WHERE at <= ? - ` + strconv.FormatInt(relayKeep.Microseconds(), 10) + ` LIMIT ` + strconv.Itoa(cleanupBatch) + `)`,
 	} {
@@ -911,28 +923,79 @@ func (s *Store) cleanupRefresh(ctx context.Context, now int64) (int, error) {
 		if err := rows.Err(); err != nil {
 			return total, fmt.Errorf("sqlite: cleanup: %w", err)
 		}
-		for len(dead) > 0 {
-			batch := dead[:min(len(dead), cleanupBatch)]
-			dead = dead[len(batch):]
-			args := make([]any, len(batch))
-			for i, h := range batch {
-				args[i] = h
-			}
-			q := `DELETE FROM refresh_tokens WHERE hash IN (?` + strings.Repeat(", ?", len(batch)-1) + `)`
-			err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
-				res, err := tx.ExecContext(ctx, q, args...)
-				if err == nil {
-					n, _ := res.RowsAffected()
-					total += int(n)
-				}
-				return err
-			})
-			if err != nil {
-				return total, fmt.Errorf("sqlite: cleanup: %w", err)
-			}
+		n, err := deleteIn(s, ctx, `DELETE FROM refresh_tokens WHERE hash IN (%s)`, dead)
+		total += n
+		if err != nil {
+			return total, err
 		}
 		if seen < 1000 {
 			return total, nil
 		}
 	}
+}
+
+// cleanupSessions deletes the sessions past their ExpiresAt. No index
+// keeps them by expiry, which every new session would pay for: the table
+// is read by rowid, a range at a time, on the reader pool, and the expired
+// rows are deleted by rowid, a batch at a time (checking their expiry
+// again: a login may have renewed one meanwhile).
+func (s *Store) cleanupSessions(ctx context.Context, now int64) (int, error) {
+	var last sql.NullInt64
+	if err := s.r.QueryRowContext(ctx, `SELECT max(rowid) FROM sessions`).Scan(&last); err != nil {
+		return 0, fmt.Errorf("sqlite: cleanup: %w", err)
+	}
+	const span = 10_000
+	total := 0
+	for lo := int64(0); lo < last.Int64; lo += span {
+		rows, err := s.r.QueryContext(ctx, `SELECT rowid FROM sessions WHERE rowid > ? AND rowid <= ? AND expires_at <= ?`, lo, lo+span, now)
+		if err != nil {
+			return total, fmt.Errorf("sqlite: cleanup: %w", err)
+		}
+		var dead []int64
+		for rows.Next() {
+			var id int64
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return total, fmt.Errorf("sqlite: cleanup: %w", err)
+			}
+			dead = append(dead, id)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return total, fmt.Errorf("sqlite: cleanup: %w", err)
+		}
+		n, err := deleteIn(s, ctx, `DELETE FROM sessions WHERE rowid IN (%s) AND expires_at <= `+strconv.FormatInt(now, 10), dead)
+		total += n
+		if err != nil {
+			return total, err
+		}
+	}
+	return total, nil
+}
+
+// deleteIn runs q, whose %s is a list of parameters, for keys, a batch at
+// a time, each in its own write, and returns how many rows it deleted.
+func deleteIn[K any](s *Store, ctx context.Context, q string, keys []K) (int, error) {
+	total := 0
+	for len(keys) > 0 {
+		batch := keys[:min(len(keys), cleanupBatch)]
+		keys = keys[len(batch):]
+		args := make([]any, len(batch))
+		for i, k := range batch {
+			args[i] = k
+		}
+		stmt := fmt.Sprintf(q, "?"+strings.Repeat(", ?", len(batch)-1))
+		err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+			res, err := tx.ExecContext(ctx, stmt, args...)
+			if err == nil {
+				n, _ := res.RowsAffected()
+				total += int(n)
+			}
+			return err
+		})
+		if err != nil {
+			return total, fmt.Errorf("sqlite: cleanup: %w", err)
+		}
+	}
+	return total, nil
 }

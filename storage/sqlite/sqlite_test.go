@@ -437,3 +437,44 @@ func TestCheckpoints_KeepTheWALShortUnderSteadyWrites(t *testing.T) {
 	t.Logf("8,000 sessions written; the WAL file is %.1f MiB", float64(wal)/(1<<20))
 	is.True(wal < 24<<20)
 }
+
+// TestCleanup_WalksEverySessionByRowid: cleanup finds expired sessions
+// without an index on expiry, by ranges of rowid, wherever they sit in the
+// table: here rows far apart, past several ranges, and one renewed.
+func TestCleanup_WalksEverySessionByRowid(t *testing.T) {
+	is := is.New(t)
+	path := filepath.Join(t.TempDir(), "authkit.db")
+	s, err := sqlite.Open(context.Background(), path)
+	is.NoErr(err)
+	defer s.Close()
+	db, err := sql.Open("sqlite", "file:"+path)
+	is.NoErr(err)
+	defer db.Close()
+	now := time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC)
+	for _, r := range []struct {
+		rowid   int64
+		expires time.Time
+	}{
+		{5, now.Add(-time.Hour)},
+		{15_000, now.Add(-time.Minute)},
+		{25_000, now.Add(time.Hour)}, // live
+		{35_001, now},
+	} {
+		_, err := db.Exec(`INSERT INTO sessions (rowid, id, kind, key_id, owner, created_at, expires_at) VALUES (?, ?, 'grant', 'k', 'alice', 1, ?)`,
+			r.rowid, fmt.Sprint("s-", r.rowid), r.expires.UnixMicro())
+		is.NoErr(err)
+	}
+	n, err := s.Cleanup(context.Background(), now)
+	is.NoErr(err)
+	is.Equal(n, 3)
+	var left []string
+	rows, err := db.Query(`SELECT id FROM sessions`)
+	is.NoErr(err)
+	for rows.Next() {
+		var id string
+		is.NoErr(rows.Scan(&id))
+		left = append(left, id)
+	}
+	is.NoErr(rows.Err())
+	is.Equal(left, []string{"s-25000"})
+}
