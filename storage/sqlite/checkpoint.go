@@ -10,7 +10,7 @@ import (
 // Checkpoints copy the pages committed to the WAL into the database file.
 // Left to itself, SQLite runs one inside the commit that takes the WAL past
 // 1,000 pages: on the request path of whichever write committed it, and
-// often, since each new session writes about eight pages. A Store instead
+// often, since each new session writes four or five pages. A Store instead
 // checkpoints from a goroutine of its own every checkpointEvery, in two
 // steps:
 //

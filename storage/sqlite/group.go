@@ -13,8 +13,9 @@ import (
 
 // Group commit of new sessions. A login or an exchange that opens a
 // session writes one row, but its commit writes a WAL page for each B-tree
-// the row touches (about eight) and takes the write lock: the CPU of a
-// commit, not of the row, is most of a new session's cost. So
+// the row touches (four, and a fifth for a grant's refresh token) and
+// takes the write lock: the CPU of a commit, not of the row, is most of a
+// new session's cost. So
 // CreateSession calls that arrive while another one is committing wait for
 // it, and the first of them then commits all that waited in one
 // transaction, where the pages they share are written once. A call that
