@@ -196,7 +196,7 @@ func fileSize(t *testing.T, path string) int64 {
 // TestCheckpoints_NotOnTheCommitPath: the thousands of WAL pages of 300 new
 // sessions are not copied into the database file by the commits that
 // wrote them (SQLite's own default would have, at 1,000 pages), but by
-// the Store's own checkpoints, within a second of their writing.
+// the Store's own checkpoints, within moments of their writing.
 func TestCheckpoints_NotOnTheCommitPath(t *testing.T) {
 	is := is.New(t)
 	path := filepath.Join(t.TempDir(), "authkit.db")
@@ -211,7 +211,9 @@ func TestCheckpoints_NotOnTheCommitPath(t *testing.T) {
 	is.Equal(fileSize(t, path), opened)           // no commit copied a page
 	is.NoErr(s.Close())
 
-	s, err = sqlite.Open(context.Background(), path) // the default interval
+	restore = sqlite.SetCheckpointEvery(20 * time.Millisecond)
+	s, err = sqlite.Open(context.Background(), path)
+	restore()
 	is.NoErr(err)
 	defer s.Close()
 	opened = fileSize(t, path)
