@@ -7,7 +7,9 @@
 // keep-alive connections, measures (interleaved, see -rounds):
 //
 //   - GET /healthz (the same server and logging, no authentication): the
-//     yardstick every other route is divided by, round by round;
+//     yardstick every other route is divided by: measured before each
+//     route's slice and after it, and the route's rate divided by the mean
+//     of the two;
 //   - GET /videos with `Authorization: Bearer <access token>` (authkit's
 //     middleware, a warm token, and the app's handler);
 //   - GET /videos with the key as a Basic user name, always the same key;
@@ -27,7 +29,7 @@
 // session also ends the oldest: the abuse case, not the common one).
 //
 // It prints a markdown table: each route's rate, and its rate divided by
-// /healthz's in the same round (the median of the rounds, and their range).
+// /healthz's around it (the median of the rounds, and their range).
 // Each route gets -d in all, split into -rounds slices run in turn, and at
 // most -n requests; the server is stopped at the end. Only 127.0.0.1 is
 // ever contacted.
@@ -246,7 +248,9 @@ func run() error {
 	// The phases are interleaved: -rounds rounds of each route in turn, each
 	// for -d/-rounds, so that a change in the machine's speed during the run
 	// (other work, a VM's neighbours) weighs on all routes alike. /healthz
-	// comes first: every other rate is divided by its rate in the same round.
+	// runs between every two routes, for as long: each route's rate is
+	// divided by the mean of /healthz's just before and just after it, so
+	// that the yardstick is measured within seconds of what it measures.
 	phases := []struct {
 		name string
 		mk   func(int, int64) (*http.Request, error)
@@ -294,25 +298,30 @@ func run() error {
 	}
 	rows := make([]row, len(phases))
 	slice := o.dur / time.Duration(o.rounds)
-	for range o.rounds {
-		var healthz float64
-		for i, p := range phases {
-			before := storeCalls(client, base)
-			r := phase(client, p.mk, o.workers, slice, o.max/int64(o.rounds))
-			after := storeCalls(client, base)
-			if rows[i].calls == nil {
-				rows[i].calls = map[string]float64{}
-			}
-			for op, n := range after {
-				rows[i].calls[op] += n - before[op]
-			}
-			rows[i].name = p.name
-			rows[i].res.add(r)
-			if i == 0 {
-				healthz = r.rate()
-			}
-			rows[i].ratios = append(rows[i].ratios, r.rate()/healthz)
+	measure := func(i int) result {
+		p := phases[i]
+		before := storeCalls(client, base)
+		r := phase(client, p.mk, o.workers, slice, o.max/int64(o.rounds))
+		after := storeCalls(client, base)
+		if rows[i].calls == nil {
+			rows[i].calls = map[string]float64{}
 		}
+		for op, n := range after {
+			rows[i].calls[op] += n - before[op]
+		}
+		rows[i].name = p.name
+		rows[i].res.add(r)
+		return r
+	}
+	for range o.rounds {
+		healthz := measure(0).rate()
+		for i := 1; i < len(phases); i++ {
+			r := measure(i)
+			after := measure(0).rate()
+			rows[i].ratios = append(rows[i].ratios, 2*r.rate()/(healthz+after))
+			healthz = after
+		}
+		rows[0].ratios = append(rows[0].ratios, 1)
 	}
 	// The large store against the small one, round by round.
 	var big []float64
