@@ -299,14 +299,8 @@ func TestCreateSession_ConcurrentCallsShareCommits(t *testing.T) {
 // 90 committed with them are written.
 func TestCreateSession_AnInsertBreakingAConstraintFailsAlone(t *testing.T) {
 	is := is.New(t)
-	path := filepath.Join(t.TempDir(), "authkit.db")
-	s, err := sqlite.Open(context.Background(), path)
-	is.NoErr(err)
-	defer s.Close()
-	db, err := sql.Open("sqlite", "file:"+path)
-	is.NoErr(err)
-	defer db.Close()
-	_, err = db.Exec(`CREATE TRIGGER boom BEFORE INSERT ON sessions WHEN NEW.name = 'boom' BEGIN SELECT RAISE(ABORT, 'boom'); END`)
+	s, db := openWithRaw(t)
+	_, err := db.Exec(`CREATE TRIGGER boom BEFORE INSERT ON sessions WHEN NEW.name = 'boom' BEGIN SELECT RAISE(ABORT, 'boom'); END`)
 	is.NoErr(err)
 
 	k, _ := storagetest.NewKey("alice", "app")
@@ -442,16 +436,10 @@ func TestCheckpoints_KeepTheWALShortUnderSteadyWrites(t *testing.T) {
 
 // TestCleanup_WalksEverySessionByRowid: cleanup finds expired sessions
 // without an index on expiry, by ranges of rowid, wherever they sit in the
-// table: here rows far apart, past several ranges, and one renewed.
+// table: here rows far apart, past several ranges, one of them live.
 func TestCleanup_WalksEverySessionByRowid(t *testing.T) {
 	is := is.New(t)
-	path := filepath.Join(t.TempDir(), "authkit.db")
-	s, err := sqlite.Open(context.Background(), path)
-	is.NoErr(err)
-	defer s.Close()
-	db, err := sql.Open("sqlite", "file:"+path)
-	is.NoErr(err)
-	defer db.Close()
+	s, db := openWithRaw(t)
 	now := time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC)
 	for _, r := range []struct {
 		rowid   int64
@@ -479,4 +467,22 @@ func TestCleanup_WalksEverySessionByRowid(t *testing.T) {
 	}
 	is.NoErr(rows.Err())
 	is.Equal(left, []string{"s-25000"})
+}
+
+// openWithRaw opens a Store on a fresh file, and a connection of the
+// test's own to the same file, for what the Store's API cannot do.
+func openWithRaw(t *testing.T) (authkit.Store, *sql.DB) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "authkit.db")
+	s, err := sqlite.Open(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	db, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return s, db
 }
