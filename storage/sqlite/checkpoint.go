@@ -33,42 +33,48 @@ var checkpointEvery = 500 * time.Millisecond
 // 4 KiB pages.
 const walBackstop = 16384
 
-// checkpointer runs the checkpoints of one Store.
-type checkpointer struct {
+// checkpoint runs the two steps, through r then w. A failure (the file
+// busy, say) is retried at the next tick, and the backstop bounds the WAL
+// meanwhile.
+func checkpoint(r, w *sql.DB) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := r.ExecContext(ctx, `PRAGMA wal_checkpoint(PASSIVE)`); err == nil {
+		w.ExecContext(ctx, `PRAGMA wal_checkpoint(PASSIVE)`)
+	}
+}
+
+// ticking is one of a Store's background loops (the relay's polls, the
+// checkpoints): fn every interval until stop.
+type ticking struct {
 	halt chan struct{}
 	done chan struct{}
 	once sync.Once // Close may be called twice
 }
 
-func (c *checkpointer) start(r, w *sql.DB) {
-	c.halt, c.done = make(chan struct{}), make(chan struct{})
-	every := checkpointEvery
+// start runs fn every every, in a goroutine of its own.
+func (t *ticking) start(every time.Duration, fn func()) {
+	t.halt, t.done = make(chan struct{}), make(chan struct{})
 	go func() {
-		defer close(c.done)
-		t := time.NewTicker(every)
-		defer t.Stop()
+		defer close(t.done)
+		tick := time.NewTicker(every)
+		defer tick.Stop()
 		for {
 			select {
-			case <-c.halt:
+			case <-t.halt:
 				return
-			case <-t.C:
-				// A failure (the file busy, say) is retried at the next
-				// tick, and the backstop bounds the WAL meanwhile.
-				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-				if _, err := r.ExecContext(ctx, `PRAGMA wal_checkpoint(PASSIVE)`); err == nil {
-					w.ExecContext(ctx, `PRAGMA wal_checkpoint(PASSIVE)`)
-				}
-				cancel()
+			case <-tick.C:
+				fn()
 			}
 		}
 	}()
 }
 
-// stop stops the checkpoints, if they started, and waits for the last.
-func (c *checkpointer) stop() {
-	if c.halt == nil {
+// stop stops the loop, if it started, and waits for the last run of fn.
+func (t *ticking) stop() {
+	if t.halt == nil {
 		return
 	}
-	c.once.Do(func() { close(c.halt) })
-	<-c.done
+	t.once.Do(func() { close(t.halt) })
+	<-t.done
 }

@@ -6,7 +6,6 @@ import (
 	"database/sql"
 	"encoding/hex"
 	"fmt"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -35,9 +34,7 @@ type relay struct {
 	heard  time.Time    // the last successful poll; only the poller touches it
 	ok     atomic.Bool  // whether heard is recent: Listening
 	since  atomic.Int64 // Unix ns: when ok last became true (ListeningSince)
-	stop   chan struct{}
-	done   chan struct{}
-	once   sync.Once // Close may be called twice
+	loop   ticking
 }
 
 // logRevocations appends a revocation of each of ids to the revocation log inside tx.
@@ -55,36 +52,27 @@ func (s *Store) logRevocations(ctx context.Context, tx *sql.Tx, kind authkit.Rev
 func (s *Store) startRelay(ctx context.Context) error {
 	b := make([]byte, 8)
 	rand.Read(b)
-	s.relay = &relay{origin: hex.EncodeToString(b), stop: make(chan struct{}), done: make(chan struct{})}
+	s.relay = &relay{origin: hex.EncodeToString(b)}
 	if err := s.r.QueryRowContext(ctx, `SELECT COALESCE(MAX(id), 0) FROM revocation_log`).Scan(&s.relay.last); err != nil {
 		return fmt.Errorf("sqlite: revocation log: %w", err)
 	}
 	s.relay.heard = time.Now()
 	s.relay.since.Store(s.relay.heard.UnixNano())
 	s.relay.ok.Store(true)
-	go s.pollRelay()
+	s.relay.loop.start(RelayEvery, s.pollRelay)
 	return nil
 }
 
+// pollRelay polls once and says whether the Store still hears.
 func (s *Store) pollRelay() {
-	defer close(s.relay.done)
-	t := time.NewTicker(RelayEvery)
-	defer t.Stop()
-	for {
-		select {
-		case <-s.relay.stop:
-			return
-		case <-t.C:
-			if s.pollOnce() == nil {
-				s.relay.heard = time.Now()
-			}
-			ok := time.Since(s.relay.heard) < deafAfter
-			if ok && !s.relay.ok.Load() { // hearing again, from now on
-				s.relay.since.Store(time.Now().UnixNano())
-			}
-			s.relay.ok.Store(ok)
-		}
+	if s.pollOnce() == nil {
+		s.relay.heard = time.Now()
 	}
+	ok := time.Since(s.relay.heard) < deafAfter
+	if ok && !s.relay.ok.Load() { // hearing again, from now on
+		s.relay.since.Store(time.Now().UnixNano())
+	}
+	s.relay.ok.Store(ok)
 }
 
 // pollOnce publishes the revocations other processes logged since the last
@@ -138,7 +126,6 @@ func (s *Store) ListeningSince() time.Time {
 
 func (s *Store) stopRelay() {
 	if s.relay != nil {
-		s.relay.once.Do(func() { close(s.relay.stop) })
-		<-s.relay.done
+		s.relay.loop.stop()
 	}
 }

@@ -50,8 +50,8 @@ type Store struct {
 	relay *relay // other processes' revocations
 
 	w, r  *sql.DB // one writer connection; a pool of readers
-	ckpt  checkpointer
-	group group // group.go
+	ckpt  ticking // checkpoint.go
+	group group   // group.go
 
 	// Statements of the hot paths (verification, login, refresh), prepared
 	// once: reads on the reader pool, writes on the writer connection. The
@@ -135,7 +135,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		s.Close()
 		return nil, err
 	}
-	s.ckpt.start(s.r, s.w)
+	s.ckpt.start(checkpointEvery, func() { checkpoint(s.r, s.w) })
 	return s, nil
 }
 
