@@ -29,10 +29,14 @@ func (r *room) take(keyID string) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	n := r.left[keyID]
-	if n <= 0 {
+	switch {
+	case n <= 0:
 		return false
+	case n == 1:
+		delete(r.left, keyID) // used up: the next one counts
+	default:
+		r.left[keyID] = n - 1
 	}
-	r.left[keyID] = n - 1
 	return true
 }
 
@@ -41,7 +45,7 @@ func (r *room) take(keyID string) bool {
 func (r *room) set(keyID string, n int) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if left, ok := r.left[keyID]; ok && left > 0 {
+	if left, ok := r.left[keyID]; ok {
 		n = min(n, left)
 	}
 	if n <= 0 {
