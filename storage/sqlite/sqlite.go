@@ -3,9 +3,10 @@
 //
 // The database runs in WAL mode with a busy timeout, foreign keys on and
 // synchronous=NORMAL; a goroutine of the Store checkpoints the WAL every
-// half second, so that commits do not. Writes go through one connection in BEGIN IMMEDIATE
-// transactions, so that they never interleave badly; reads go through a
-// pool of their own and never wait for a writer. The hot lookups (a key by
+// half second, so that commits do not. Writes go through one connection
+// in BEGIN IMMEDIATE transactions, so that they never interleave badly;
+// new sessions arriving together share a commit. Reads go through a pool
+// of their own and never wait for a writer. The hot lookups (a key by
 // its secret's hash, a key or session by ID, a login session) are single
 // indexed queries on statements prepared once. Times are stored as Unix
 // microseconds in UTC.
@@ -923,7 +924,7 @@ func (s *Store) cleanupRefresh(ctx context.Context, now int64) (int, error) {
 		if err := rows.Err(); err != nil {
 			return total, fmt.Errorf("sqlite: cleanup: %w", err)
 		}
-		n, err := deleteIn(s, ctx, `DELETE FROM refresh_tokens WHERE hash IN (%s)`, dead)
+		n, err := deleteIn(ctx, s, `DELETE FROM refresh_tokens WHERE hash IN (%s)`, dead)
 		total += n
 		if err != nil {
 			return total, err
@@ -964,7 +965,7 @@ func (s *Store) cleanupSessions(ctx context.Context, now int64) (int, error) {
 		if err := rows.Err(); err != nil {
 			return total, fmt.Errorf("sqlite: cleanup: %w", err)
 		}
-		n, err := deleteIn(s, ctx, `DELETE FROM sessions WHERE rowid IN (%s) AND expires_at <= `+strconv.FormatInt(now, 10), dead)
+		n, err := deleteIn(ctx, s, `DELETE FROM sessions WHERE rowid IN (%s) AND expires_at <= `+strconv.FormatInt(now, 10), dead)
 		total += n
 		if err != nil {
 			return total, err
@@ -975,7 +976,7 @@ func (s *Store) cleanupSessions(ctx context.Context, now int64) (int, error) {
 
 // deleteIn runs q, whose %s is a list of parameters, for keys, a batch at
 // a time, each in its own write, and returns how many rows it deleted.
-func deleteIn[K any](s *Store, ctx context.Context, q string, keys []K) (int, error) {
+func deleteIn[K any](ctx context.Context, s *Store, q string, keys []K) (int, error) {
 	total := 0
 	for len(keys) > 0 {
 		batch := keys[:min(len(keys), cleanupBatch)]
