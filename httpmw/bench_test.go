@@ -2,6 +2,7 @@ package httpmw_test
 
 import (
 	"context"
+	"encoding/base64"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -15,7 +16,8 @@ import (
 // BenchmarkMiddleware measures what authkit adds to every protected
 // request: a trivial handler alone ("bare"), behind Verify, and behind
 // Verify and Require(scope), each called the same way through httptest with
-// a warm access token (the common case: a client reuses its token).
+// a warm access token (the common case: a client reuses its token), and
+// behind both with the key itself as Basic user, seen before.
 //
 //	go test -run '^$' -bench Middleware -benchmem ./httpmw
 func BenchmarkMiddleware(b *testing.B) {
@@ -26,7 +28,7 @@ func BenchmarkMiddleware(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer ak.Close()
-	k, _, err := ak.Keys.Create(ctx, authkit.KeyRequest{Owner: "o", Handle: "k", Scopes: []string{"videos:read"}})
+	k, secret, err := ak.Keys.Create(ctx, authkit.KeyRequest{Owner: "o", Handle: "k", Scopes: []string{"videos:read"}})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -34,23 +36,25 @@ func BenchmarkMiddleware(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	authz := "Bearer " + g.AccessToken
+	bearer := "Bearer " + g.AccessToken
+	basic := "Basic " + base64.StdEncoding.EncodeToString([]byte(secret+":"))
 
 	ok := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusOK) })
-	auth := ak.Auth(httpmw.AcceptBearerToken)
+	auth := ak.Auth(httpmw.AcceptBearerToken | httpmw.AcceptBasicKey)
 	for _, c := range []struct {
-		name string
-		h    http.Handler
+		name, authz string
+		h           http.Handler
 	}{
-		{"bare", ok},
-		{"verify", auth.Verify(ok)},
-		{"verify+require", auth.Verify(auth.Require("videos:read")(ok))},
+		{"bare", bearer, ok},
+		{"verify", bearer, auth.Verify(ok)},
+		{"verify+require", bearer, auth.Verify(auth.Require("videos:read")(ok))},
+		{"verify+require/basic-key", basic, auth.Verify(auth.Require("videos:read")(ok))},
 	} {
 		b.Run(c.name, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
 				r := httptest.NewRequest(http.MethodGet, "/videos", nil)
-				r.Header.Set("Authorization", authz)
+				r.Header.Set("Authorization", c.authz)
 				w := httptest.NewRecorder()
 				c.h.ServeHTTP(w, r)
 				if w.Code != http.StatusOK {
