@@ -28,3 +28,11 @@ func CapPages(s *Store, n int) error {
 	_, err := s.w.Exec(`PRAGMA max_page_count = ` + strconv.Itoa(limit))
 	return err
 }
+
+// QueuedSessions returns how many CreateSession calls wait for a group
+// commit of s, for a test.
+func QueuedSessions(s *Store) int {
+	s.group.mu.Lock()
+	defer s.group.mu.Unlock()
+	return len(s.group.queue)
+}

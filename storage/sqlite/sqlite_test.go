@@ -246,32 +246,23 @@ func walCommits(t *testing.T, path string) int {
 }
 
 // TestCreateSession_ConcurrentCallsShareCommits: 200 sessions created at
-// once take far fewer than 200 commits; of 40 of them opening the same
-// login name, one wins and 39 get ErrConflict, and every other one is
-// written.
+// once take five commits (the first call alone, then the 199 that queued
+// behind it, at most 64 to a commit); of 40 of them opening the same login
+// name, one wins and 39 get ErrConflict, and every other one is written.
 func TestCreateSession_ConcurrentCallsShareCommits(t *testing.T) {
 	is := is.New(t)
-	path := filepath.Join(t.TempDir(), "authkit.db")
 	defer sqlite.SetCheckpointEvery(time.Hour)() // keep the WAL's commits to count
-	s, err := sqlite.Open(context.Background(), path)
-	is.NoErr(err)
-	defer s.Close()
+	s, raw, path := openWithRaw(t)
 	before := walCommits(t, path)
 	k, _ := storagetest.NewKey("alice", "app")
 	errs := make([]error, 200)
-	var wg sync.WaitGroup
-	for i := range errs {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			name := fmt.Sprint("s", i)
-			if i%5 == 0 {
-				name = "shared"
-			}
-			errs[i] = s.CreateSession(context.Background(), storagetest.NewSession(k, authkit.SessionLogin, name), nil)
-		}()
-	}
-	wg.Wait()
+	inQueue(t, s, raw, len(errs), func(i int) {
+		name := fmt.Sprint("s", i)
+		if i%5 == 0 {
+			name = "shared"
+		}
+		errs[i] = s.CreateSession(context.Background(), storagetest.NewSession(k, authkit.SessionLogin, name), nil)
+	})
 	won, lost := 0, 0
 	for i, err := range errs {
 		switch {
@@ -289,37 +280,29 @@ func TestCreateSession_ConcurrentCallsShareCommits(t *testing.T) {
 	list, err := s.ListSessions(context.Background(), "alice", authkit.Page{Limit: 500})
 	is.NoErr(err)
 	is.Equal(len(list), 161)
-	commits := walCommits(t, path) - before
-	t.Logf("200 sessions, %d commits", commits)
-	is.True(commits < 100)
+	is.Equal(walCommits(t, path)-before, 1+4) // 1, then 64, 64, 64 and 7
 }
 
 // TestCreateSession_AnInsertBreakingAConstraintFailsAlone: of 100
-// sessions created at once, the ten that a trigger refuses fail, and the
-// 90 committed with them are written.
+// sessions committed in groups, the ten that a trigger refuses fail, and
+// the 90 committed with them are written.
 func TestCreateSession_AnInsertBreakingAConstraintFailsAlone(t *testing.T) {
 	is := is.New(t)
-	s, db := openWithRaw(t)
-	_, err := db.Exec(`CREATE TRIGGER boom BEFORE INSERT ON sessions WHEN NEW.name = 'boom' BEGIN SELECT RAISE(ABORT, 'boom'); END`)
+	s, raw, _ := openWithRaw(t)
+	_, err := raw.Exec(`CREATE TRIGGER boom BEFORE INSERT ON sessions WHEN NEW.name = 'boom' BEGIN SELECT RAISE(ABORT, 'boom'); END`)
 	is.NoErr(err)
 
 	k, _ := storagetest.NewKey("alice", "app")
 	sessions := make([]*authkit.Session, 100)
 	errs := make([]error, len(sessions))
-	var wg sync.WaitGroup
 	for i := range sessions {
 		name := fmt.Sprint("s", i)
 		if i%10 == 5 {
 			name = "boom"
 		}
 		sessions[i] = storagetest.NewSession(k, authkit.SessionLogin, name)
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			errs[i] = s.CreateSession(context.Background(), sessions[i], nil)
-		}()
 	}
-	wg.Wait()
+	inQueue(t, s, raw, len(sessions), func(i int) { errs[i] = s.CreateSession(context.Background(), sessions[i], nil) })
 	for i, sess := range sessions {
 		_, err := s.Session(context.Background(), sess.ID)
 		if sess.Name == "boom" {
@@ -339,24 +322,16 @@ func TestCreateSession_AnInsertBreakingAConstraintFailsAlone(t *testing.T) {
 // row, a call that failed has none.
 func TestCreateSession_AFullDiskFailsTheWholeGroup(t *testing.T) {
 	is := is.New(t)
-	s, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "authkit.db"))
-	is.NoErr(err)
-	defer s.Close()
+	s, raw, _ := openWithRaw(t)
 	is.NoErr(sqlite.CapPages(s, 0)) // no page more than it has
 	k, _ := storagetest.NewKey("alice", "app")
 	sessions := make([]*authkit.Session, 100)
 	errs := make([]error, len(sessions))
-	var wg sync.WaitGroup
 	for i := range sessions {
 		sessions[i] = storagetest.NewSession(k, authkit.SessionLogin, fmt.Sprint("s", i))
 		sessions[i].TokenSealed = make([]byte, 560)
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			errs[i] = s.CreateSession(context.Background(), sessions[i], nil)
-		}()
 	}
-	wg.Wait()
+	inQueue(t, s, raw, len(sessions), func(i int) { errs[i] = s.CreateSession(context.Background(), sessions[i], nil) })
 	is.NoErr(sqlite.CapPages(s, -1))
 	failed := 0
 	for i, sess := range sessions {
@@ -370,6 +345,39 @@ func TestCreateSession_AFullDiskFailsTheWholeGroup(t *testing.T) {
 	}
 	t.Logf("%d of 100 failed", failed)
 	is.True(failed > 50) // 100 rows of 560 bytes need pages the file may not take
+}
+
+// inQueue runs call(0) … call(n-1), each in a goroutine of its own, while
+// raw holds the write lock, and lets it go only once every call but the
+// first (which waits for the lock in its commit) is queued for a group
+// commit of s: so the groups form whatever the scheduler does. It returns
+// once every call has.
+func inQueue(t *testing.T, s *sqlite.Store, raw *sql.DB, n int, call func(i int)) {
+	t.Helper()
+	ctx := context.Background()
+	lock, err := raw.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lock.Close()
+	if _, err := lock.ExecContext(ctx, `BEGIN IMMEDIATE`); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() { call(i) })
+	}
+	for deadline := time.Now().Add(10 * time.Second); sqlite.QueuedSessions(s) < n-1; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			lock.ExecContext(ctx, `ROLLBACK`)
+			wg.Wait()
+			t.Fatalf("%d calls queued of %d", sqlite.QueuedSessions(s), n-1)
+		}
+	}
+	if _, err := lock.ExecContext(ctx, `ROLLBACK`); err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
 }
 
 // TestCheckpoints_KeepTheWALShortUnderSteadyWrites: while sessions are
@@ -439,7 +447,7 @@ func TestCheckpoints_KeepTheWALShortUnderSteadyWrites(t *testing.T) {
 // table: here rows far apart, past several ranges, one of them live.
 func TestCleanup_WalksEverySessionByRowid(t *testing.T) {
 	is := is.New(t)
-	s, db := openWithRaw(t)
+	s, db, _ := openWithRaw(t)
 	now := time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC)
 	for _, r := range []struct {
 		rowid   int64
@@ -470,8 +478,9 @@ func TestCleanup_WalksEverySessionByRowid(t *testing.T) {
 }
 
 // openWithRaw opens a Store on a fresh file, and a connection of the
-// test's own to the same file, for what the Store's API cannot do.
-func openWithRaw(t *testing.T) (authkit.Store, *sql.DB) {
+// test's own to the same file, for what the Store's API cannot do; and
+// returns the file's path.
+func openWithRaw(t *testing.T) (*sqlite.Store, *sql.DB, string) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "authkit.db")
 	s, err := sqlite.Open(context.Background(), path)
@@ -484,5 +493,5 @@ func openWithRaw(t *testing.T) (authkit.Store, *sql.DB) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	return s, db
+	return s, db, path
 }
