@@ -14,6 +14,7 @@ import (
 	"github.com/matryer/is"
 
 	"github.com/authkit/authkit"
+	"github.com/authkit/authkit/feed"
 	"github.com/authkit/authkit/handlers"
 	"github.com/authkit/authkit/internal/fakeclock"
 	"github.com/authkit/authkit/server"
@@ -34,6 +35,9 @@ type service struct {
 	feedOff atomic.Bool  // the feed answers nothing (a stalled stream)
 }
 
+// feedHeartbeat is how often the test service's feed pings.
+const feedHeartbeat = 200 * time.Millisecond
+
 func newService(t testing.TB) *service { t.Helper(); return newServiceAt(t, nil) }
 
 // newServiceAt is newService on clock (nil: the system clock).
@@ -43,11 +47,20 @@ func newServiceAt(t testing.TB, clock authkit.Clock) *service {
 	issuer := "http://" + s.srv.Listener.Addr().String()
 	secret, _ := authkit.NewSecret([]byte("verifier-test-secret-0123456789abcdef"))
 	var err error
-	s.ak, err = server.New(ctx, server.Config{Store: memory.New(), Secret: secret, Issuer: issuer, CleanupEvery: -1, RotateEvery: -1, Clock: clock})
+	store := memory.New()
+	s.ak, err = server.New(ctx, server.Config{Store: store, Secret: secret, Issuer: issuer, CleanupEvery: -1, RotateEvery: -1, Clock: clock})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.ak.Close() })
+	// The server's own feed pings every 2 s; this one, on the same store,
+	// every 200 ms, so that a test of a silent feed waits a fraction of
+	// that.
+	fs, err := feed.New(feed.Config{Store: store, Heartbeat: feedHeartbeat, Clock: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { fs.Close() })
 	ep := s.ak.Endpoints
 	mux := http.NewServeMux()
 	mux.Handle("GET /.well-known/oauth-authorization-server", ep.Metadata(handlers.MetadataOptions{
@@ -69,7 +82,7 @@ func newServiceAt(t testing.TB, clock authkit.Clock) *service {
 			<-r.Context().Done() // a stream that never says a word
 			return
 		}
-		s.ak.Feed.ServeHTTP(w, r)
+		fs.ServeHTTP(w, r)
 	}))
 	mux.Handle("POST /validate", ep.Validate(handlers.ValidateOptions{}))
 	s.srv.Config.Handler = mux
@@ -200,11 +213,11 @@ func TestVerify_StaleFeedRefusesOrChecksRemotely(t *testing.T) {
 	g := s.grant(t)
 	s.feedOff.Store(true) // the feed never says a word: never caught up, always stale
 
-	refuse := newVerifier(t, s, verifier.Config{MaxStale: 3 * time.Second}) // more than the feed's heartbeat (2 s)
+	refuse := newVerifier(t, s, verifier.Config{MaxStale: 3 * feedHeartbeat}) // more than the feed's heartbeat
 	_, err := refuse.Verify(ctx, g.AccessToken)
 	is.True(errors.Is(err, authkit.ErrUnavailable)) // 503, never "valid"
 
-	check := newVerifier(t, s, verifier.Config{MaxStale: 3 * time.Second, OnStale: verifier.CheckRemotely})
+	check := newVerifier(t, s, verifier.Config{MaxStale: 3 * feedHeartbeat, OnStale: verifier.CheckRemotely})
 	p, err := check.Verify(ctx, g.AccessToken)
 	is.NoErr(err) // asked the token service
 	is.Equal(p.Owner(), "alice")
