@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -22,26 +23,44 @@ import (
 	"github.com/authkit/authkit/tokens"
 )
 
-// bin is the command, built once by TestMain.
-var bin string
+// The tests run the command as a real process, a few hundred times in
+// all: they skip under -short.
+var (
+	dir   string // TestMain's, for the binary
+	build sync.Once
+	bin   string // the command, built by the first test that runs it
+	built error
+)
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "authkit-cmd-")
-	if err != nil {
+	var err error
+	if dir, err = os.MkdirTemp("", "authkit-cmd-"); err != nil {
 		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	bin = filepath.Join(dir, "authkit")
-	build := exec.Command("go", "build", "-o", bin, ".")
-	build.Stderr = os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "build the command:", err)
-		os.RemoveAll(dir)
 		os.Exit(1)
 	}
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)
+}
+
+// binary returns the command, built once; under -short it skips t.
+func binary(t *testing.T) string {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("runs the built command as a process: not under -short")
+	}
+	build.Do(func() {
+		out := filepath.Join(dir, "authkit")
+		cmd := exec.Command("go", "build", "-o", out, ".")
+		cmd.Stderr = os.Stderr
+		if built = cmd.Run(); built == nil {
+			bin = out
+		}
+	})
+	if built != nil {
+		t.Fatalf("build the command: %v", built)
+	}
+	return bin
 }
 
 const testSecret = "cmd-test-secret-0123456789abcdefghijklmnop"
@@ -93,7 +112,7 @@ func runBin(t *testing.T, secret, stdin string, args ...string) result {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd := exec.CommandContext(ctx, binary(t), args...)
 	var env []string
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, "AUTHKIT_SECRET=") && !strings.HasPrefix(kv, "AUTHKIT_DB=") {
@@ -553,4 +572,35 @@ func compact(t *testing.T, raw json.RawMessage) string {
 		t.Fatal(err)
 	}
 	return b.String()
+}
+
+// TestRun_InProcess is the quick loop's look at the command, whose other
+// tests run it as a process and skip under -short: run itself migrates a
+// store, creates a key, lists it without its secret, says 3 for a key it
+// does not know and 2 for a command it does not know.
+func TestRun_InProcess(t *testing.T) {
+	is := is.New(t)
+	dir := t.TempDir()
+	db, secretFile := filepath.Join(dir, "authkit.db"), filepath.Join(dir, "authkit.secret")
+	is.NoErr(os.WriteFile(secretFile, []byte(testSecret+"\n"), 0o600))
+	call := func(args ...string) (string, int) {
+		var out, errb bytes.Buffer
+		code := run(context.Background(), append(args, "-db", db, "-secret-file", secretFile), strings.NewReader(""), &out, &errb)
+		return out.String(), code
+	}
+	_, code := call("migrate")
+	is.Equal(code, 0)
+	out, code := call("keys", "create", "-owner", "alice", "-handle", "app", "-json")
+	is.Equal(code, 0)
+	var k keyOut
+	is.NoErr(json.Unmarshal([]byte(out), &k))
+	is.True(strings.HasPrefix(k.Secret, "ak_live_"))
+	out, code = call("keys", "list", "-owner", "alice", "-json")
+	is.Equal(code, 0)
+	is.True(strings.Contains(out, k.ID))
+	is.True(!strings.Contains(out, k.Secret))
+	_, code = call("keys", "show", "-owner", "alice", "no-such-key")
+	is.Equal(code, exitNotFound)
+	_, code = call("no-such-command")
+	is.Equal(code, exitUsage)
 }
