@@ -289,19 +289,16 @@ type Notifier interface {
 
 // NotifierHealth is implemented by a [Notifier] that relays other
 // processes' revocations and changes (storage/sqlite, storage/postgres).
-// Both methods must be cheap: they are asked on every request.
 type NotifierHealth interface {
-	// Listening reports whether it is receiving them now; while it is
-	// not, the caches that trust the Notifier (verified keys, policies,
-	// token liveness) read the store on every verification instead.
-	Listening() bool
 	// ListeningSince returns when its current run of listening began:
 	// every change committed since then has been or will be published,
-	// without a gap. Zero while it is not listening. A cache may trust a
-	// record it read after that time for longer than its freshness, for
-	// no change to it can have gone unheard; one read before it is read
+	// without a gap. Zero while it is not listening: then the caches that
+	// trust the Notifier (verified keys, policies, token liveness) read
+	// the store on every verification instead. A cache may trust a record
+	// it read after that time for longer than its freshness, for no
+	// change to it can have gone unheard; one read before it is read
 	// again (after a reconnection, say, whose replay may not cover every
-	// kind of change).
+	// kind of change). It must be cheap: it is asked on every request.
 	ListeningSince() time.Time
 }
 

@@ -180,7 +180,7 @@ func (s *Server) pollWhileDeaf(h authkit.NotifierHealth) {
 		case <-t.C:
 		}
 		now := s.cfg.Clock.Now()
-		if h.Listening() {
+		if !h.ListeningSince().IsZero() {
 			heard, sent = now, nil
 			continue
 		}

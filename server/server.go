@@ -525,7 +525,7 @@ func (s *Server) Ready() http.Handler {
 		if _, err := s.cfg.Store.SigningKeys(ctx); err != nil {
 			reason = "the store does not answer"
 			s.logger.WarnContext(r.Context(), "authkit: not ready", "err", err)
-		} else if h, ok := s.cfg.Store.(authkit.NotifierHealth); ok && !h.Listening() {
+		} else if h, ok := s.cfg.Store.(authkit.NotifierHealth); ok && h.ListeningSince().IsZero() {
 			reason = "the revocation listener is not listening"
 		}
 		w.Header().Set("Content-Type", "application/json")

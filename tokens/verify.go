@@ -230,7 +230,7 @@ func bindingOf(sess *authkit.Session) binding {
 // deaf reports whether the store's Notifier says it is not hearing other
 // processes' revocations now: then a key or session cached alive is read
 // again (one found dead stays dead).
-func (s *Service) deaf() bool { return s.health != nil && !s.health.Listening() }
+func (s *Service) deaf() bool { return s.health != nil && s.health.ListeningSince().IsZero() }
 
 // checkAlive answers from the liveness cache, or loads the key or session
 // (load returns its expiry, its binding and its Check) and remembers it

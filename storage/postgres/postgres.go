@@ -9,7 +9,7 @@
 // published to the replica that made them at once, and to every other
 // replica through LISTEN/NOTIFY on the channel "authkit_revocations"; when
 // the listening connection drops, or goes silent (it must hear its own
-// heartbeat every second: Store.Listening), the store reconnects and
+// heartbeat every second: Store.ListeningSince), the store reconnects and
 // replays every revocation made meanwhile from the tables, so none is
 // missed; while it is deaf, the key and token caches read the store.
 //
@@ -201,20 +201,18 @@ func listenerName(schema string) string {
 // replicas' revocations.
 func (s *Store) listeningNow() bool { return s.listeningSince.Load() != 0 }
 
-// Listening implements authkit.NotifierHealth: whether the listener is
-// connected and heard its own heartbeat (a NOTIFY sent every
-// HeartbeatEvery through another connection) within DeadAfter. A listener
-// silenced without its connection dropping (a frozen server process, a
-// half-open TCP connection) is so found out within DeadAfter, and
-// reconnected; meanwhile the caches that trust this Notifier read the
-// store.
-func (s *Store) Listening() bool { return s.listeningNow() }
-
 // ListeningSince implements authkit.NotifierHealth: when the listener
 // last connected (and replayed what it had missed); zero while it is not
 // listening. The replay covers revocations, rotations and disabled keys,
 // not every change of a key's policy: what a cache read before it, it
 // reads again.
+//
+// The listener is listening while it is connected and has heard its own
+// heartbeat (a NOTIFY sent every HeartbeatEvery through another
+// connection) within DeadAfter. A listener silenced without its
+// connection dropping (a frozen server process, a half-open TCP
+// connection) is so found out within DeadAfter, and reconnected;
+// meanwhile the caches that trust this Notifier read the store.
 func (s *Store) ListeningSince() time.Time {
 	ns := s.listeningSince.Load()
 	if ns == 0 {

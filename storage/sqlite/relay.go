@@ -32,7 +32,7 @@ type relay struct {
 	origin string       // this process's mark on the rows it writes
 	last   int64        // the last row seen; only the poller touches it
 	heard  time.Time    // the last successful poll; only the poller touches it
-	ok     atomic.Bool  // whether heard is recent: Listening
+	ok     atomic.Bool  // whether heard is recent: listening
 	since  atomic.Int64 // Unix ns: when ok last became true (ListeningSince)
 	loop   ticking
 }
@@ -109,14 +109,11 @@ func (s *Store) pollOnce() error {
 	return nil
 }
 
-// Listening implements authkit.NotifierHealth: whether the last poll for
-// other processes' revocations succeeded within the last two seconds.
-// While it has not, the caches of verified keys and tokens read the store.
-func (s *Store) Listening() bool { return s.relay.ok.Load() }
-
-// ListeningSince implements authkit.NotifierHealth: when the polls last
-// began to succeed (the Store's opening, or the end of a deaf spell); zero
-// while it is not listening.
+// ListeningSince implements authkit.NotifierHealth: when the polls for
+// other processes' revocations last began to succeed (the Store's
+// opening, or the end of a deaf spell); zero while the last success is
+// more than two seconds old. Meanwhile the caches of verified keys and
+// tokens read the store.
 func (s *Store) ListeningSince() time.Time {
 	if !s.relay.ok.Load() {
 		return time.Time{}
