@@ -200,8 +200,10 @@ type SealedStore interface {
 	// time, without holding a lock across the calls. Where fn returns a
 	// value, it replaces the old one, unless the record has changed since
 	// it was read (then it is left as it is: whoever changed it sealed it
-	// anew). An error from fn stops the walk and is returned.
-	Reseal(ctx context.Context, fn func(SealedValue) ([]byte, error)) error
+	// anew). It returns how many values it replaced, the ones so left
+	// out. An error from fn stops the walk and is returned, with how many
+	// it had replaced.
+	Reseal(ctx context.Context, fn func(SealedValue) ([]byte, error)) (replaced int, err error)
 }
 
 // SealedKind says what a [SealedValue] is, and so which key sealed it.

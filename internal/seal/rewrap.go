@@ -12,7 +12,7 @@ import (
 // them).
 func Count(ctx context.Context, store authkit.SealedStore) (map[string]int, error) {
 	n := map[string]int{}
-	err := store.Reseal(ctx, func(v authkit.SealedValue) ([]byte, error) {
+	_, err := store.Reseal(ctx, func(v authkit.SealedValue) ([]byte, error) {
 		n[SecretID(v.Sealed)]++
 		return nil, nil
 	})
@@ -25,7 +25,7 @@ func Count(ctx context.Context, store authkit.SealedStore) (map[string]int, erro
 // does not hold (or damaged), which still need that secret.
 func Rewrap(ctx context.Context, store authkit.SealedStore, secret *authkit.Secret) (moved, stuck int, err error) {
 	sealers := map[string]*Sealer{}
-	err = store.Reseal(ctx, func(v authkit.SealedValue) ([]byte, error) {
+	moved, err = store.Reseal(ctx, func(v authkit.SealedValue) ([]byte, error) {
 		p := purposeOf(v.Kind)
 		if p == "" {
 			stuck++
@@ -40,9 +40,6 @@ func Rewrap(ctx context.Context, store authkit.SealedStore, secret *authkit.Secr
 		if errors.Is(err, ErrOpen) {
 			stuck++
 			return nil, nil
-		}
-		if next != nil {
-			moved++
 		}
 		return next, err
 	})

@@ -40,7 +40,7 @@ type sealedRef struct {
 // Reseal implements authkit.SealedStore: it copies every sealed value under
 // the read lock, calls fn on each without it, and writes back what fn
 // returns where the value is still the one fn saw.
-func (s *Store) Reseal(ctx context.Context, fn func(authkit.SealedValue) ([]byte, error)) error {
+func (s *Store) Reseal(ctx context.Context, fn func(authkit.SealedValue) ([]byte, error)) (replaced int, err error) {
 	s.mu.RLock()
 	var refs []sealedRef
 	add := func(kind authkit.SealedKind, key string, aad, sealed []byte) {
@@ -67,25 +67,28 @@ func (s *Store) Reseal(ctx context.Context, fn func(authkit.SealedValue) ([]byte
 
 	for _, r := range refs {
 		if err := ctx.Err(); err != nil {
-			return err
+			return replaced, err
 		}
 		next, err := fn(r.v)
 		if err != nil {
-			return err
+			return replaced, err
 		}
-		if next != nil {
-			s.replaceSealed(r, next)
+		if next != nil && s.replaceSealed(r, next) {
+			replaced++
 		}
 	}
-	return nil
+	return replaced, nil
 }
 
-func (s *Store) replaceSealed(r sealedRef, next []byte) {
+// replaceSealed puts next in the place of r's value, if that is still
+// r's, and says whether it did.
+func (s *Store) replaceSealed(r sealedRef, next []byte) (done bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	swap := func(p *[]byte) {
 		if subtle.ConstantTimeCompare(*p, r.v.Sealed) == 1 {
 			*p = slices.Clone(next)
+			done = true
 		}
 	}
 	switch r.v.Kind {
@@ -111,4 +114,5 @@ func (s *Store) replaceSealed(r sealedRef, next []byte) {
 			s.hashKeys[r.key] = x
 		}
 	}
+	return done
 }

@@ -54,7 +54,7 @@ const resealBatch = 200
 // Reseal implements authkit.SealedStore: each table is walked in primary
 // key order, 200 rows a read; what fn returns is written back by one
 // statement per batch, each row only if its value is still the one read.
-func (s *Store) Reseal(ctx context.Context, fn func(authkit.SealedValue) ([]byte, error)) error {
+func (s *Store) Reseal(ctx context.Context, fn func(authkit.SealedValue) ([]byte, error)) (replaced int, err error) {
 	for _, c := range sealedColumns {
 		var after any = ""
 		cast := "text"
@@ -69,7 +69,7 @@ func (s *Store) Reseal(ctx context.Context, fn func(authkit.SealedValue) ([]byte
 			rows, err := s.pool.Query(ctx, fmt.Sprintf(`SELECT %s, %s, %s FROM %s WHERE %s > $1 AND %s IS NOT NULL ORDER BY %s LIMIT %d`,
 				c.pk, aad, c.col, c.table, c.pk, c.col, c.pk, resealBatch), after)
 			if err != nil {
-				return fmt.Errorf("postgres: reseal %s: %w", c.table, err)
+				return replaced, fmt.Errorf("postgres: reseal %s: %w", c.table, err)
 			}
 			var pkTexts []string
 			var pkBytes, olds, nexts [][]byte
@@ -87,7 +87,7 @@ func (s *Store) Reseal(ctx context.Context, fn func(authkit.SealedValue) ([]byte
 				}
 				if err != nil {
 					rows.Close()
-					return fmt.Errorf("postgres: reseal %s: %w", c.table, err)
+					return replaced, fmt.Errorf("postgres: reseal %s: %w", c.table, err)
 				}
 				n++
 				if len(sealed) == 0 {
@@ -96,7 +96,7 @@ func (s *Store) Reseal(ctx context.Context, fn func(authkit.SealedValue) ([]byte
 				next, err := fn(authkit.SealedValue{Kind: c.kind, AAD: aad, Sealed: sealed})
 				if err != nil {
 					rows.Close()
-					return err
+					return replaced, err
 				}
 				if next != nil {
 					pkTexts, pkBytes = append(pkTexts, pkText), append(pkBytes, pkBytea)
@@ -105,7 +105,7 @@ func (s *Store) Reseal(ctx context.Context, fn func(authkit.SealedValue) ([]byte
 			}
 			rows.Close()
 			if err := rows.Err(); err != nil {
-				return fmt.Errorf("postgres: reseal %s: %w", c.table, err)
+				return replaced, fmt.Errorf("postgres: reseal %s: %w", c.table, err)
 			}
 			if len(nexts) > 0 {
 				var pks any = pkTexts
@@ -114,14 +114,16 @@ func (s *Store) Reseal(ctx context.Context, fn func(authkit.SealedValue) ([]byte
 				}
 				q := fmt.Sprintf(`UPDATE %s t SET %s = u.next FROM unnest($1::%s[], $2::bytea[], $3::bytea[]) AS u(pk, old, next)
 					WHERE t.%s = u.pk AND t.%s = u.old`, c.table, c.col, cast, c.pk, c.col)
-				if _, err := s.pool.Exec(ctx, q, pks, olds, nexts); err != nil {
-					return fmt.Errorf("postgres: reseal %s: %w", c.table, err)
+				tag, err := s.pool.Exec(ctx, q, pks, olds, nexts)
+				if err != nil {
+					return replaced, fmt.Errorf("postgres: reseal %s: %w", c.table, err)
 				}
+				replaced += int(tag.RowsAffected())
 			}
 			if n < resealBatch {
 				break
 			}
 		}
 	}
-	return nil
+	return replaced, nil
 }

@@ -56,14 +56,14 @@ const resealBatch = 200
 // Reseal implements authkit.SealedStore: each table is walked in primary
 // key order, 200 rows a read; what fn returns is written back in one short
 // transaction per batch, each row only if its value is still the one read.
-func (s *Store) Reseal(ctx context.Context, fn func(authkit.SealedValue) ([]byte, error)) error {
+func (s *Store) Reseal(ctx context.Context, fn func(authkit.SealedValue) ([]byte, error)) (replaced int, err error) {
 	for _, c := range sealedColumns {
 		after := c.below
 		for {
 			rows, err := s.r.QueryContext(ctx, fmt.Sprintf(`SELECT %s, %s, %s FROM %s WHERE %s > ? AND %s IS NOT NULL ORDER BY %s LIMIT %d`,
 				c.pk, c.aad, c.col, c.table, c.pk, c.col, c.pk, resealBatch), after)
 			if err != nil {
-				return fmt.Errorf("sqlite: reseal %s: %w", c.table, err)
+				return replaced, fmt.Errorf("sqlite: reseal %s: %w", c.table, err)
 			}
 			type update struct {
 				pk        any
@@ -76,7 +76,7 @@ func (s *Store) Reseal(ctx context.Context, fn func(authkit.SealedValue) ([]byte
 				var sealed []byte
 				if err := rows.Scan(&pk, &aad, &sealed); err != nil {
 					rows.Close()
-					return fmt.Errorf("sqlite: reseal %s: %w", c.table, err)
+					return replaced, fmt.Errorf("sqlite: reseal %s: %w", c.table, err)
 				}
 				n++
 				after = pk
@@ -86,7 +86,7 @@ func (s *Store) Reseal(ctx context.Context, fn func(authkit.SealedValue) ([]byte
 				next, err := fn(authkit.SealedValue{Kind: c.kind, AAD: asBytes(aad), Sealed: sealed})
 				if err != nil {
 					rows.Close()
-					return err
+					return replaced, err
 				}
 				if next != nil {
 					updates = append(updates, update{pk, sealed, next})
@@ -94,28 +94,37 @@ func (s *Store) Reseal(ctx context.Context, fn func(authkit.SealedValue) ([]byte
 			}
 			rows.Close()
 			if err := rows.Err(); err != nil {
-				return fmt.Errorf("sqlite: reseal %s: %w", c.table, err)
+				return replaced, fmt.Errorf("sqlite: reseal %s: %w", c.table, err)
 			}
 			if len(updates) > 0 {
 				q := fmt.Sprintf(`UPDATE %s SET %s = ? WHERE %s = ? AND %s = ?`, c.table, c.col, c.pk, c.col)
+				done := 0
 				err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+					done = 0 // a retried transaction counts again
 					for _, u := range updates {
-						if _, err := tx.ExecContext(ctx, q, u.next, u.pk, u.old); err != nil {
+						res, err := tx.ExecContext(ctx, q, u.next, u.pk, u.old)
+						if err != nil {
 							return err
 						}
+						m, err := res.RowsAffected()
+						if err != nil {
+							return err
+						}
+						done += int(m)
 					}
 					return nil
 				})
 				if err != nil {
-					return fmt.Errorf("sqlite: reseal %s: %w", c.table, err)
+					return replaced, fmt.Errorf("sqlite: reseal %s: %w", c.table, err)
 				}
+				replaced += done
 			}
 			if n < resealBatch {
 				break
 			}
 		}
 	}
-	return nil
+	return replaced, nil
 }
 
 // asBytes is a column read as any (TEXT comes as a string, BLOB as bytes)

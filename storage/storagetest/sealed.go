@@ -43,10 +43,12 @@ var sealedTests = []test{
 		is.NoErr(s.CreateHashKey(ctx, "name", []byte("hash-key")))
 
 		var seen []string
-		is.NoErr(s.Reseal(ctx, func(v authkit.SealedValue) ([]byte, error) {
+		replaced, err := s.Reseal(ctx, func(v authkit.SealedValue) ([]byte, error) {
 			seen = append(seen, fmt.Sprintf("%s %s@%x", v.Kind, v.Sealed, v.AAD))
 			return append([]byte("new-"), v.Sealed...), nil
-		}))
+		})
+		is.NoErr(err)
+		is.Equal(replaced, 6)
 		for _, want := range []string{
 			fmt.Sprintf("%s key-secret@%x", authkit.SealedKeySecret, k.ID),
 			fmt.Sprintf("%s session-token@%x", authkit.SealedSessionToken, login.ID),
@@ -76,14 +78,17 @@ var sealedTests = []test{
 
 		// nil leaves a value as it is; an error stops the walk.
 		var all []string
-		is.NoErr(s.Reseal(ctx, func(v authkit.SealedValue) ([]byte, error) {
+		replaced, err = s.Reseal(ctx, func(v authkit.SealedValue) ([]byte, error) {
 			all = append(all, string(v.Sealed))
 			return nil, nil
-		}))
+		})
+		is.NoErr(err)
+		is.Equal(replaced, 0)
 		sort.Strings(all)
 		is.Equal(all, []string{"new-hash-key", "new-key-secret", "new-refresh-pair", "new-sealed", "new-session-token", "new-signing-key"})
 		stop := errors.New("stop")
-		is.Equal(s.Reseal(ctx, func(authkit.SealedValue) ([]byte, error) { return nil, stop }), stop)
+		_, err = s.Reseal(ctx, func(authkit.SealedValue) ([]byte, error) { return nil, stop })
+		is.Equal(err, stop)
 	}},
 	{"Sealed/ResealLeavesAValueChangedSinceItWasRead", func(t *testing.T, s authkit.Store) {
 		is := is.New(t)
@@ -91,14 +96,16 @@ var sealedTests = []test{
 		login := NewSession(k, authkit.SessionLogin, "w1")
 		login.TokenSealed, login.TokenID = []byte("old"), "t1"
 		is.NoErr(s.CreateSession(ctx, login, nil))
-		is.NoErr(s.Reseal(ctx, func(v authkit.SealedValue) ([]byte, error) {
+		replaced, err := s.Reseal(ctx, func(v authkit.SealedValue) ([]byte, error) {
 			if v.Kind == authkit.SealedSessionToken {
 				// A login replaces the token while the rewrap holds the old one.
 				is.NoErr(s.ReplaceSessionToken(ctx, login.ID, "t1", []byte("newer"), "t2", T0.Add(time.Hour), T0.Add(time.Hour)))
 				return []byte("resealed-old"), nil
 			}
 			return nil, nil
-		}))
+		})
+		is.NoErr(err)
+		is.Equal(replaced, 0) // not counted: left as the login made it
 		got, err := s.Session(ctx, login.ID)
 		is.NoErr(err)
 		is.Equal(string(got.TokenSealed), "newer")
@@ -110,7 +117,7 @@ var sealedTests = []test{
 			is.NoErr(s.CreateSigningKey(ctx, sk))
 		}
 		n := 0
-		is.NoErr(s.Reseal(ctx, func(v authkit.SealedValue) ([]byte, error) {
+		replaced, err := s.Reseal(ctx, func(v authkit.SealedValue) ([]byte, error) {
 			if v.Kind == authkit.SealedSigningKey {
 				n++
 				if !strings.HasPrefix(string(v.Sealed), "x") {
@@ -118,8 +125,10 @@ var sealedTests = []test{
 				}
 			}
 			return nil, nil
-		}))
+		})
+		is.NoErr(err)
 		is.Equal(n, 450)
+		is.Equal(replaced, 450)
 		sks, err := s.SigningKeys(ctx)
 		is.NoErr(err)
 		for _, k := range sks {
