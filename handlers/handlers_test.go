@@ -18,24 +18,25 @@ import (
 	"github.com/authkit/authkit"
 	"github.com/authkit/authkit/handlers"
 	"github.com/authkit/authkit/httpmw"
+	"github.com/authkit/authkit/internal/fixture"
 )
 
 func TestLimiter_TooManyFailuresIs429WithRetryAfter(t *testing.T) {
 	is := is.New(t)
-	f := newFx(t, &httpmw.Limiter{Limit: 3, Window: time.Minute})
+	f := fixture.New(t, &httpmw.Limiter{Limit: 3, Window: time.Minute})
 	bad := `{"key":"ak_live_` + strings.Repeat("0", 36) + `"}`
 	for range 3 {
-		is.Equal(f.do(t, "POST", "/token", "", bad).StatusCode, 401)
+		is.Equal(f.Do(t, "POST", "/token", "", bad).StatusCode, 401)
 	}
-	res := f.do(t, "POST", "/token", "", `{"key":"`+f.secret+`"}`) // even a good key, once blocked
+	res := f.Do(t, "POST", "/token", "", `{"key":"`+f.Secret+`"}`) // even a good key, once blocked
 	is.Equal(res.StatusCode, 429)
 	is.True(res.Header.Get("Retry-After") != "")
 }
 
 func TestBody_OverTheCapIs413(t *testing.T) {
 	is := is.New(t)
-	f := newFx(t, nil)
-	res := f.do(t, "POST", "/token", "", `{"key":"`+strings.Repeat("x", 2<<10)+`"}`)
+	f := fixture.New(t, nil)
+	res := f.Do(t, "POST", "/token", "", `{"key":"`+strings.Repeat("x", 2<<10)+`"}`)
 	is.Equal(res.StatusCode, 413)
 	var body map[string]string
 	is.NoErr(json.NewDecoder(res.Body).Decode(&body))
@@ -44,22 +45,22 @@ func TestBody_OverTheCapIs413(t *testing.T) {
 
 func TestBody_WrongTypesAre400(t *testing.T) {
 	is := is.New(t)
-	f := newFx(t, nil)
+	f := fixture.New(t, nil)
 	for _, b := range []string{`{"key":5}`, `[1]`, `{`, `{"key":"a"}{}`} {
-		is.Equal(f.do(t, "POST", "/token", "", b).StatusCode, 400)
+		is.Equal(f.Do(t, "POST", "/token", "", b).StatusCode, 400)
 	}
 }
 
 func TestOAuth_BasicCredentialsAreURLDecoded(t *testing.T) {
 	is := is.New(t)
-	f := newFx(t, nil)
+	f := fixture.New(t, nil)
 	// RFC 6749 §2.3.1: client id and secret are form-urlencoded before Basic.
-	id := strings.ReplaceAll(f.key.ID, "-", "%2D")
-	res := f.do(t, "POST", "/oauth/token", "Basic "+base64.StdEncoding.EncodeToString([]byte(id+":"+f.secret)), "")
+	id := strings.ReplaceAll(f.Key.ID, "-", "%2D")
+	res := f.Do(t, "POST", "/oauth/token", "Basic "+base64.StdEncoding.EncodeToString([]byte(id+":"+f.Secret)), "")
 	is.Equal(res.StatusCode, 400) // no form body: the client is fine, the request is not
-	r, _ := http.NewRequest("POST", f.srv.URL+"/oauth/token", strings.NewReader("grant_type=client_credentials"))
+	r, _ := http.NewRequest("POST", f.Srv.URL+"/oauth/token", strings.NewReader("grant_type=client_credentials"))
 	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	r.Header.Set("Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte(id+":"+f.secret)))
+	r.Header.Set("Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte(id+":"+f.Secret)))
 	res2, err := http.DefaultClient.Do(r)
 	is.NoErr(err)
 	defer res2.Body.Close()
@@ -73,27 +74,27 @@ func TestOAuth_BasicCredentialsAreURLDecoded(t *testing.T) {
 // key it would have to look up; a key verified recently still passes.
 func TestLimiter_OAuthEndpointsShareTheBlock(t *testing.T) {
 	is := is.New(t)
-	f := newFx(t, &httpmw.Limiter{Limit: 3, Window: time.Minute})
+	f := fixture.New(t, &httpmw.Limiter{Limit: 3, Window: time.Minute})
 	form := func(secret string) string {
-		return url.Values{"client_id": {f.key.ID}, "client_secret": {secret}, "token": {"x"}, "grant_type": {"client_credentials"}}.Encode()
+		return url.Values{"client_id": {f.Key.ID}, "client_secret": {secret}, "token": {"x"}, "grant_type": {"client_credentials"}}.Encode()
 	}
 	post := func(path, body string) *http.Response {
-		r, _ := http.NewRequest("POST", f.srv.URL+path, strings.NewReader(body))
+		r, _ := http.NewRequest("POST", f.Srv.URL+path, strings.NewReader(body))
 		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 		res, err := http.DefaultClient.Do(r)
 		is.NoErr(err)
 		res.Body.Close()
 		return res
 	}
-	is.Equal(post("/oauth/introspect", form(f.secret)).StatusCode, 200)
+	is.Equal(post("/oauth/introspect", form(f.Secret)).StatusCode, 200)
 	for range 3 {
 		res := post("/oauth/introspect", form("ak_live_"+strings.Repeat("0", 36)))
 		is.Equal(res.StatusCode, 401)
 		is.Equal(res.Header.Values("WWW-Authenticate"), []string{`Basic realm="authkit", charset="UTF-8"`}) // Basic alone (RFC 6749 §5.2)
 	}
-	is.Equal(post("/oauth/introspect", form(f.secret)).StatusCode, 200) // known: the neighbour is not locked out
-	is.Equal(post("/oauth/token", form(f.secret)).StatusCode, 200)
-	k2, secret2, err := f.ak.Keys.Create(context.Background(), authkit.KeyRequest{Owner: "o", Handle: "second"})
+	is.Equal(post("/oauth/introspect", form(f.Secret)).StatusCode, 200) // known: the neighbour is not locked out
+	is.Equal(post("/oauth/token", form(f.Secret)).StatusCode, 200)
+	k2, secret2, err := f.AK.Keys.Create(context.Background(), authkit.KeyRequest{Owner: "o", Handle: "second"})
 	is.NoErr(err)
 	other := url.Values{"client_id": {k2.ID}, "client_secret": {secret2}, "token": {"x"}, "grant_type": {"client_credentials"}}.Encode()
 	is.Equal(post("/oauth/introspect", other).StatusCode, 429) // unknown: refused unchecked
@@ -105,16 +106,16 @@ func TestLimiter_OAuthEndpointsShareTheBlock(t *testing.T) {
 // refused and the session is no longer listed as live.
 func TestOAuthRevoke_AccessTokenEndsItsGrantSession(t *testing.T) {
 	is := is.New(t)
-	f := newFx(t, nil)
+	f := fixture.New(t, nil)
 	mux := http.NewServeMux()
-	mux.Handle("POST /oauth/token", f.ak.Endpoints.OAuthToken(handlers.OAuthOptions{}))
-	mux.Handle("POST /oauth/revoke", f.ak.Endpoints.Revoke())
+	mux.Handle("POST /oauth/token", f.AK.Endpoints.OAuthToken(handlers.OAuthOptions{}))
+	mux.Handle("POST /oauth/revoke", f.AK.Endpoints.Revoke())
 	srv := httptest.NewServer(mux)
 	defer srv.Close()
 	post := func(path string, form url.Values) (int, map[string]any) {
 		r, _ := http.NewRequest("POST", srv.URL+path, strings.NewReader(form.Encode()))
 		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		r.SetBasicAuth(f.key.ID, f.secret)
+		r.SetBasicAuth(f.Key.ID, f.Secret)
 		res, err := http.DefaultClient.Do(r)
 		is.NoErr(err)
 		defer res.Body.Close()
@@ -125,15 +126,15 @@ func TestOAuthRevoke_AccessTokenEndsItsGrantSession(t *testing.T) {
 	status, tok := post("/oauth/token", url.Values{"grant_type": {"client_credentials"}})
 	is.Equal(status, 200)
 	at := tok["access_token"].(string)
-	live, _, err := f.ak.Sessions.List(context.Background(), "o", authkit.Page{})
+	live, _, err := f.AK.Sessions.List(context.Background(), "o", authkit.Page{})
 	is.NoErr(err)
 	is.Equal(len(live), 1)
 	status, _ = post("/oauth/revoke", url.Values{"token": {at}})
 	is.Equal(status, 200)
-	live, _, err = f.ak.Sessions.List(context.Background(), "o", authkit.Page{})
+	live, _, err = f.AK.Sessions.List(context.Background(), "o", authkit.Page{})
 	is.NoErr(err)
 	is.Equal(len(live), 0)
-	_, err = f.ak.Tokens.Verify(context.Background(), at)
+	_, err = f.AK.Tokens.Verify(context.Background(), at)
 	is.True(errors.Is(err, authkit.ErrRevoked))
 }
 
@@ -151,10 +152,10 @@ func passwords(_ context.Context, name, password string) (string, []string, erro
 // new session id a new one, and the key and its client credentials are one
 // credential.
 func TestLogin_KeyClientCredentialsOrPasswordEachReuseTheirToken(t *testing.T) {
-	f := newFx(t, &httpmw.Limiter{Limit: 3, Window: time.Minute})
+	f := fixture.New(t, &httpmw.Limiter{Limit: 3, Window: time.Minute})
 	mux := http.NewServeMux()
-	mux.Handle("POST /login", f.ak.Endpoints.Login(handlers.LoginOptions{Passwords: passwords}))
-	mux.Handle("POST /login-keys-only", f.ak.Endpoints.Login(handlers.LoginOptions{}))
+	mux.Handle("POST /login", f.AK.Endpoints.Login(handlers.LoginOptions{Passwords: passwords}))
+	mux.Handle("POST /login-keys-only", f.AK.Endpoints.Login(handlers.LoginOptions{}))
 	srv := httptest.NewServer(mux)
 	defer srv.Close()
 	login := func(path, body string) (int, map[string]any) {
@@ -177,17 +178,17 @@ func TestLogin_KeyClientCredentialsOrPasswordEachReuseTheirToken(t *testing.T) {
 	}
 	t.Run("api key", func(t *testing.T) {
 		is := is.New(t)
-		a := token(`{"api_key":"` + f.secret + `","session_id":"w1"}`)
-		is.Equal(token(`{"api_key":"`+f.secret+`","session_id":"w1"}`), a)
-		is.True(token(`{"api_key":"`+f.secret+`","session_id":"w2"}`) != a)
+		a := token(`{"api_key":"` + f.Secret + `","session_id":"w1"}`)
+		is.Equal(token(`{"api_key":"`+f.Secret+`","session_id":"w1"}`), a)
+		is.True(token(`{"api_key":"`+f.Secret+`","session_id":"w2"}`) != a)
 		// The key's client credentials are the same credential: the same session.
-		is.Equal(token(`{"client_id":"`+f.key.ID+`","client_secret":"`+f.secret+`","session_id":"w1"}`), a)
+		is.Equal(token(`{"client_id":"`+f.Key.ID+`","client_secret":"`+f.Secret+`","session_id":"w1"}`), a)
 	})
 	t.Run("client credentials", func(t *testing.T) {
 		is := is.New(t)
-		a := token(`{"client_id":"` + f.key.ID + `","client_secret":"` + f.secret + `"}`)
-		is.Equal(token(`{"client_id":"`+f.key.ID+`","client_secret":"`+f.secret+`"}`), a)
-		status, _ := login("/login", `{"client_id":"0190a0e0-0000-7000-8000-000000000001","client_secret":"`+f.secret+`"}`)
+		a := token(`{"client_id":"` + f.Key.ID + `","client_secret":"` + f.Secret + `"}`)
+		is.Equal(token(`{"client_id":"`+f.Key.ID+`","client_secret":"`+f.Secret+`"}`), a)
+		status, _ := login("/login", `{"client_id":"0190a0e0-0000-7000-8000-000000000001","client_secret":"`+f.Secret+`"}`)
 		is.Equal(status, 401) // a good key under another client id
 	})
 	t.Run("username and password", func(t *testing.T) {
@@ -195,7 +196,7 @@ func TestLogin_KeyClientCredentialsOrPasswordEachReuseTheirToken(t *testing.T) {
 		a := token(`{"username":"carol","password":"s3cret","session_id":"laptop"}`)
 		is.Equal(token(`{"username":"carol","password":"s3cret","session_id":"laptop"}`), a)
 		is.True(token(`{"username":"carol","password":"s3cret","session_id":"phone"}`) != a)
-		p, err := f.ak.Tokens.Verify(context.Background(), a)
+		p, err := f.AK.Tokens.Verify(context.Background(), a)
 		is.NoErr(err)
 		is.Equal(p.Owner(), "user-carol")
 		is.Equal(p.KeyID(), "")
@@ -222,8 +223,8 @@ func TestLogin_KeyClientCredentialsOrPasswordEachReuseTheirToken(t *testing.T) {
 // answers a wrong key 400 invalid_grant instead of 401.
 func TestExchange_RefusedStatus400IsInvalidGrant(t *testing.T) {
 	is := is.New(t)
-	f := newFx(t, nil)
-	srv := httptest.NewServer(f.ak.Endpoints.Exchange(handlers.ExchangeOptions{KeyField: "key", RefusedStatus: 400, Envelope: httpmw.ProblemDetails}))
+	f := fixture.New(t, nil)
+	srv := httptest.NewServer(f.AK.Endpoints.Exchange(handlers.ExchangeOptions{KeyField: "key", RefusedStatus: 400, Envelope: httpmw.ProblemDetails}))
 	defer srv.Close()
 	res, err := http.Post(srv.URL, "application/json", strings.NewReader(`{"key":"ak_live_`+strings.Repeat("0", 36)+`"}`))
 	is.NoErr(err)
@@ -243,12 +244,12 @@ func TestExchange_RefusedStatus400IsInvalidGrant(t *testing.T) {
 // §4.4.3; the option turns it on.
 func TestOAuth_ClientCredentialsIssueNoRefreshTokenUnlessAsked(t *testing.T) {
 	is := is.New(t)
-	f := newFx(t, nil)
+	f := fixture.New(t, nil)
 	for _, withRefresh := range []bool{false, true} {
-		srv := httptest.NewServer(f.ak.Endpoints.OAuthToken(handlers.OAuthOptions{RefreshTokens: withRefresh}))
+		srv := httptest.NewServer(f.AK.Endpoints.OAuthToken(handlers.OAuthOptions{RefreshTokens: withRefresh}))
 		r, _ := http.NewRequest("POST", srv.URL, strings.NewReader("grant_type=client_credentials"))
 		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		r.SetBasicAuth(f.key.ID, f.secret)
+		r.SetBasicAuth(f.Key.ID, f.Secret)
 		res, err := http.DefaultClient.Do(r)
 		is.NoErr(err)
 		var m map[string]any
@@ -262,10 +263,10 @@ func TestOAuth_ClientCredentialsIssueNoRefreshTokenUnlessAsked(t *testing.T) {
 			continue
 		}
 		// The refresh_token grant renews it, for this client only.
-		srv = httptest.NewServer(f.ak.Endpoints.OAuthToken(handlers.OAuthOptions{RefreshTokens: true}))
+		srv = httptest.NewServer(f.AK.Endpoints.OAuthToken(handlers.OAuthOptions{RefreshTokens: true}))
 		r, _ = http.NewRequest("POST", srv.URL, strings.NewReader(url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}}.Encode()))
 		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		r.SetBasicAuth(f.key.ID, f.secret)
+		r.SetBasicAuth(f.Key.ID, f.Secret)
 		res, err = http.DefaultClient.Do(r)
 		is.NoErr(err)
 		m = nil

@@ -17,31 +17,32 @@ import (
 
 	"github.com/authkit/authkit"
 	"github.com/authkit/authkit/httpmw"
+	"github.com/authkit/authkit/internal/fixture"
 	"github.com/authkit/authkit/keys"
 )
 
 func TestAuth_BasicKeyAndBearerTokenAndScopes(t *testing.T) {
 	is := is.New(t)
-	f := newFx(t, nil)
-	res := f.do(t, "GET", "/r", "Basic "+base64.StdEncoding.EncodeToString([]byte(f.secret+":")), "")
+	f := fixture.New(t, nil)
+	res := f.Do(t, "GET", "/r", "Basic "+base64.StdEncoding.EncodeToString([]byte(f.Secret+":")), "")
 	is.Equal(res.StatusCode, 200)
-	res = f.do(t, "POST", "/token", "", `{"key":"`+f.secret+`"}`)
+	res = f.Do(t, "POST", "/token", "", `{"key":"`+f.Secret+`"}`)
 	is.Equal(res.StatusCode, 200)
 	var tok map[string]any
 	is.NoErr(json.NewDecoder(res.Body).Decode(&tok))
 	at := tok["access_token"].(string)
-	is.Equal(f.do(t, "GET", "/r", "Bearer "+at, "").StatusCode, 200)
-	is.Equal(f.do(t, "GET", "/r", "bearer "+at, "").StatusCode, 200) // scheme is case-insensitive
-	res = f.do(t, "GET", "/w", "Bearer "+at, "")
+	is.Equal(f.Do(t, "GET", "/r", "Bearer "+at, "").StatusCode, 200)
+	is.Equal(f.Do(t, "GET", "/r", "bearer "+at, "").StatusCode, 200) // scheme is case-insensitive
+	res = f.Do(t, "GET", "/w", "Bearer "+at, "")
 	is.Equal(res.StatusCode, 403)
 	is.True(strings.Contains(res.Header.Get("WWW-Authenticate"), `scope="write"`))
 	// A key where only tokens and Basic keys are accepted: refused as bearer.
-	is.Equal(f.do(t, "GET", "/r", "Bearer "+f.secret, "").StatusCode, 401)
+	is.Equal(f.Do(t, "GET", "/r", "Bearer "+f.Secret, "").StatusCode, 401)
 	// Basic with a password is not a key.
-	is.Equal(f.do(t, "GET", "/r", "Basic "+base64.StdEncoding.EncodeToString([]byte(f.secret+":pw")), "").StatusCode, 401)
+	is.Equal(f.Do(t, "GET", "/r", "Basic "+base64.StdEncoding.EncodeToString([]byte(f.Secret+":pw")), "").StatusCode, 401)
 	// Expired: 401 with the header.
-	f.clock.Advance(2 * time.Hour)
-	res = f.do(t, "GET", "/r", "Bearer "+at, "")
+	f.Clock.Advance(2 * time.Hour)
+	res = f.Do(t, "GET", "/r", "Bearer "+at, "")
 	is.Equal(res.StatusCode, 401)
 	is.Equal(res.Header.Get("X-Access-Token-Expired"), "true")
 }
@@ -77,10 +78,10 @@ func FuzzBasicAuth(f *testing.F) {
 // one, not with the principal the outer one found.
 func TestVerify_InnerFailureHidesOuterPrincipal(t *testing.T) {
 	is := is.New(t)
-	f := newFx(t, nil)
-	g := f.exchange(t)
-	outer := f.ak.Auth(0)
-	inner := f.ak.Auth(httpmw.AcceptBasicKey)
+	f := fixture.New(t, nil)
+	g := f.Exchange(t)
+	outer := f.AK.Auth(0)
+	inner := f.AK.Auth(httpmw.AcceptBasicKey)
 	ok := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(200) })
 	for _, c := range []struct {
 		h    http.Handler
@@ -147,14 +148,14 @@ func TestCSRF_RefusesCrossOriginBrowserWrites(t *testing.T) {
 // kind of credential its Auth has no verifier for is a configuration error,
 // refused when the middleware is built, not a 401 on every request.
 func TestAuth_AcceptingWhatItCannotVerifyPanicsAtMount(t *testing.T) {
-	f := newFx(t, nil)
+	f := fixture.New(t, nil)
 	for _, c := range []struct {
 		name string
 		auth *httpmw.Auth
 		want string
 	}{
 		{"zero Auth", &httpmw.Auth{}, "no Tokens verifier"},
-		{"keys without Keys", &httpmw.Auth{Tokens: f.ak.Tokens, Accept: httpmw.AcceptBearerKey}, "no Keys verifier"},
+		{"keys without Keys", &httpmw.Auth{Tokens: f.AK.Tokens, Accept: httpmw.AcceptBearerKey}, "no Keys verifier"},
 		{"users without Users", &httpmw.Auth{Accept: httpmw.AcceptUser}, "no Users authenticator"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -174,11 +175,11 @@ func TestAuth_AcceptingWhatItCannotVerifyPanicsAtMount(t *testing.T) {
 // with the same token sees the principal as it was.
 func TestPrincipal_HandlerCannotChangeWhatTheNextRequestSees(t *testing.T) {
 	is := is.New(t)
-	f := newFx(t, nil)
-	_, err := f.ak.Keys.Update(context.Background(), "o", f.key.ID, authkit.KeyUpdate{Policy: &authkit.Policy{Metadata: json.RawMessage(`{"plan":"free"}`)}})
+	f := fixture.New(t, nil)
+	_, err := f.AK.Keys.Update(context.Background(), "o", f.Key.ID, authkit.KeyUpdate{Policy: &authkit.Policy{Metadata: json.RawMessage(`{"plan":"free"}`)}})
 	is.NoErr(err)
-	at := f.exchange(t)
-	auth := f.ak.Auth(0)
+	at := f.Exchange(t)
+	auth := f.AK.Auth(0)
 	var seen []string
 	h := auth.Authenticate(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p, _ := authkit.FromContext(r.Context())
@@ -233,26 +234,26 @@ func TestMiddleware_LinksNoTemplateNoHandlers(t *testing.T) {
 // a route without Env takes both.
 func TestAuth_EnvAdmitsOnlyItsOwnKeysAndTokens(t *testing.T) {
 	is := is.New(t)
-	f := newFx(t, nil)
-	_, testSecret, err := f.ak.Keys.Create(context.Background(), authkit.KeyRequest{Owner: "o", Handle: "t", Env: authkit.EnvTest, Scopes: []string{"read"}})
+	f := fixture.New(t, nil)
+	_, testSecret, err := f.AK.Keys.Create(context.Background(), authkit.KeyRequest{Owner: "o", Handle: "t", Env: authkit.EnvTest, Scopes: []string{"read"}})
 	is.NoErr(err)
 	basic := func(secret string) string { return "Basic " + base64.StdEncoding.EncodeToString([]byte(secret+":")) }
-	res := f.do(t, "GET", "/live", basic(testSecret), "")
+	res := f.Do(t, "GET", "/live", basic(testSecret), "")
 	is.Equal(res.StatusCode, 401)
 	var body map[string]any
 	is.NoErr(json.NewDecoder(res.Body).Decode(&body))
 	is.Equal(body["error_description"], "the credential is for another environment")
-	res = f.do(t, "POST", "/token", "", `{"key":"`+testSecret+`"}`)
+	res = f.Do(t, "POST", "/token", "", `{"key":"`+testSecret+`"}`)
 	is.Equal(res.StatusCode, 200)
 	var tok map[string]any
 	is.NoErr(json.NewDecoder(res.Body).Decode(&tok))
 	testToken := tok["access_token"].(string)
-	is.Equal(f.do(t, "GET", "/live", "Bearer "+testToken, "").StatusCode, 401)
+	is.Equal(f.Do(t, "GET", "/live", "Bearer "+testToken, "").StatusCode, 401)
 	// The live key and its token pass; the route without Env takes the test ones.
-	is.Equal(f.do(t, "GET", "/live", basic(f.secret), "").StatusCode, 200)
-	is.Equal(f.do(t, "GET", "/live", "Bearer "+f.exchange(t), "").StatusCode, 200)
-	is.Equal(f.do(t, "GET", "/r", basic(testSecret), "").StatusCode, 200)
-	is.Equal(f.do(t, "GET", "/r", "Bearer "+testToken, "").StatusCode, 200)
+	is.Equal(f.Do(t, "GET", "/live", basic(f.Secret), "").StatusCode, 200)
+	is.Equal(f.Do(t, "GET", "/live", "Bearer "+f.Exchange(t), "").StatusCode, 200)
+	is.Equal(f.Do(t, "GET", "/r", basic(testSecret), "").StatusCode, 200)
+	is.Equal(f.Do(t, "GET", "/r", "Bearer "+testToken, "").StatusCode, 200)
 }
 
 // TestOAuth_IntrospectAndRevokeStayInTheCallersEnvironment: a test key,
@@ -260,16 +261,16 @@ func TestAuth_EnvAdmitsOnlyItsOwnKeysAndTokens(t *testing.T) {
 // revoke them; a live client of the same owner can.
 func TestOAuth_IntrospectAndRevokeStayInTheCallersEnvironment(t *testing.T) {
 	is := is.New(t)
-	f := newFx(t, nil)
-	testKey, testSecret, err := f.ak.Keys.Create(context.Background(), authkit.KeyRequest{Owner: "o", Handle: "t", Env: authkit.EnvTest, Scopes: []string{"read"}})
+	f := fixture.New(t, nil)
+	testKey, testSecret, err := f.AK.Keys.Create(context.Background(), authkit.KeyRequest{Owner: "o", Handle: "t", Env: authkit.EnvTest, Scopes: []string{"read"}})
 	is.NoErr(err)
-	res := f.do(t, "POST", "/token", "", `{"key":"`+f.secret+`"}`)
+	res := f.Do(t, "POST", "/token", "", `{"key":"`+f.Secret+`"}`)
 	is.Equal(res.StatusCode, 200)
 	var pair map[string]any
 	is.NoErr(json.NewDecoder(res.Body).Decode(&pair))
 	at, rt := pair["access_token"].(string), pair["refresh_token"].(string)
 	form := func(client *authkit.Key, secret, path, token string) map[string]any {
-		r, _ := http.NewRequest("POST", f.srv.URL+path, strings.NewReader("token="+token))
+		r, _ := http.NewRequest("POST", f.Srv.URL+path, strings.NewReader("token="+token))
 		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 		r.SetBasicAuth(client.ID, secret)
 		res, err := http.DefaultClient.Do(r)
@@ -284,36 +285,36 @@ func TestOAuth_IntrospectAndRevokeStayInTheCallersEnvironment(t *testing.T) {
 	}
 	for _, tok := range []string{at, rt} {
 		is.Equal(form(testKey, testSecret, "/oauth/introspect", tok)["active"], false)
-		is.Equal(form(f.key, f.secret, "/oauth/introspect", tok)["active"], true)
+		is.Equal(form(f.Key, f.Secret, "/oauth/introspect", tok)["active"], true)
 	}
 	form(testKey, testSecret, "/oauth/revoke", at) // foreign: nothing happens
 	form(testKey, testSecret, "/oauth/revoke", rt)
-	is.Equal(f.do(t, "GET", "/r", "Bearer "+at, "").StatusCode, 200)
-	form(f.key, f.secret, "/oauth/revoke", rt) // its own: the session ends
-	is.Equal(f.do(t, "GET", "/r", "Bearer "+at, "").StatusCode, 401)
+	is.Equal(f.Do(t, "GET", "/r", "Bearer "+at, "").StatusCode, 200)
+	form(f.Key, f.Secret, "/oauth/revoke", rt) // its own: the session ends
+	is.Equal(f.Do(t, "GET", "/r", "Bearer "+at, "").StatusCode, 401)
 }
 
 // TestAuth_DisabledKeyAndItsTokens: over HTTP, a disabled key and its
 // tokens get 401 invalid_token "the key is disabled"; enabled, 200 again.
 func TestAuth_DisabledKeyAndItsTokens(t *testing.T) {
 	is := is.New(t)
-	f := newFx(t, nil)
-	basic := "Basic " + base64.StdEncoding.EncodeToString([]byte(f.secret+":"))
-	at := f.exchange(t)
-	is.Equal(f.do(t, "GET", "/r", "Bearer "+at, "").StatusCode, 200)
-	is.NoErr(setDisabled(f.ak.Keys, "o", f.key.ID, true))
+	f := fixture.New(t, nil)
+	basic := "Basic " + base64.StdEncoding.EncodeToString([]byte(f.Secret+":"))
+	at := f.Exchange(t)
+	is.Equal(f.Do(t, "GET", "/r", "Bearer "+at, "").StatusCode, 200)
+	is.NoErr(setDisabled(f.AK.Keys, "o", f.Key.ID, true))
 	for _, auth := range []string{basic, "Bearer " + at} {
-		res := f.do(t, "GET", "/r", auth, "")
+		res := f.Do(t, "GET", "/r", auth, "")
 		is.Equal(res.StatusCode, 401)
 		var body map[string]any
 		is.NoErr(json.NewDecoder(res.Body).Decode(&body))
 		is.Equal(body["error"], "invalid_token")
 		is.Equal(body["error_description"], "the key is disabled")
 	}
-	is.Equal(f.do(t, "POST", "/token", "", `{"key":"`+f.secret+`"}`).StatusCode, 401)
-	is.NoErr(setDisabled(f.ak.Keys, "o", f.key.ID, false))
-	is.Equal(f.do(t, "GET", "/r", basic, "").StatusCode, 200)
-	is.Equal(f.do(t, "GET", "/r", "Bearer "+at, "").StatusCode, 200)
+	is.Equal(f.Do(t, "POST", "/token", "", `{"key":"`+f.Secret+`"}`).StatusCode, 401)
+	is.NoErr(setDisabled(f.AK.Keys, "o", f.Key.ID, false))
+	is.Equal(f.Do(t, "GET", "/r", basic, "").StatusCode, 200)
+	is.Equal(f.Do(t, "GET", "/r", "Bearer "+at, "").StatusCode, 200)
 }
 
 func setDisabled(ks *keys.Service, owner, id string, b bool) error {
@@ -340,12 +341,12 @@ func TestVerify_WarmTokenAllocatesTwice(t *testing.T) {
 		t.Skip("allocations are counted without the race detector")
 	}
 	is := is.New(t)
-	f := newFx(t, nil)
+	f := fixture.New(t, nil)
 	ctx := context.Background()
-	g, err := f.ak.Sessions.Exchange(ctx, authkit.ExchangeRequest{Key: f.key})
+	g, err := f.AK.Sessions.Exchange(ctx, authkit.ExchangeRequest{Key: f.Key})
 	is.NoErr(err)
 	var seen authkit.Principal
-	h := f.ak.Auth(httpmw.AcceptBearerToken).Verify(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	h := f.AK.Auth(httpmw.AcceptBearerToken).Verify(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		seen, _ = authkit.FromContext(r.Context())
 		w.WriteHeader(http.StatusNoContent)
 	}))
@@ -354,7 +355,7 @@ func TestVerify_WarmTokenAllocatesTwice(t *testing.T) {
 	w := &discard{h: http.Header{}}
 	h.ServeHTTP(w, r) // now warm
 	is.Equal(w.code, http.StatusNoContent)
-	is.Equal(seen.KeyID(), f.key.ID)
+	is.Equal(seen.KeyID(), f.Key.ID)
 	allocs := testing.AllocsPerRun(1000, func() {
 		w.code = 0
 		h.ServeHTTP(w, r)

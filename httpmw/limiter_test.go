@@ -18,6 +18,7 @@ import (
 	"github.com/authkit/authkit"
 	"github.com/authkit/authkit/httpmw"
 	"github.com/authkit/authkit/internal/fakeclock"
+	"github.com/authkit/authkit/internal/fixture"
 	"github.com/authkit/authkit/internal/opaque"
 	"github.com/authkit/authkit/storage/redis"
 )
@@ -27,9 +28,9 @@ import (
 var behindProxy = &httpmw.ClientAddr{TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}}
 
 // from makes a request as the client at xff (through the loopback proxy).
-func (f *fx) from(t *testing.T, xff, path, auth string) int {
+func from(t *testing.T, f *fixture.Fx, xff, path, auth string) int {
 	t.Helper()
-	r, _ := http.NewRequest("GET", f.srv.URL+path, nil)
+	r, _ := http.NewRequest("GET", f.Srv.URL+path, nil)
 	r.Header.Set("Authorization", auth)
 	r.Header.Set("X-Forwarded-For", xff)
 	res, err := http.DefaultClient.Do(r)
@@ -48,44 +49,44 @@ var wrongKey = basicKey(opaque.New("ak_live_"))
 
 func TestLimiter_MiddlewareBlocksGuessesNotTheNeighbour(t *testing.T) {
 	is := is.New(t)
-	f := newFx(t, &httpmw.Limiter{Limit: 3, Clients: behindProxy})
-	at := f.exchange(t)
-	is.Equal(f.from(t, "198.51.100.9", "/r", basicKey(f.secret)), 200) // the neighbour's key, verified once
+	f := fixture.New(t, &httpmw.Limiter{Limit: 3, Clients: behindProxy})
+	at := f.Exchange(t)
+	is.Equal(from(t, f, "198.51.100.9", "/r", basicKey(f.Secret)), 200) // the neighbour's key, verified once
 
 	for range 3 {
-		is.Equal(f.from(t, "198.51.100.9", "/r", wrongKey), 401)
+		is.Equal(from(t, f, "198.51.100.9", "/r", wrongKey), 401)
 	}
-	is.Equal(f.from(t, "198.51.100.9", "/r", wrongKey), 429) // the attacker cannot keep guessing
+	is.Equal(from(t, f, "198.51.100.9", "/r", wrongKey), 429) // the attacker cannot keep guessing
 	// Behind the same address: a known key and a valid token still pass.
-	is.Equal(f.from(t, "198.51.100.9", "/r", basicKey(f.secret)), 200)
-	is.Equal(f.from(t, "198.51.100.9", "/r", "Bearer "+at), 200)
+	is.Equal(from(t, f, "198.51.100.9", "/r", basicKey(f.Secret)), 200)
+	is.Equal(from(t, f, "198.51.100.9", "/r", "Bearer "+at), 200)
 	// A key that would have to be looked up is refused unchecked.
-	_, other, err := f.ak.Keys.Create(context.Background(), authkit.KeyRequest{Owner: "o", Handle: "other", Scopes: []string{"read"}})
+	_, other, err := f.AK.Keys.Create(context.Background(), authkit.KeyRequest{Owner: "o", Handle: "other", Scopes: []string{"read"}})
 	is.NoErr(err)
-	is.Equal(f.from(t, "198.51.100.9", "/r", basicKey(other)), 429)
-	is.Equal(f.from(t, "198.51.100.10", "/r", basicKey(other)), 200) // from elsewhere: fine
+	is.Equal(from(t, f, "198.51.100.9", "/r", basicKey(other)), 429)
+	is.Equal(from(t, f, "198.51.100.10", "/r", basicKey(other)), 200) // from elsewhere: fine
 	// Bad tokens count too.
-	is.Equal(f.from(t, "198.51.100.11", "/r", "Bearer x.y.z"), 401)
+	is.Equal(from(t, f, "198.51.100.11", "/r", "Bearer x.y.z"), 401)
 }
 
 func TestLimiter_IPv6IsCountedPer64(t *testing.T) {
 	is := is.New(t)
-	f := newFx(t, &httpmw.Limiter{Limit: 3, Clients: behindProxy})
+	f := fixture.New(t, &httpmw.Limiter{Limit: 3, Clients: behindProxy})
 	for _, a := range []string{"2001:db8:1:2::1", "2001:db8:1:2::ffff", "2001:db8:1:2:abcd::9"} {
-		is.Equal(f.from(t, a, "/r", wrongKey), 401)
+		is.Equal(from(t, f, a, "/r", wrongKey), 401)
 	}
-	is.Equal(f.from(t, "2001:db8:1:2:ffff::1", "/r", wrongKey), 429) // another address of the same /64
-	is.Equal(f.from(t, "2001:db8:1:3::1", "/r", wrongKey), 401)      // the next /64 is another host
+	is.Equal(from(t, f, "2001:db8:1:2:ffff::1", "/r", wrongKey), 429) // another address of the same /64
+	is.Equal(from(t, f, "2001:db8:1:3::1", "/r", wrongKey), 401)      // the next /64 is another host
 }
 
 func TestLimiter_ForwardedForIsReadOnlyFromTrustedProxies(t *testing.T) {
 	is := is.New(t)
-	f := newFx(t, &httpmw.Limiter{Limit: 3}) // no trusted proxy
+	f := fixture.New(t, &httpmw.Limiter{Limit: 3}) // no trusted proxy
 	for i := range 3 {
 		// A client that names itself anew each time is still one address.
-		is.Equal(f.from(t, "203.0.113."+string(rune('1'+i)), "/r", wrongKey), 401)
+		is.Equal(from(t, f, "203.0.113."+string(rune('1'+i)), "/r", wrongKey), 401)
 	}
-	is.Equal(f.from(t, "203.0.113.99", "/r", wrongKey), 429)
+	is.Equal(from(t, f, "203.0.113.99", "/r", wrongKey), 429)
 
 	for _, tc := range []struct {
 		peer, xff, want string
@@ -197,35 +198,35 @@ func FuzzClientAddr(f *testing.F) {
 // whose token expired, or whose key was disabled, is not a guesser.
 func TestLimiter_ExpiredTokensAndDisabledKeysDoNotCount(t *testing.T) {
 	is := is.New(t)
-	f := newFx(t, &httpmw.Limiter{Limit: 3, Clients: behindProxy})
-	at := f.exchange(t)
-	f.clock.Advance(2 * time.Hour)
+	f := fixture.New(t, &httpmw.Limiter{Limit: 3, Clients: behindProxy})
+	at := f.Exchange(t)
+	f.Clock.Advance(2 * time.Hour)
 	for range 5 {
-		is.Equal(f.from(t, "198.51.100.20", "/r", "Bearer "+at), 401)
+		is.Equal(from(t, f, "198.51.100.20", "/r", "Bearer "+at), 401)
 	}
-	is.NoErr(setDisabled(f.ak.Keys, "o", f.key.ID, true))
+	is.NoErr(setDisabled(f.AK.Keys, "o", f.Key.ID, true))
 	for range 5 {
-		is.Equal(f.from(t, "198.51.100.20", "/r", basicKey(f.secret)), 401)
+		is.Equal(from(t, f, "198.51.100.20", "/r", basicKey(f.Secret)), 401)
 	}
-	is.Equal(f.from(t, "198.51.100.20", "/r", wrongKey), 401) // the first real failure: not blocked
+	is.Equal(from(t, f, "198.51.100.20", "/r", wrongKey), 401) // the first real failure: not blocked
 }
 
 // TestAuth_GateHandsTheKeysMetadataWithThePrincipal: the app reads a key's
 // metadata from the principal, for the key itself and for its tokens.
 func TestAuth_GateHandsTheKeysMetadataWithThePrincipal(t *testing.T) {
 	is := is.New(t)
-	f := newFx(t, nil)
+	f := fixture.New(t, nil)
 	p := authkit.Policy{Metadata: []byte(`{"plan":"pro"}`)}
-	_, err := f.ak.Keys.Update(context.Background(), "o", f.key.ID, authkit.KeyUpdate{Policy: &p})
+	_, err := f.AK.Keys.Update(context.Background(), "o", f.Key.ID, authkit.KeyUpdate{Policy: &p})
 	is.NoErr(err)
-	auth := f.ak.Auth(httpmw.AcceptBearerToken | httpmw.AcceptBasicKey)
+	auth := f.AK.Auth(httpmw.AcceptBearerToken | httpmw.AcceptBasicKey)
 	srv := httptest.NewServer(auth.Authenticate(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p, _ := authkit.FromContext(r.Context())
 		w.Write(p.Metadata())
 	})))
 	defer srv.Close()
-	at := f.exchange(t)
-	for _, a := range []string{basicKey(f.secret), "Bearer " + at} {
+	at := f.Exchange(t)
+	for _, a := range []string{basicKey(f.Secret), "Bearer " + at} {
 		r, _ := http.NewRequest("GET", srv.URL, nil)
 		r.Header.Set("Authorization", a)
 		res, err := http.DefaultClient.Do(r)
