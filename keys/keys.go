@@ -21,6 +21,7 @@ import (
 	"github.com/authkit/authkit/internal/opaque"
 	"github.com/authkit/authkit/internal/refresh"
 	"github.com/authkit/authkit/internal/seal"
+	"github.com/authkit/authkit/internal/tick"
 	"github.com/google/uuid"
 	"go.opentelemetry.io/otel/metric"
 )
@@ -102,8 +103,8 @@ type Service struct {
 	refreshes *refresh.Queue[*entry] // stale entries, read again in the background
 	flushMu   sync.Mutex             // one flush at a time
 	cancel    func()                 // the store subscription
-	stop      chan struct{}
-	done      chan struct{}
+	flusher   *tick.Loop             // nil with FlushEvery < 0
+	stop      chan struct{}          // the refreshes'
 	once      sync.Once
 }
 
@@ -141,7 +142,7 @@ func New(cfg Config) (*Service, error) {
 	s := &Service{
 		store: cfg.Store, sealer: seal.NewSealer(cfg.Secret, seal.PurposeKeys),
 		prefix: p, live: p + "_live_", test: p + "_test_", clock: cfg.Clock, keepSessions: cfg.KeepSessionsOnRotate,
-		cache: newKeyCache(size, ttl, staleFor(ttl)), stop: make(chan struct{}), done: make(chan struct{}),
+		cache: newKeyCache(size, ttl, staleFor(ttl)), stop: make(chan struct{}),
 	}
 	var err error
 	if s.metrics, err = metrics.New(cfg.MeterProvider); err != nil {
@@ -160,7 +161,10 @@ func New(cfg Config) (*Service, error) {
 			}
 		})
 	}
-	go s.flushEvery(every)
+	if every > 0 {
+		// A failed write is tried again at the next tick.
+		s.flusher = tick.Start(every, func() { s.Flush(context.Background()) })
+	}
 	s.refreshes = refresh.New(s.stop, s.reread, 0)
 	return s, nil
 }
@@ -172,8 +176,8 @@ func New(cfg Config) (*Service, error) {
 func (s *Service) Close() error {
 	var err error
 	s.once.Do(func() {
+		s.flusher.Stop()
 		close(s.stop)
-		<-s.done
 		if s.cancel != nil {
 			s.cancel()
 		}
@@ -181,24 +185,6 @@ func (s *Service) Close() error {
 		err = s.Flush(context.Background())
 	})
 	return err
-}
-
-func (s *Service) flushEvery(every time.Duration) {
-	defer close(s.done)
-	if every < 0 {
-		<-s.stop
-		return
-	}
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-s.stop:
-			return
-		case <-t.C:
-			s.Flush(context.Background()) // a failed write is tried again at the next tick
-		}
-	}
 }
 
 // Flush writes the last-used times of the keys verified since the last

@@ -47,6 +47,7 @@ import (
 	"github.com/authkit/authkit"
 	"github.com/authkit/authkit/internal/metrics"
 	"github.com/authkit/authkit/internal/refresh"
+	"github.com/authkit/authkit/internal/tick"
 )
 
 // Defaults of [Config].
@@ -129,8 +130,8 @@ type Gate struct {
 	usageMu sync.Mutex
 	pending map[usageKey]int64 // counted since the last flush
 	flushMu sync.Mutex         // one flush at a time
-	stop    chan struct{}
-	done    chan struct{}
+	flusher *tick.Loop         // nil without Usage
+	stop    chan struct{}      // the refreshes'
 	once    sync.Once
 }
 
@@ -182,7 +183,7 @@ func New(cfg Config) (*Gate, error) {
 		cfg.FlushEvery = DefaultFlushEvery
 	}
 	g := &Gate{cfg: cfg, logger: cfg.Logger, ttl: int64(cfg.CacheTTL), entries: map[string]*entry{},
-		pending: map[usageKey]int64{}, stop: make(chan struct{}), done: make(chan struct{})}
+		pending: map[usageKey]int64{}, stop: make(chan struct{})}
 	if g.logger == nil {
 		g.logger = slog.Default()
 	}
@@ -201,9 +202,11 @@ func New(cfg Config) (*Gate, error) {
 	}
 	g.refreshes = refresh.New(g.stop, g.reread, after)
 	if cfg.Usage != nil {
-		go g.flushEvery()
-	} else {
-		close(g.done)
+		g.flusher = tick.Start(cfg.FlushEvery, func() {
+			if err := g.Flush(context.Background()); err != nil {
+				g.logger.Error("authkit: usage not written; kept for the next flush", "err", err)
+			}
+		})
 	}
 	g.health, _ = cfg.Keys.(authkit.NotifierHealth)
 	if n, ok := cfg.Keys.(authkit.Notifier); ok {
@@ -224,27 +227,11 @@ func (g *Gate) Close() error {
 		if g.cancel != nil {
 			g.cancel()
 		}
+		g.flusher.Stop()
 		close(g.stop)
-		<-g.done
 		err = g.Flush(context.Background())
 	})
 	return err
-}
-
-func (g *Gate) flushEvery() {
-	defer close(g.done)
-	t := time.NewTicker(g.cfg.FlushEvery)
-	defer t.Stop()
-	for {
-		select {
-		case <-g.stop:
-			return
-		case <-t.C:
-			if err := g.Flush(context.Background()); err != nil {
-				g.logger.Error("authkit: usage not written; kept for the next flush", "err", err)
-			}
-		}
-	}
 }
 
 // Flush writes the usage counted since the last flush, in one batch. The

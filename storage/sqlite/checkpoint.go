@@ -3,7 +3,6 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"sync"
 	"time"
 )
 
@@ -42,39 +41,4 @@ func checkpoint(r, w *sql.DB) {
 	if _, err := r.ExecContext(ctx, `PRAGMA wal_checkpoint(PASSIVE)`); err == nil {
 		w.ExecContext(ctx, `PRAGMA wal_checkpoint(PASSIVE)`)
 	}
-}
-
-// ticking is one of a Store's background loops (the relay's polls, the
-// checkpoints): fn every interval until stop.
-type ticking struct {
-	halt chan struct{}
-	done chan struct{}
-	once sync.Once // Close may be called twice
-}
-
-// start runs fn every every, in a goroutine of its own.
-func (t *ticking) start(every time.Duration, fn func()) {
-	t.halt, t.done = make(chan struct{}), make(chan struct{})
-	go func() {
-		defer close(t.done)
-		tick := time.NewTicker(every)
-		defer tick.Stop()
-		for {
-			select {
-			case <-t.halt:
-				return
-			case <-tick.C:
-				fn()
-			}
-		}
-	}()
-}
-
-// stop stops the loop, if it started, and waits for the last run of fn.
-func (t *ticking) stop() {
-	if t.halt == nil {
-		return
-	}
-	t.once.Do(func() { close(t.halt) })
-	<-t.done
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/authkit/authkit"
+	"github.com/authkit/authkit/internal/tick"
 )
 
 // Revocations made by another process on the same file (the admin command,
@@ -34,7 +35,7 @@ type relay struct {
 	heard  time.Time    // the last successful poll; only the poller touches it
 	ok     atomic.Bool  // whether heard is recent: listening
 	since  atomic.Int64 // Unix ns: when ok last became true (ListeningSince)
-	loop   ticking
+	loop   *tick.Loop
 }
 
 // logRevocations appends a revocation of each of ids to the revocation log inside tx.
@@ -59,7 +60,7 @@ func (s *Store) startRelay(ctx context.Context) error {
 	s.relay.heard = time.Now()
 	s.relay.since.Store(s.relay.heard.UnixNano())
 	s.relay.ok.Store(true)
-	s.relay.loop.start(RelayEvery, s.pollRelay)
+	s.relay.loop = tick.Start(RelayEvery, s.pollRelay)
 	return nil
 }
 
@@ -123,6 +124,6 @@ func (s *Store) ListeningSince() time.Time {
 
 func (s *Store) stopRelay() {
 	if s.relay != nil {
-		s.relay.loop.stop()
+		s.relay.loop.Stop()
 	}
 }

@@ -38,6 +38,7 @@ import (
 
 	"github.com/authkit/authkit"
 	"github.com/authkit/authkit/internal/migrate"
+	"github.com/authkit/authkit/internal/tick"
 	sqlite "modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 )
@@ -50,9 +51,9 @@ type Store struct {
 	authkit.Broadcaster
 	relay *relay // other processes' revocations
 
-	w, r  *sql.DB // one writer connection; a pool of readers
-	ckpt  ticking // checkpoint.go
-	group group   // group.go
+	w, r  *sql.DB    // one writer connection; a pool of readers
+	ckpt  *tick.Loop // checkpoint.go
+	group group      // group.go
 
 	// Statements of the hot paths (verification, login, refresh), prepared
 	// once: reads on the reader pool, writes on the writer connection. The
@@ -136,13 +137,13 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		s.Close()
 		return nil, err
 	}
-	s.ckpt.start(checkpointEvery, func() { checkpoint(s.r, s.w) })
+	s.ckpt = tick.Start(checkpointEvery, func() { checkpoint(s.r, s.w) })
 	return s, nil
 }
 
 // Close closes the database.
 func (s *Store) Close() error {
-	s.ckpt.stop()
+	s.ckpt.Stop()
 	s.stopRelay()
 	for _, st := range s.stmts() {
 		if st != nil {
