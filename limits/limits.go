@@ -52,7 +52,7 @@ import (
 
 // Defaults of [Config].
 const (
-	DefaultCacheTTL   = 30 * time.Second
+	DefaultCacheTTL   = time.Minute // keys.DefaultCacheTTL: see Config.CacheTTL
 	DefaultCacheSize  = 100_000
 	DefaultFlushEvery = time.Minute
 )
@@ -82,14 +82,17 @@ type Config struct {
 	// by default they are refused with authkit.ErrUnavailable.
 	FailOpen bool
 	// CacheTTL is how long a policy read from the store is used before it
-	// is read again (changes the store publishes apply at once); default
-	// 30 s, less up to a fifth at random so that keys seen together are not
-	// read again together. For ten minutes more, a policy past it is still
-	// used while one background read refreshes it, so that no request
-	// waits for the store for a key it has seen. Ten times as long when
-	// the store's Notifier vouches that it has heard every change since
-	// before the policy was read (authkit.NotifierHealth.ListeningSince,
-	// compared with Clock's time).
+	// is read again (changes the store publishes apply at once); default 1
+	// minute. Ten times as long when the store's Notifier vouches that it
+	// has heard every change since before the policy was read
+	// (authkit.NotifierHealth.ListeningSince, compared with Clock's time).
+	// A policy read from Keys is fresh for that less up to a fifth at
+	// random, so that keys seen together are not read again together; one
+	// taken from Cached, for all of it: with the key cache's TTL no longer
+	// than this one (as by default), the key cache's own entry goes stale
+	// first, and its read serves both. For ten minutes more, a policy past
+	// its freshness is still used while one background read refreshes it,
+	// so that no request waits for the store for a key it has seen.
 	CacheTTL time.Duration
 	// CacheSize bounds the policies kept in memory; default 100 000. Past
 	// it, a policy read takes the place of one other, at random.
@@ -152,7 +155,7 @@ var _ authkit.Gate = (*Gate)(nil)
 type entry struct {
 	key      *authkit.Key
 	read     int64       // when it was read from the store, Unix ns
-	loaded   int64       // read, less the jitter of its freshness
+	fresh    int64       // for how long after read it is fresh, unvouched (ns)
 	reading  atomic.Bool // a background read is under way
 	limits   []limit
 	credits  string // the balance's name; "" when the key is not metered
@@ -422,11 +425,14 @@ func (g *Gate) entry(ctx context.Context, id string, now time.Time) (*entry, err
 	e := g.entries[id]
 	g.mu.RUnlock()
 	if e != nil {
-		age := ns - e.loaded
-		if age < g.ttl || age < refresh.VouchedFor*g.ttl && refresh.Vouched(g.health, e.read) {
-			return e, nil
+		fresh := e.fresh
+		if refresh.Vouched(g.health, e.read) {
+			fresh *= refresh.VouchedFor
 		}
-		if age < g.ttl+staleFor {
+		switch age := ns - e.read; {
+		case age < fresh:
+			return e, nil
+		case age < fresh+staleFor:
 			g.refreshes.Offer(&e.reading, e)
 			return e, nil
 		}
@@ -451,8 +457,9 @@ func (g *Gate) load(ctx context.Context, id string, now time.Time) (*entry, erro
 		}
 	}
 	var err error
+	fresh := g.ttl // taken from Cached: its jitter spread the reads already
 	if !ok {
-		read = ns
+		read, fresh = ns, refresh.Fresh(g.ttl)
 		start := g.metrics.Start()
 		k, err = g.cfg.Keys.KeyByID(ctx, id)
 		g.metrics.Stored(ctx, metrics.KeyByID, start)
@@ -463,8 +470,8 @@ func (g *Gate) load(ctx context.Context, id string, now time.Time) (*entry, erro
 	case err != nil:
 		return nil, fmt.Errorf("limits: %w", err)
 	}
-	e := g.compile(k, read-(g.ttl-refresh.Fresh(g.ttl))) // loaded earlier by the jitter: fresh for less
-	e.read = read
+	e := g.compile(k)
+	e.read, e.fresh = read, fresh
 	g.mu.Lock()
 	if g.epoch.Load() == ep {
 		if _, ok := g.entries[id]; !ok && len(g.entries) >= g.cfg.CacheSize {
@@ -491,8 +498,8 @@ func (g *Gate) reread(e *entry) {
 }
 
 // compile builds the entry of k.
-func (g *Gate) compile(k *authkit.Key, ns int64) *entry {
-	e := &entry{key: k, loaded: ns}
+func (g *Gate) compile(k *authkit.Key) *entry {
+	e := &entry{key: k}
 	for _, l := range k.Policy.RateLimits {
 		e.limits = append(e.limits, limit{l, "rl:k:" + k.ID + ":" + l.Name})
 	}

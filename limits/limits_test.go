@@ -487,7 +487,7 @@ func TestAdmit_APolicyIsFreshLongerWhileTheStoreVouches(t *testing.T) {
 	is.NoErr(err)
 	is.Equal(silent.reads.Load(), int64(2))
 
-	ahead.Advance(2 * time.Minute) // past the 30 s TTL, not past ten times it
+	ahead.Advance(2 * time.Minute) // past the TTL (1 minute), not past ten times it
 	behind.Advance(2 * time.Minute)
 	_, err = a.Admit(ctx, k.ID, addr)
 	is.NoErr(err)
@@ -509,4 +509,129 @@ func TestAdmit_APolicyIsFreshLongerWhileTheStoreVouches(t *testing.T) {
 type vouching struct {
 	*silentKeys
 	authkit.NotifierHealth
+}
+
+// countingStore is a real SQLite store (its Notifier and its health
+// included) that counts the reads of keys by secret (the key cache's) and
+// by ID (the Gate's).
+type countingStore struct {
+	*sqlite.Store
+	bySecret, byID atomic.Int64
+}
+
+func (s *countingStore) KeyBySecret(ctx context.Context, hash []byte) (*authkit.Key, *authkit.KeySecret, error) {
+	s.bySecret.Add(1)
+	return s.Store.KeyBySecret(ctx, hash)
+}
+
+func (s *countingStore) KeyByID(ctx context.Context, id string) (*authkit.Key, error) {
+	s.byID.Add(1)
+	return s.Store.KeyByID(ctx, id)
+}
+
+// TestAdmit_TheKeyCachesReadsServeTheGateAtTheDefaults: with the key
+// cache and the Gate at their default TTLs, on a store that vouches, a key
+// used now and then for ten minutes is read from the store twice (when
+// first seen, and when its key goes stale), never by the Gate: a policy
+// taken from the key cache is fresh for as long as the key's entry can be.
+func TestAdmit_TheKeyCachesReadsServeTheGateAtTheDefaults(t *testing.T) {
+	is := is.New(t)
+	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "a.db"))
+	is.NoErr(err)
+	defer db.Close()
+	store := &countingStore{Store: db}
+	clock := fakeclock.New(time.Now()) // after the store began listening: it vouches
+	secret, err := authkit.NewSecret([]byte("limits-test-secret-0123456789abcdef"))
+	is.NoErr(err)
+	ks, err := keys.New(keys.Config{Store: store, Secret: secret, Clock: clock.Now})
+	is.NoErr(err)
+	defer ks.Close()
+	g, err := limits.New(limits.Config{Keys: store, Cached: ks.CachedKey, Counters: &memory.Counters{}, Clock: clock.Now})
+	is.NoErr(err)
+	defer g.Close()
+
+	const n = 50
+	var secrets []string
+	for i := range n {
+		_, s, err := ks.Create(ctx, authkit.KeyRequest{Owner: "alice", Handle: fmt.Sprint("k", i)})
+		is.NoErr(err)
+		secrets = append(secrets, s)
+	}
+	useAll := func() {
+		for _, s := range secrets {
+			p, err := ks.KeyPrincipal(ctx, s)
+			is.NoErr(err)
+			_, err = g.Admit(ctx, p.KeyID(), addr)
+			is.NoErr(err)
+		}
+	}
+	settled := func(bySecret int64) {
+		t.Helper()
+		for deadline := time.Now().Add(5 * time.Second); store.bySecret.Load() < bySecret; time.Sleep(5 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("%d reads by secret, want %d", store.bySecret.Load(), bySecret)
+			}
+		}
+		time.Sleep(100 * time.Millisecond) // for the Gate's background reads, if any
+	}
+	useAll()
+	settled(n)
+	for range 3 { // at 2, 4 and 6 minutes: both fresh (the Gate's used to go stale at 4 to 5)
+		clock.Advance(2 * time.Minute)
+		useAll()
+		settled(n)
+	}
+	// At ten minutes less a millisecond, every key is stale in the key
+	// cache (each fresh for eight to ten minutes) and read again; every
+	// policy is still fresh. Two milliseconds later the policies are
+	// stale, and read from the key cache.
+	clock.Advance(4*time.Minute - time.Millisecond)
+	useAll()
+	settled(2 * n)
+	clock.Advance(2 * time.Millisecond)
+	useAll()
+	settled(2 * n)
+	is.Equal(store.bySecret.Load(), int64(2*n))
+	is.Equal(store.byID.Load(), int64(0)) // the Gate read nothing itself
+}
+
+// TestAdmit_PoliciesReadTogetherGoStaleOverAFifthOfTheirFreshness: a
+// hundred policies read at once from a store that vouches are fresh for
+// between eight and ten minutes each: at nine, about half are read again,
+// not all of them in the same second.
+func TestAdmit_PoliciesReadTogetherGoStaleOverAFifthOfTheirFreshness(t *testing.T) {
+	is := is.New(t)
+	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "a.db"))
+	is.NoErr(err)
+	defer db.Close()
+	store := &countingStore{Store: db}
+	clock := fakeclock.New(time.Now())
+	secret, err := authkit.NewSecret([]byte("limits-test-secret-0123456789abcdef"))
+	is.NoErr(err)
+	ks, err := keys.New(keys.Config{Store: db, Secret: secret, Clock: clock.Now})
+	is.NoErr(err)
+	defer ks.Close()
+	g, err := limits.New(limits.Config{Keys: store, Counters: &memory.Counters{}, Clock: clock.Now}) // no key cache: the Gate reads
+	is.NoErr(err)
+	defer g.Close()
+	var ids []string
+	for i := range 100 {
+		k, _, err := ks.Create(ctx, authkit.KeyRequest{Owner: "alice", Handle: fmt.Sprint("k", i)})
+		is.NoErr(err)
+		ids = append(ids, k.ID)
+	}
+	admitAll := func() {
+		for _, id := range ids {
+			_, err := g.Admit(ctx, id, addr)
+			is.NoErr(err)
+		}
+	}
+	admitAll()
+	is.Equal(store.byID.Load(), int64(100))
+	clock.Advance(9 * time.Minute)
+	admitAll()
+	time.Sleep(200 * time.Millisecond) // the background reads
+	again := store.byID.Load() - 100
+	t.Logf("read again at 9 minutes: %d of 100", again)
+	is.True(again >= 15 && again <= 85)
 }
