@@ -10,6 +10,9 @@
 //     yardstick every other route is divided by: measured before each
 //     route's slice and after it, and the route's rate divided by the mean
 //     of the two;
+//   - GET /healthz again, as a route like the others: the control, whose
+//     ratio (1 but for the method's own error) says how close to its
+//     target another route's ratio can be told apart from it;
 //   - GET /videos with `Authorization: Bearer <access token>` (authkit's
 //     middleware, a warm token, and the app's handler);
 //   - GET /videos with the key as a Basic user name, always the same key;
