@@ -20,6 +20,7 @@ import (
 	"github.com/authkit/authkit/httpmw"
 	"github.com/authkit/authkit/server"
 	"github.com/authkit/authkit/storage/memory"
+	"github.com/authkit/authkit/verifier"
 )
 
 // metricsServer is a server.Server on a memory store, with metrics into an
@@ -76,6 +77,10 @@ func collect(tb testing.TB, r *sdkmetric.ManualReader) collected {
 			case metricdata.Histogram[float64]:
 				for _, p := range d.DataPoints {
 					pts[key(p.Attributes)] += float64(p.Count)
+				}
+			case metricdata.Gauge[float64]:
+				for _, p := range d.DataPoints {
+					pts[key(p.Attributes)] = p.Value
 				}
 			default:
 				tb.Fatalf("%s: unexpected data %T", m.Name, m.Data)
@@ -169,6 +174,79 @@ func TestMetrics_EveryInstrumentMoves(t *testing.T) {
 	is.NoErr(ak.Close())
 	got = collect(t, reader)
 	is.Equal(len(got["authkit.verifications"]), 0)
+}
+
+// TestMetrics_TheVerifierReportsItsVerificationsAndTheFeedsAge: a
+// verifier.Verifier on a product API, with metrics into the OpenTelemetry
+// SDK, counts its verifications of tokens and keys as the token service
+// counts its own, and reports how long ago the feed last spoke.
+func TestMetrics_TheVerifierReportsItsVerificationsAndTheFeedsAge(t *testing.T) {
+	is := is.New(t)
+	ctx := context.Background()
+	srv := httptest.NewUnstartedServer(nil)
+	issuer := "http://" + srv.Listener.Addr().String() // the token service's, and its tokens' iss
+	sec, _ := authkit.NewSecret([]byte("bench-metrics-secret-0123456789abcdef"))
+	ak, err := server.New(ctx, server.Config{Store: memory.New(), Secret: sec, Issuer: issuer, CleanupEvery: -1, RotateEvery: -1})
+	is.NoErr(err)
+	defer ak.Close()
+	mux := http.NewServeMux()
+	mux.Handle("GET "+verifier.MetadataPath, ak.Endpoints.Metadata(handlers.MetadataOptions{
+		Issuer: issuer, Token: "/token", JWKS: "/jwks", Feed: "/feed", KeyCheck: "/check-key"}))
+	mux.Handle("GET /jwks", ak.Endpoints.JWKS())
+	mux.Handle("GET /feed", ak.Feed)
+	mux.Handle("POST /check-key", ak.Endpoints.CheckKey())
+	srv.Config.Handler = mux
+	srv.Start()
+	defer srv.Close()
+
+	reader := sdkmetric.NewManualReader()
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+	defer mp.Shutdown(ctx)
+	v, err := verifier.New(ctx, verifier.Config{Issuer: issuer, MeterProvider: mp})
+	is.NoErr(err)
+	defer v.Close()
+
+	k, secret, err := ak.Keys.Create(ctx, authkit.KeyRequest{Owner: "o", Handle: "k", Scopes: []string{"videos:read"}})
+	is.NoErr(err)
+	g, err := ak.Sessions.Exchange(ctx, authkit.ExchangeRequest{Key: k})
+	is.NoErr(err)
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(5 * time.Millisecond) { // caught up with the feed
+		if _, ok := collect(t, reader)["authkit.verifier.feed.age"]; ok {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the feed's age was never reported")
+		}
+	}
+	for range 2 { // a miss (the signature checked), then a hit
+		_, err := v.Verify(ctx, g.AccessToken)
+		is.NoErr(err)
+	}
+	_, err = v.Verify(ctx, "a.b.c")
+	is.True(err != nil) // invalid
+	for range 2 {       // a miss (asked the token service), then a hit
+		_, err := v.KeyPrincipal(ctx, secret)
+		is.NoErr(err)
+	}
+	_, ok := v.CachedKeyPrincipal(secret) // a hit
+	is.True(ok)
+
+	got := collect(t, reader)
+	t.Log(got)
+	is.Equal(got["authkit.verifications"], map[string]float64{
+		"credential=key,outcome=ok": 3, "credential=token,outcome=ok": 2, "credential=token,outcome=invalid": 1,
+	})
+	is.Equal(got["authkit.cache.lookups"], map[string]float64{
+		"cache=keys,result=hit": 2, "cache=keys,result=miss": 1,
+		"cache=tokens,result=hit": 1, "cache=tokens,result=miss": 2,
+	})
+	age := got["authkit.verifier.feed.age"][""]
+	is.True(age >= 0 && age < verifier.DefaultMaxStale.Seconds()) // the feed pings every 2 s
+
+	v.Close() // closed, it reports nothing more
+	got = collect(t, reader)
+	is.Equal(len(got["authkit.verifications"]), 0)
+	is.Equal(len(got["authkit.verifier.feed.age"]), 0)
 }
 
 // BenchmarkMetrics measures what metrics add to the warm verification

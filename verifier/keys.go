@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/authkit/authkit"
+	"github.com/authkit/authkit/internal/metrics"
 	"github.com/authkit/authkit/internal/opaque"
 )
 
@@ -57,7 +58,7 @@ var (
 // ErrUnavailable when the service cannot be asked (or the feed is stale,
 // with Refuse).
 func (v *Verifier) VerifyKey(ctx context.Context, secret string) (*authkit.Key, error) {
-	e, err := v.keyEntry(ctx, secret)
+	e, err := v.countedKeyEntry(ctx, secret)
 	if err != nil {
 		return nil, err
 	}
@@ -68,7 +69,7 @@ func (v *Verifier) VerifyKey(ctx context.Context, secret string) (*authkit.Key, 
 
 // KeyPrincipal implements authkit.KeyVerifier.
 func (v *Verifier) KeyPrincipal(ctx context.Context, secret string) (authkit.Principal, error) {
-	e, err := v.keyEntry(ctx, secret)
+	e, err := v.countedKeyEntry(ctx, secret)
 	if err != nil {
 		return authkit.Principal{}, err
 	}
@@ -82,8 +83,9 @@ func (v *Verifier) CachedKeyPrincipal(secret string) (authkit.Principal, bool) {
 	}
 	e := v.cachedKey(sha256.Sum256([]byte(secret)), v.cfg.Clock.Now())
 	if e == nil || v.aliveKey(e.key.ID) != nil || v.stale(v.cfg.Clock.Now()) {
-		return authkit.Principal{}, false
+		return authkit.Principal{}, false // not counted: the caller asks KeyPrincipal next
 	}
+	v.metrics.Verified(metrics.Key, metrics.Hit, nil)
 	return e.p, true
 }
 
@@ -109,28 +111,36 @@ func (v *Verifier) aliveKey(id string) error {
 	return nil
 }
 
-func (v *Verifier) keyEntry(ctx context.Context, secret string) (*keyEntry, error) {
+// countedKeyEntry is keyEntry, counted in the metrics.
+func (v *Verifier) countedKeyEntry(ctx context.Context, secret string) (*keyEntry, error) {
+	e, l, err := v.keyEntry(ctx, secret)
+	v.metrics.Verified(metrics.Key, l, err)
+	return e, err
+}
+
+// keyEntry verifies secret, and says what the cache of keys said.
+func (v *Verifier) keyEntry(ctx context.Context, secret string) (*keyEntry, metrics.Lookup, error) {
 	if !v.LooksLikeKey(secret) {
-		return nil, errNotAKey
+		return nil, metrics.NoLookup, errNotAKey
 	}
 	now := v.cfg.Clock.Now()
 	h := sha256.Sum256([]byte(secret))
 	if e := v.cachedKey(h, now); e != nil {
 		if err := v.aliveKey(e.key.ID); err != nil {
-			return nil, err
+			return nil, metrics.Hit, err
 		}
 		if !v.stale(now) {
-			return e, nil
+			return e, metrics.Hit, nil
 		}
 		// Stale: the cache may have missed a change; the service's own
 		// answer, asked now, is current whatever the policy.
 	}
 	e, err := v.checkKey(ctx, secret, now)
 	if err != nil {
-		return nil, err
+		return nil, metrics.Miss, err
 	}
 	if err := v.aliveKey(e.key.ID); err != nil {
-		return nil, err
+		return nil, metrics.Miss, err
 	}
 	v.keyMu.Lock()
 	if len(v.keyCache) >= v.cfg.CacheSize {
@@ -142,7 +152,7 @@ func (v *Verifier) keyEntry(ctx context.Context, secret string) (*keyEntry, erro
 	}
 	v.keyCache[h] = e
 	v.keyMu.Unlock()
-	return e, nil
+	return e, metrics.Miss, nil
 }
 
 // checkKey asks the token service about secret.

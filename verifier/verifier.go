@@ -64,6 +64,8 @@ import (
 	"github.com/authkit/authkit"
 	"github.com/authkit/authkit/feed"
 	"github.com/authkit/authkit/internal/atjwt"
+	"github.com/authkit/authkit/internal/metrics"
+	"go.opentelemetry.io/otel/metric"
 )
 
 // StalePolicy says what a [Verifier] does while its feed is stale.
@@ -121,6 +123,12 @@ type Config struct {
 	KeyCacheTTL time.Duration
 	Clock       authkit.Clock
 	Logger      *slog.Logger
+	// MeterProvider, when set, receives the Verifier's metrics: its
+	// verifications of tokens and keys (authkit.verifications and
+	// authkit.cache.lookups, as the token service's own) and how long ago
+	// the feed last spoke (authkit.verifier.feed.age, seconds: alert past
+	// MaxStale). nil: none.
+	MeterProvider metric.MeterProvider
 }
 
 // Verifier verifies access tokens of one token service. It implements
@@ -156,6 +164,8 @@ type Verifier struct {
 	warned      atomic.Bool
 	cancel      context.CancelFunc
 	done        chan struct{}
+
+	metrics *metrics.Metrics // nil: none
 }
 
 type metadata struct {
@@ -224,16 +234,33 @@ func New(ctx context.Context, cfg Config) (*Verifier, error) {
 	if err := v.fetchKeys(ctx, true); err != nil {
 		return nil, err
 	}
+	var err error
+	if v.metrics, err = metrics.New(cfg.MeterProvider); err != nil {
+		return nil, fmt.Errorf("verifier: metrics: %w", err)
+	}
+	if err := v.metrics.ObserveFeedAge(v.feedAge); err != nil {
+		v.metrics.Close()
+		return nil, fmt.Errorf("verifier: metrics: %w", err)
+	}
 	fctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	v.cancel = cancel
 	go v.follow(fctx)
 	return v, nil
 }
 
-// Close stops following the feed.
+// Close stops following the feed, and reporting to the MeterProvider.
 func (v *Verifier) Close() {
 	v.cancel()
 	<-v.done
+	v.metrics.Close()
+}
+
+// feedAge is how long ago the feed last spoke; false before it caught up.
+func (v *Verifier) feedAge() (time.Duration, bool) {
+	if !v.caughtUp.Load() {
+		return 0, false
+	}
+	return time.Duration(v.cfg.Clock.Now().UnixNano() - v.lastContact.Load()), true
 }
 
 func (v *Verifier) getJSON(ctx context.Context, url string, into any) error {
@@ -329,33 +356,43 @@ var (
 // error wrapping authkit.ErrUnauthenticated, ErrExpired, ErrRevoked,
 // ErrDisabled, or ErrUnavailable while the feed is stale (with Refuse).
 func (v *Verifier) Verify(ctx context.Context, token string) (authkit.Principal, error) {
+	p, l, err := v.verify(ctx, token)
+	v.metrics.Verified(metrics.Token, l, err)
+	return p, err
+}
+
+// verify is Verify, and says what the cache of verified tokens said.
+func (v *Verifier) verify(ctx context.Context, token string) (authkit.Principal, metrics.Lookup, error) {
 	now := v.cfg.Clock.Now()
 	if len(token) > 8<<10 {
-		return authkit.Principal{}, errMalformed
+		return authkit.Principal{}, metrics.NoLookup, errMalformed
 	}
+	l := metrics.Hit
 	v.cacheMu.RLock()
 	c := v.cache[token]
 	v.cacheMu.RUnlock()
 	if c == nil {
+		l = metrics.Miss
 		var err error
 		if c, err = v.verifySigned(ctx, token, now); err != nil {
-			return authkit.Principal{}, err
+			return authkit.Principal{}, l, err
 		}
 		v.put(token, c)
 	}
 	if now.Add(-v.cfg.Leeway).Unix() >= c.exp {
-		return authkit.Principal{}, errExpired
+		return authkit.Principal{}, l, errExpired
 	}
 	if err := v.alive(&c.claims); err != nil {
-		return authkit.Principal{}, err
+		return authkit.Principal{}, l, err
 	}
 	if v.stale(now) {
 		if v.cfg.OnStale == CheckRemotely && v.meta.Validation != "" {
-			return v.checkRemotely(ctx, token, c)
+			p, err := v.checkRemotely(ctx, token, c)
+			return p, l, err
 		}
-		return authkit.Principal{}, errStale
+		return authkit.Principal{}, l, errStale
 	}
-	return c.p, nil
+	return c.p, l, nil
 }
 
 // stale reports whether the feed has been silent for longer than MaxStale,

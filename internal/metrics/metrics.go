@@ -162,6 +162,9 @@ type Metrics struct {
 	// hot path adds to, one add per verification.
 	counts [nCredentials][nLookups][nOutcomes]paddedInt64
 
+	meter   metric.Meter
+	feedReg metric.Registration // ObserveFeedAge's
+
 	verifications metric.Int64ObservableCounter
 	lookups       metric.Int64ObservableCounter
 	verifyOpts    [nCredentials][nOutcomes][]metric.ObserveOption
@@ -196,7 +199,7 @@ func New(mp metric.MeterProvider) (*Metrics, error) {
 		return nil, nil
 	}
 	mt := mp.Meter(ScopeName)
-	m := &Metrics{}
+	m := &Metrics{meter: mt}
 	var errs [8]error
 	m.verifications, errs[0] = mt.Int64ObservableCounter("authkit.verifications", metric.WithUnit("{verification}"),
 		metric.WithDescription("Credentials verified, by credential (key, token) and outcome (ok, invalid, expired, revoked, disabled, error)."))
@@ -246,11 +249,39 @@ func addOpts(k, v string) []metric.AddOption {
 	return []metric.AddOption{metric.WithAttributeSet(attribute.NewSet(attribute.String(k, v)))}
 }
 
-// Close stops reporting this service's verifications and lookups.
+// Close stops reporting this service's verifications and lookups, and
+// the feed's age.
 func (m *Metrics) Close() {
-	if m != nil && m.reg != nil {
-		m.reg.Unregister()
+	if m == nil {
+		return
 	}
+	for _, r := range []metric.Registration{m.reg, m.feedReg} {
+		if r != nil {
+			r.Unregister()
+		}
+	}
+}
+
+// ObserveFeedAge reports age, as authkit.verifier.feed.age, at every
+// collection until Close: how long ago a verifier last heard from its
+// token service's revocation feed (ok false: it has not caught up yet,
+// and nothing is reported).
+func (m *Metrics) ObserveFeedAge(age func() (d time.Duration, ok bool)) error {
+	if m == nil {
+		return nil
+	}
+	g, err := m.meter.Float64ObservableGauge("authkit.verifier.feed.age", metric.WithUnit("s"),
+		metric.WithDescription("Seconds since the verifier last heard from the token service's revocation feed: past its MaxStale, it refuses tokens or checks them remotely."))
+	if err != nil {
+		return err
+	}
+	m.feedReg, err = m.meter.RegisterCallback(func(_ context.Context, o metric.Observer) error {
+		if d, ok := age(); ok {
+			o.ObserveFloat64(g, d.Seconds())
+		}
+		return nil
+	}, g)
+	return err
 }
 
 // observe reports the counts that moved: a series appears at its first
