@@ -425,11 +425,11 @@ func (g *Gate) entry(ctx context.Context, id string, now time.Time) (*entry, err
 	e := g.entries[id]
 	g.mu.RUnlock()
 	if e != nil {
-		fresh := e.fresh
-		if refresh.Vouched(g.health, e.read) {
+		age, fresh := ns-e.read, e.fresh
+		if age >= fresh && refresh.Vouched(g.health, e.read) { // asked only past the plain freshness
 			fresh *= refresh.VouchedFor
 		}
-		switch age := ns - e.read; {
+		switch {
 		case age < fresh:
 			return e, nil
 		case age < fresh+staleFor:
